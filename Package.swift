@@ -1,0 +1,98 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds drop runtime exclusivity checks on our own modules: the hot paths are
+// single-threaded per event loop and the checks cost measurable throughput.
+let releaseSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
+let package = Package(
+    name: "EdgeAppServer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "edge", targets: ["edge"]),
+        .executable(name: "appserver", targets: ["appserver"]),
+        // What a user's own package depends on to host its app under AppServer.
+        .library(name: "AppServer", targets: ["AppServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        .target(
+            name: "Shared",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Shared",
+            swiftSettings: releaseSettings
+        ),
+        .target(
+            name: "EdgeCore",
+            dependencies: [
+                "Shared",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Edge/Core",
+            swiftSettings: releaseSettings
+        ),
+        .executableTarget(
+            name: "edge",
+            dependencies: [
+                "EdgeCore",
+                "Shared",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/Edge/Main",
+            swiftSettings: releaseSettings
+        ),
+        .target(
+            name: "AppServer",
+            dependencies: [
+                "Shared",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/AppServer/Runtime",
+            swiftSettings: releaseSettings
+        ),
+        .executableTarget(
+            name: "appserver",
+            dependencies: [
+                "AppServer",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/AppServer/ReferenceApp",
+            swiftSettings: releaseSettings
+        ),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(
+            name: "EdgeCoreTests",
+            dependencies: [
+                "EdgeCore",
+                "Shared",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared"]),
+    ]
+)

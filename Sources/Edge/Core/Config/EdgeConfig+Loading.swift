@@ -1,0 +1,78 @@
+import Foundation
+import Shared
+
+extension EdgeConfig {
+    /// Reads, decodes and validates `path`: relative paths become absolute against the file's directory, route
+    /// directories and log files are checked on disk. Throws `ConfigProblems` naming every problem found.
+    /// - Returns: the usable config and any warnings.
+    public static func load(from path: String) throws -> (config: EdgeConfig, warnings: [ConfigProblem]) {
+        var (config, diagnostics) = try ConfigFile.load(EdgeConfig.self, from: path)
+        config.resolvePaths(relativeTo: path)
+        config.validate(into: diagnostics)
+        if !diagnostics.errors.isEmpty { throw ConfigProblems(diagnostics.problems) }
+        return (config, diagnostics.problems.filter(\.isWarning))
+    }
+
+    mutating func resolvePaths(relativeTo configFile: String) {
+        for index in routes.indices where !routes[index].dir.isEmpty {
+            routes[index].dir = ConfigFile.resolve(routes[index].dir, relativeTo: configFile)
+        }
+        accessLog = accessLog.resolved(relativeTo: configFile)
+        for index in listen.indices {
+            if case .unix(let socketPath) = listen[index].address {
+                listen[index].address = .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile))
+            }
+        }
+    }
+
+    /// Checks what decoding cannot: the file system, duplicates, and values that only make sense together.
+    func validate(into diagnostics: ConfigDiagnostics) {
+        if listen.isEmpty {
+            diagnostics.record("needs at least one address", keyPath: "listen")
+        }
+        var seenAddresses: Set<BindAddress> = []
+        for (index, entry) in listen.enumerated() where !seenAddresses.insert(entry.address).inserted {
+            diagnostics.record("address \(entry.address) is listed twice", keyPath: "listen[\(index)].address")
+        }
+        var seenPrefixes: Set<String> = []
+        for (index, route) in routes.enumerated() {
+            if !seenPrefixes.insert(route.prefix).inserted {
+                diagnostics.record("prefix '\(route.prefix)' is listed twice", keyPath: "routes[\(index)].prefix")
+            }
+            Self.validateDirectory(route.dir, keyPath: "routes[\(index)].dir", into: diagnostics)
+        }
+        if case .file(let logPath) = accessLog {
+            Self.validateWritableFile(logPath, keyPath: "access_log", into: diagnostics)
+        }
+    }
+
+    private static func validateDirectory(_ dir: String, keyPath: String, into diagnostics: ConfigDiagnostics) {
+        guard !dir.isEmpty else { return }  // already reported as missing
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else {
+            diagnostics.record("directory \(dir) does not exist", keyPath: keyPath)
+            return
+        }
+        guard isDirectory.boolValue else {
+            diagnostics.record("\(dir) is not a directory", keyPath: keyPath)
+            return
+        }
+        guard access(dir, R_OK | X_OK) == 0 else {
+            diagnostics.record("directory \(dir) is not readable by this user", keyPath: keyPath)
+            return
+        }
+    }
+
+    private static func validateWritableFile(_ path: String, keyPath: String, into diagnostics: ConfigDiagnostics) {
+        if FileManager.default.fileExists(atPath: path) {
+            if access(path, W_OK) != 0 {
+                diagnostics.record("file \(path) is not writable by this user", keyPath: keyPath)
+            }
+            return
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        if access(parent, W_OK | X_OK) != 0 {
+            diagnostics.record("cannot create \(path): directory \(parent) is missing or not writable", keyPath: keyPath)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Shared
+
+/// Everything `edge` reads from its YAML config file (see `conf/edge.yaml` and docs/configuration.md).
+public struct EdgeConfig: Sendable {
+    /// Event-loop threads.
+    public var threads: ThreadCount = .auto
+    /// Addresses to accept connections on.
+    public var listen: [ListenConfig] = [ListenConfig(address: .tcp(host: "127.0.0.1", port: 8080))]
+    /// Request size and connection-count limits.
+    public var limits = LimitsConfig()
+    /// Per-phase timeouts of a client connection.
+    public var timeouts = TimeoutsConfig()
+    /// Where requests go: the longest matching prefix wins.
+    public var routes: [RouteConfig] = []
+    /// Where access log lines are written.
+    public var accessLog: LogDestination = .standardOutput
+    /// The access log line format.
+    public var accessLogFormat: AccessLogFormat = .combined
+
+    /// The built-in defaults: listen on 127.0.0.1:8080, no routes.
+    public init() {}
+}
+
+extension EdgeConfig: Decodable {
+    enum Keys: String, CodingKey, CaseIterable {
+        case threads, listen, limits, timeouts, routes
+        case accessLog = "access_log"
+        case accessLogFormat = "access_log_format"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        guard let container = decoder.strictContainer(keyedBy: Keys.self) else { return }
+        threads = container.value(.threads, default: threads, decoder)
+        listen = container.value(.listen, default: listen, decoder)
+        limits = container.value(.limits, default: limits, decoder)
+        timeouts = container.value(.timeouts, default: timeouts, decoder)
+        routes = container.value(.routes, default: routes, decoder)
+        accessLog = container.value(.accessLog, default: accessLog, decoder)
+        accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
+    }
+}
+
+/// `threads: auto` (one per CPU) or a positive number.
+public enum ThreadCount: Hashable, Sendable, Decodable {
+    case auto
+    case fixed(Int)
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let count = try? container.decode(Int.self) {
+            guard count > 0 else { throw ConfigValueError("must be auto or a number above 0, not \(count)") }
+            self = .fixed(count)
+        } else if let text = try? container.decode(String.self), text == "auto" {
+            self = .auto
+        } else {
+            throw ConfigValueError("must be auto or a number above 0")
+        }
+    }
+
+    /// The number of threads to start on a machine with `cpuCount` CPUs.
+    public func resolved(cpuCount: Int) -> Int {
+        switch self {
+        case .auto: max(1, cpuCount)
+        case .fixed(let count): count
+        }
+    }
+}
+
+/// `access_log_format`: nginx's `combined` plus request time, or one JSON object per line.
+public enum AccessLogFormat: String, Hashable, Sendable, Decodable {
+    case combined, json
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let format = AccessLogFormat(rawValue: text) else {
+            throw ConfigValueError("unknown format '\(text)' (expected combined or json)")
+        }
+        self = format
+    }
+}

@@ -1,0 +1,23 @@
+import Logging
+import NIOCore
+
+/// The immutable settings every connection handler shares.
+public struct ConnectionSettings: Sendable {
+    public var site: StaticSite
+    public var maxHeaderSize: Int
+    public var maxURILength: Int
+    public var headerTimeout: TimeAmount
+    public var keepaliveTimeout: TimeAmount
+    public var sendTimeout: TimeAmount
+    public var logger: Logger
+
+    public init(config: EdgeConfig, logger: Logger) {
+        self.site = StaticSite(routes: config.routes)
+        self.maxHeaderSize = config.limits.maxHeaderSize.bytes
+        self.maxURILength = config.limits.maxURILength.bytes
+        self.headerTimeout = .milliseconds(config.timeouts.header.milliseconds)
+        self.keepaliveTimeout = .milliseconds(config.timeouts.keepalive.milliseconds)
+        self.sendTimeout = .milliseconds(config.timeouts.send.milliseconds)
+        self.logger = logger
+    }
+}

@@ -1,0 +1,71 @@
+import NIOCore
+
+/// One lazily rescheduled timer per connection for its request timeout (header or keep-alive) and its send
+/// timeout.
+///
+/// Re-arming only moves a deadline; a scheduled task is created only when none is pending early enough. A busy
+/// keep-alive connection therefore schedules about one task per timeout period rather than one per request.
+struct ConnectionTimer {
+    /// Which deadline passed.
+    enum Expiry: Equatable {
+        case none
+        case request(HTTP1ConnectionState.Timeout)
+        case send
+    }
+
+    private var requestTimeout: HTTP1ConnectionState.Timeout = .header
+    private var requestDeadline: NIODeadline?
+    private var lastWriteProgress = NIODeadline.now()
+    private var scheduled: Scheduled<Void>?
+    private var scheduledAt = NIODeadline.distantFuture
+
+    mutating func arm(_ timeout: HTTP1ConnectionState.Timeout, at deadline: NIODeadline) {
+        requestTimeout = timeout
+        requestDeadline = deadline
+    }
+
+    mutating func disarm() {
+        requestDeadline = nil
+    }
+
+    mutating func noteWriteProgress() {
+        lastWriteProgress = .now()
+    }
+
+    /// The earliest deadline that matters now.
+    func nextDeadline(sendStalled: Bool, sendTimeout: TimeAmount) -> NIODeadline? {
+        let sendDeadline = sendStalled ? lastWriteProgress + sendTimeout : nil
+        switch (requestDeadline, sendDeadline) {
+        case (nil, nil): return nil
+        case (let request?, nil): return request
+        case (nil, let send?): return send
+        case (let request?, let send?): return min(request, send)
+        }
+    }
+
+    /// Which deadline, if any, has passed at `now`. A passed request deadline is consumed.
+    mutating func expired(now: NIODeadline, sendStalled: Bool, sendTimeout: TimeAmount) -> Expiry {
+        scheduled = nil
+        scheduledAt = .distantFuture
+        if sendStalled && lastWriteProgress + sendTimeout <= now { return .send }
+        if let deadline = requestDeadline, deadline <= now {
+            requestDeadline = nil
+            return .request(requestTimeout)
+        }
+        return .none
+    }
+
+    /// Makes sure a check runs at or before `deadline`.
+    mutating func schedule(at deadline: NIODeadline, on loop: any EventLoop, _ check: @escaping () -> Void) {
+        if scheduled != nil && scheduledAt <= deadline { return }
+        scheduled?.cancel()
+        scheduledAt = deadline
+        scheduled = loop.assumeIsolated().scheduleTask(deadline: deadline, check)
+    }
+
+    mutating func cancel() {
+        scheduled?.cancel()
+        scheduled = nil
+        requestDeadline = nil
+    }
+}

@@ -1,0 +1,347 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Serves one HTTP/1.0 or HTTP/1.1 client connection: limits, timeouts, keep-alive, pipelining in order,
+/// back-pressure and graceful stop, with the responses decided by `StaticSite`.
+///
+/// Responses are written as raw bytes (pre-encoded heads, `FileRegion` bodies) rather than through
+/// `HTTPResponseEncoder`, so a cached file costs one buffer copy and one write. Decisions about the connection's
+/// life live in `HTTP1ConnectionState`; this class performs them.
+public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundIn = IOData
+    public typealias OutboundOut = IOData
+
+    /// Files larger than one in-memory cache entry are sent in `sendfile` chunks of this size; each finished chunk
+    /// counts as progress for the send timeout.
+    static let fileChunkSize = 512 * 1024
+
+    private let settings: ConnectionSettings
+    private let resources: LoopResources
+    private var state = HTTP1ConnectionState()
+    private var request: RequestInProgress?
+    private var remoteAddress = "-"
+    private var sawMessageInThisRead = false
+    private var needsFlush = false
+    private var readDeferred = false
+
+    private var timer = ConnectionTimer()
+    private var outstandingFileChunks = 0
+
+    public init(settings: ConnectionSettings, resources: LoopResources) {
+        self.settings = settings
+        self.resources = resources
+    }
+
+    // MARK: - Inbound
+
+    public func channelActive(context: ChannelHandlerContext) {
+        remoteAddress = context.channel.remoteAddress.map(Self.describe) ?? "-"
+        perform(state.connectionOpened(), context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        timer.cancel()
+        request = nil
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        sawMessageInThisRead = true
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            let (process, action) = state.headReceived(keepAlive: head.isKeepAlive)
+            guard process else { return }
+            request = RequestInProgress(head: head, start: .now())
+            perform(action, context: context)
+        case .body:
+            break  // static routes take no body; it is read and dropped so the connection stays usable
+        case .end:
+            guard let request else { return }
+            self.request = nil
+            respond(to: request, context: context)
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        if !sawMessageInThisRead {
+            perform(state.bytesReceived(), context: context)
+        }
+        sawMessageInThisRead = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            // Resets and the like: nothing to answer, nobody to answer to.
+            settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+            context.close(promise: nil)
+            return
+        }
+        let status: HTTPStatus =
+            switch parserError {
+            case .headerOverflow: .headersTooLarge
+            case .invalidVersion: .versionNotSupported
+            default: .badRequest
+            }
+        settings.logger.info(
+            "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(parserError)", "status": "\(status.code)"])
+        guard state.phase != .closing else { return }
+        let start = request?.start ?? .now()
+        write(.simple(status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start), context: context)
+        perform(state.protocolError(), context: context)
+        flushIfNeeded(context: context)
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            perform(state.quiesce(), context: context)
+            flushIfNeeded(context: context)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        timer.noteWriteProgress()
+        if context.channel.isWritable {
+            if readDeferred {
+                readDeferred = false
+                context.read()
+            }
+        } else {
+            scheduleTimerCheck(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Outbound
+
+    /// Holds reads back while the client is not taking our responses: a pipelining client cannot make us buffer
+    /// unbounded responses.
+    public func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            readDeferred = true
+            return
+        }
+        context.read()
+    }
+
+    // MARK: - Responding
+
+    private func respond(to request: RequestInProgress, context: ChannelHandlerContext) {
+        let head = request.head
+        let facts = RequestHeaderFacts(head.headers)
+        var response: Response
+        var fileHandle: NIOFileHandle? = nil
+        if let refused = checkLimits(head, facts) {
+            response = refused
+        } else {
+            var outcome = settings.site.respond(method: head.method, uri: head.uri, facts: facts, cache: resources.files)
+            if case .file(let path, let identity, _, _) = outcome.response.body {
+                fileHandle = FileOpener.open(path, expecting: identity)
+                if fileHandle == nil {
+                    // Changed between lookup and open: the cache notices on this second look.
+                    outcome = settings.site.respond(method: head.method, uri: head.uri, facts: facts, cache: resources.files)
+                    if case .file(let path, let identity, _, _) = outcome.response.body {
+                        fileHandle = FileOpener.open(path, expecting: identity)
+                        if fileHandle == nil { outcome.response = .simple(.notFound) }
+                    }
+                }
+            }
+            if let refusal = outcome.refusal {
+                settings.logger.warning(
+                    "refused request", metadata: ["client": "\(remoteAddress)", "uri": "\(head.uri)", "reason": "\(refusal)"])
+            }
+            response = outcome.response
+        }
+        let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
+        let isHTTP10 = head.version.major == 1 && head.version.minor == 0
+        write(
+            response, keepAlive: keepAlive, http10: isHTTP10, logAs: (head, request.start), facts: facts,
+            fileHandle: fileHandle, context: context)
+        perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
+    }
+
+    private func checkLimits(_ head: HTTPRequestHead, _ facts: RequestHeaderFacts) -> Response? {
+        let uriLength = head.uri.utf8.count
+        if uriLength > settings.maxURILength {
+            settings.logger.info("URI too long", metadata: ["client": "\(remoteAddress)", "length": "\(uriLength)"])
+            return .simple(.uriTooLong, closesConnection: true)
+        }
+        let headSize = facts.headerBytes + uriLength + head.method.rawValue.utf8.count + 12
+        if headSize > settings.maxHeaderSize {
+            settings.logger.info("request head too large", metadata: ["client": "\(remoteAddress)", "bytes": "\(headSize)"])
+            return .simple(.headersTooLarge, closesConnection: true)
+        }
+        if head.version.major != 1 {
+            return .simple(.versionNotSupported, closesConnection: true)
+        }
+        if head.version.minor >= 1 && facts.hostCount != 1 {
+            settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(remoteAddress)"])
+            return .simple(.badRequest, closesConnection: true)
+        }
+        return nil
+    }
+
+    /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
+    private func write(
+        _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: HTTPRequestHead?, start: NIODeadline),
+        facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext
+    ) {
+        var entry = accessLogEntry(for: logged.head, status: response.status, facts: facts, start: logged.start)
+        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
+        head.writeImmutableBuffer(response.head)
+        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        if !keepAlive {
+            head.writeStaticString("Connection: close\r\n")
+        } else if http10 {
+            head.writeStaticString("Connection: keep-alive\r\n")
+        }
+        head.writeStaticString("\r\n")
+        needsFlush = true
+
+        switch response.body {
+        case .none:
+            context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        case .memory(var body):
+            if inlineBodySize(response.body) > 0 {
+                head.writeBuffer(&body)
+                context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+            } else {
+                context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+                context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil)
+            }
+        case .file(_, _, let offset, let length):
+            context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+            guard let handle = fileHandle else {
+                preconditionFailure("file responses are written with an open handle")
+            }
+            writeFile(handle, offset: offset, length: length, context: context) { [resources] sent in
+                guard var entry else { return }
+                entry.bodyBytesSent = sent
+                entry.requestTime = Double((NIODeadline.now() - logged.start).nanoseconds) / 1e9
+                resources.accessLog.append(entry)
+            }
+            return
+        }
+        entry?.bodyBytesSent = response.body.byteCount
+        entry.map(resources.accessLog.append)
+    }
+
+    /// Small bodies are copied behind the head so the whole response leaves in one write.
+    private func inlineBodySize(_ body: ResponseBody) -> Int {
+        if case .memory(let buffer) = body, buffer.readableBytes <= 16 * 1024 { return buffer.readableBytes }
+        return 0
+    }
+
+    private func writeFile(
+        _ handle: NIOFileHandle, offset: Int, length: Int, context: ChannelHandlerContext,
+        completion: @escaping (_ bytesSent: Int) -> Void
+    ) {
+        if outstandingFileChunks == 0 { timer.noteWriteProgress() }
+        guard length > 0 else {
+            try? handle.close()
+            completion(0)
+            return
+        }
+        var sent = 0
+        var position = offset
+        let end = offset + length
+        while position < end {
+            let size = min(Self.fileChunkSize, end - position)
+            let isLast = position + size == end
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            outstandingFileChunks += 1
+            promise.futureResult.assumeIsolated().whenComplete { result in
+                self.outstandingFileChunks -= 1
+                self.timer.noteWriteProgress()
+                if case .success = result { sent += size }
+                if isLast {
+                    try? handle.close()
+                    completion(sent)
+                }
+            }
+            let region = FileRegion(fileHandle: handle, readerIndex: position, endIndex: position + size)
+            context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
+            position += size
+        }
+        scheduleTimerCheck(context: context)
+    }
+
+    private func accessLogEntry(
+        for head: HTTPRequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline
+    ) -> AccessLogEntry? {
+        guard resources.accessLog.isEnabled else { return nil }
+        let version = head.map { "HTTP/\($0.version.major).\($0.version.minor)" } ?? "-"
+        return AccessLogEntry(
+            remoteAddress: remoteAddress, time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
+            uri: head?.uri ?? "-", version: version, status: status.code, bodyBytesSent: 0,
+            referer: facts?.referer.map(String.init), userAgent: facts?.userAgent.map(String.init),
+            requestTime: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
+    }
+
+    // MARK: - Connection life
+
+    private func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .armTimer(let timeout):
+            let delay = timeout == .header ? settings.headerTimeout : settings.keepaliveTimeout
+            timer.arm(timeout, at: .now() + delay)
+            scheduleTimerCheck(context: context)
+        case .closeAfterPendingWrites:
+            timer.disarm()
+            // An empty write completes only after every earlier write, so the client receives all of them.
+            let barrier = context.eventLoop.makePromise(of: Void.self)
+            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: barrier)
+            needsFlush = true
+            barrier.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func scheduleTimerCheck(context: ChannelHandlerContext) {
+        let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
+        guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout) else { return }
+        timer.schedule(at: deadline, on: context.eventLoop) { [self] in
+            self.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
+        switch timer.expired(now: .now(), sendStalled: stalled, sendTimeout: settings.sendTimeout) {
+        case .none:
+            scheduleTimerCheck(context: context)
+        case .send:
+            settings.logger.info("client stopped reading; closing", metadata: ["client": "\(remoteAddress)"])
+            context.close(promise: nil)
+        case .request(let timeout):
+            let (send408, action) = state.timedOut(timeout)
+            if send408 {
+                settings.logger.info("request head not received in time", metadata: ["client": "\(remoteAddress)"])
+                write(.simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
+                      logAs: (request?.head, request?.start ?? .now()), context: context)
+            }
+            perform(action, context: context)
+            flushIfNeeded(context: context)
+        }
+    }
+
+    private static func describe(_ address: SocketAddress) -> String {
+        switch address {
+        case .v4, .v6: address.ipAddress ?? "-"
+        case .unixDomainSocket: "unix:"
+        }
+    }
+}

@@ -1,0 +1,9 @@
+import NIOCore
+import NIOHTTP1
+
+/// A request whose head has arrived and whose end (and so its response) is pending.
+struct RequestInProgress {
+    var head: HTTPRequestHead
+    /// When the head arrived, for `$request_time`.
+    var start: NIODeadline
+}

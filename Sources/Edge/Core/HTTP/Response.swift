@@ -1,0 +1,64 @@
+import NIOCore
+
+/// A response decided by a responder, ready for the connection to encode.
+///
+/// `head` holds the status line and all header lines except `Date` and `Connection`, which depend on the moment
+/// and the connection and are appended by the writer.
+public struct Response {
+    /// Status, for the access log and for deciding whether a body is allowed.
+    public var status: HTTPStatus
+    /// Status line plus header lines, each ending in CRLF, without the blank line that ends the head.
+    public var head: ByteBuffer
+    /// What follows the head.
+    public var body: ResponseBody
+    /// Whether the connection must close after this response (bad requests and the like).
+    public var closesConnection = false
+
+    /// A response with a ready head.
+    public init(status: HTTPStatus, head: ByteBuffer, body: ResponseBody, closesConnection: Bool = false) {
+        self.status = status
+        self.head = head
+        self.body = body
+        self.closesConnection = closesConnection
+    }
+
+    /// A short plain-text error or redirect response: `404 Not Found\n`.
+    public static func simple(
+        _ status: HTTPStatus, headers: [(name: String, value: String)] = [], closesConnection: Bool = false, omitBody: Bool = false
+    ) -> Response {
+        let text = "\(status.code) \(status.reason)\n"
+        var head = ByteBuffer()
+        head.reserveCapacity(160)
+        ResponseHeaders.writeStatusLine(status, into: &head)
+        head.writeStaticString("Server: edge\r\nContent-Type: text/plain; charset=utf-8\r\n")
+        ResponseHeaders.write("Content-Length", String(text.utf8.count), into: &head)
+        for (name, value) in headers {
+            head.writeString(name)
+            head.writeStaticString(": ")
+            head.writeString(value)
+            head.writeStaticString("\r\n")
+        }
+        let body: ResponseBody = omitBody ? .none(length: text.utf8.count) : .memory(ByteBuffer(string: text))
+        return Response(status: status, head: head, body: body, closesConnection: closesConnection)
+    }
+}
+
+/// The bytes that follow a response head.
+public enum ResponseBody {
+    /// No body; `length` is what a GET would have sent (HEAD, 304), for the log it counts as 0.
+    case none(length: Int)
+    /// A body already in memory.
+    case memory(ByteBuffer)
+    /// `length` bytes of the file at `path` from `offset`, sent with `sendfile`; `identity` guards against the file
+    /// having changed between the lookup and the open.
+    case file(path: String, identity: FileIdentity, offset: Int, length: Int)
+
+    /// Bytes this body puts on the wire.
+    public var byteCount: Int {
+        switch self {
+        case .none: 0
+        case .memory(let buffer): buffer.readableBytes
+        case .file(_, _, _, let length): length
+        }
+    }
+}

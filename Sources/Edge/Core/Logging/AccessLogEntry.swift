@@ -1,0 +1,32 @@
+/// What the access log records about one request.
+public struct AccessLogEntry: Sendable {
+    public var remoteAddress: String
+    /// nginx's `$time_local`, e.g. `06/Nov/1994:08:49:37 +0000`.
+    public var time: String
+    public var method: String
+    public var uri: String
+    public var version: String
+    public var status: Int
+    /// Body bytes actually sent (nginx's `$body_bytes_sent`).
+    public var bodyBytesSent: Int
+    public var referer: String?
+    public var userAgent: String?
+    /// Seconds from the request head's arrival to the last byte handed to the kernel.
+    public var requestTime: Double
+
+    public init(
+        remoteAddress: String, time: String, method: String, uri: String, version: String, status: Int,
+        bodyBytesSent: Int, referer: String?, userAgent: String?, requestTime: Double
+    ) {
+        self.remoteAddress = remoteAddress
+        self.time = time
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.status = status
+        self.bodyBytesSent = bodyBytesSent
+        self.referer = referer
+        self.userAgent = userAgent
+        self.requestTime = requestTime
+    }
+}

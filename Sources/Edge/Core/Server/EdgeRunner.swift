@@ -1,0 +1,65 @@
+import Logging
+import Shared
+import UnixSignals
+
+/// Runs Edge in the foreground until a stop signal: the part of `edge --config FILE` after the config is loaded.
+public enum EdgeRunner {
+    /// Starts the server, reports readiness (log line and systemd `READY=1`), then handles signals:
+    /// TERM stops gracefully, INT and QUIT stop fast, USR1 reopens the access log.
+    public static func run(config: EdgeConfig, configPath: String, logger: Logger, environment: [String: String]) async throws {
+        let notifier = SystemdNotifier(environment: environment)
+        // Trap signals before binding so a TERM that arrives during start-up is not lost to the default handler.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup, .sigusr1)
+        let server = try await EdgeServer.start(config: config, logger: logger)
+        for address in server.boundAddresses {
+            logger.info("listening on http://\(address.displayForm)")
+        }
+        logger.info("ready", metadata: ["config": "\(configPath)", "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))"])
+        notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
+
+        for await signal in signals {
+            switch signal {
+            case .sigterm:
+                logger.info("TERM received: finishing in-flight requests", metadata: ["timeout": "\(config.timeouts.shutdown)"])
+                notifier.notify("STOPPING=1")
+                await server.stopGracefully()
+                logger.info("stopped")
+                return
+            case .sigint, .sigquit:
+                logger.info("\(signal) received: stopping now")
+                notifier.notify("STOPPING=1")
+                await server.stopNow()
+                return
+            case .sigusr1:
+                server.reopenLogs()
+            case .sighup:
+                logger.warning("HUP received: configuration reload is not supported yet; restart edge to apply changes")
+            default:
+                break
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+import NIOCore
+
+extension SocketAddress {
+    /// `127.0.0.1:8080`, `[::1]:8080` or `unix:/path`.
+    var displayForm: String {
+        switch self {
+        case .v4: "\(ipAddress ?? "?"):\(port ?? 0)"
+        case .v6: "[\(ipAddress ?? "?")]:\(port ?? 0)"
+        case .unixDomainSocket: "unix:\(pathname ?? "?")"
+        }
+    }
+}
+
+extension System {
+    static var coreCountForLogging: Int { coreCount }
+}

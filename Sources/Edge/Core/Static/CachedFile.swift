@@ -1,0 +1,44 @@
+import NIOCore
+
+/// A file ready to be served: validators, content type and the pre-encoded header lines of its 200 response,
+/// plus the bytes themselves when the file is small.
+///
+/// Building this costs several system calls and some formatting; an `OpenFileCache` keeps it so a repeated request
+/// costs one `stat` and one buffer copy.
+public final class CachedFile {
+    /// Absolute path as built from the request (symlinks not resolved), re-`stat`ed to detect changes.
+    public let path: String
+    /// The version of the file this entry describes.
+    public let identity: FileIdentity
+    /// Content type by extension.
+    public let contentType: String
+    /// `ETag` and `Last-Modified`.
+    public let validators: Validators
+    /// The route's `Cache-Control`, if any.
+    public let cacheControl: String?
+    /// Status line and every header of a full 200 response except `Date` and `Connection`, each line ending in CRLF.
+    public let fullResponseHead: ByteBuffer
+    /// The whole file when it is small enough to keep in memory; `nil` means serve from disk.
+    public let contents: ByteBuffer?
+    /// Tick of the last use, for evicting the least recently used entries.
+    var lastUsed: UInt64 = 0
+
+    init(path: String, identity: FileIdentity, contentType: String, cacheControl: String?, contents: ByteBuffer?) {
+        self.path = path
+        self.identity = identity
+        self.contentType = contentType
+        self.cacheControl = cacheControl
+        self.validators = Validators(etag: identity.etag, lastModified: identity.modifiedSeconds)
+        self.contents = contents
+        var head = ByteBuffer()
+        head.reserveCapacity(256)
+        head.writeStaticString("HTTP/1.1 200 OK\r\n")
+        ResponseHeaders.writeFileHeaders(
+            into: &head, contentType: contentType, contentLength: identity.size, validators: validators,
+            cacheControl: cacheControl)
+        self.fullResponseHead = head
+    }
+
+    /// Bytes kept in memory for this entry, counted against the cache's budget.
+    var memoryCost: Int { (contents?.readableBytes ?? 0) + fullResponseHead.readableBytes + path.utf8.count + 128 }
+}

@@ -1,0 +1,32 @@
+/// Picks the route for a request path: the longest matching prefix wins, as with nginx prefix locations.
+public struct Router: Sendable {
+    /// A matched route and the part of the path below its prefix.
+    public struct Match: Sendable {
+        /// Index of the route in the config's `routes` (stable, so caches can key on it).
+        public var routeIndex: Int
+        /// The matched route.
+        public var route: RouteConfig
+        /// Decoded path below the prefix, without a leading `/`; empty for the route's directory itself.
+        public var relativePath: Substring
+    }
+
+    private let routes: [(index: Int, route: RouteConfig)]
+
+    /// A router over `routes`.
+    public init(routes: [RouteConfig]) {
+        self.routes = routes.enumerated().map { ($0.offset, $0.element) }.sorted { $0.route.prefix.count > $1.route.prefix.count }
+    }
+
+    /// The route for `path`, or `nil` when no prefix matches.
+    public func match(_ path: RequestPath) -> Match? {
+        // Byte-wise comparison: `String.hasPrefix` applies Unicode equivalence, which is slower and not what a
+        // file system does.
+        let utf8 = path.decoded.utf8
+        for (index, route) in routes where utf8.starts(with: route.prefix.utf8) {
+            var relative = path.decoded[utf8.index(utf8.startIndex, offsetBy: route.prefix.utf8.count)...]
+            while relative.first == "/" { relative = relative.dropFirst() }
+            return Match(routeIndex: index, route: route, relativePath: relative)
+        }
+        return nil
+    }
+}

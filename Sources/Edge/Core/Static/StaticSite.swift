@@ -1,0 +1,99 @@
+import NIOCore
+import NIOHTTP1
+
+/// The static part of Edge: routes requests to directories and answers them from the open-file cache or disk.
+public struct StaticSite: Sendable {
+    /// A response plus, when the request was refused for a reason worth a log line, that reason.
+    public struct Outcome {
+        public var response: Response
+        /// Set for refused paths (attacks, symlink escapes); goes to the error log at warning level.
+        public var refusal: String?
+    }
+
+    private let router: Router
+    private let rootRealPaths: [String]
+    private let routes: [RouteConfig]
+    private let lookup: FileLookup
+
+    /// A site over `routes`; each route's directory is resolved with `realpath` once here.
+    public init(routes: [RouteConfig], lookup: FileLookup = FileLookup()) {
+        self.routes = routes
+        self.router = Router(routes: routes)
+        self.rootRealPaths = routes.map { FileLookup.realPath($0.dir) ?? $0.dir }
+        self.lookup = lookup
+    }
+
+    /// The outcome for one request. `cache` belongs to the calling event loop.
+    public func respond(method: HTTPMethod, uri: String, facts: RequestHeaderFacts, cache: OpenFileCache) -> Outcome {
+        let isRead = method == .GET || method == .HEAD
+        let isHead = method == .HEAD
+        guard let target = RequestTarget(uri) else {
+            return Outcome(response: .simple(.badRequest, closesConnection: true, omitBody: isHead), refusal: "bad request target")
+        }
+        if isRead, let cached = cache.validEntry(for: target.pathKey) {
+            return Outcome(response: StaticFileResponder.respond(to: cached, isHead: isHead, facts: facts))
+        }
+        let path: RequestPath
+        switch RequestPath.decode(target.path) {
+        case .success(let decoded): path = decoded
+        case .failure(.malformed(let reason)):
+            return Outcome(response: .simple(.badRequest, omitBody: isHead), refusal: reason)
+        case .failure(.hidden(let reason)):
+            return Outcome(response: .simple(.notFound, omitBody: isHead), refusal: reason)
+        }
+        guard let match = router.match(path) else {
+            return Outcome(response: .simple(.notFound, omitBody: isHead))
+        }
+        guard isRead else {
+            return Outcome(response: .simple(.methodNotAllowed, headers: [("Allow", "GET, HEAD")]))
+        }
+        let result = lookup.lookup(
+            relativePath: match.relativePath, root: match.route.dir, rootRealPath: rootRealPaths[match.routeIndex],
+            wantsDirectory: path.hasTrailingSlash, cacheControl: match.route.cacheControl)
+        switch result {
+        case .file(let file):
+            cache.insert(file, for: target.pathKey)
+            return Outcome(response: StaticFileResponder.respond(to: file, isHead: isHead, facts: facts))
+        case .directoryWithoutSlash:
+            let location = String(target.path) + "/" + (target.query.map { "?" + $0 } ?? "")
+            return Outcome(response: .simple(.movedPermanently, headers: [("Location", location)], omitBody: isHead))
+        case .notFound(let reason) where reason.contains("outside"):
+            return Outcome(response: .simple(.notFound, omitBody: isHead), refusal: reason)
+        case .notFound:
+            return Outcome(response: .simple(.notFound, omitBody: isHead))
+        case .forbidden(let reason):
+            return Outcome(response: .simple(.forbidden, omitBody: isHead), refusal: reason)
+        }
+    }
+}
+
+/// A request target split into path and query; absolute-form targets (`http://host/path`) are reduced to the path.
+struct RequestTarget {
+    /// The raw (still percent-encoded) path.
+    var path: Substring
+    /// The raw query without `?`, if any.
+    var query: Substring?
+    /// The path as a `String`, used as the cache key (no allocation when the target has no query).
+    var pathKey: String
+
+    init?(_ uri: String) {
+        var rest = uri[...]
+        if !rest.hasPrefix("/") {
+            // RFC 9112 §3.2.2: servers must accept the absolute form.
+            guard let schemeEnd = rest.range(of: "://"), ["http", "https"].contains(rest[..<schemeEnd.lowerBound].lowercased())
+            else { return nil }
+            let afterAuthority = rest[schemeEnd.upperBound...]
+            rest = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterAuthority[$0...] } ?? "/"
+            if rest.hasPrefix("?") { rest = ("/" + rest)[...] }
+        }
+        if let questionMark = rest.firstIndex(of: "?") {
+            path = rest[..<questionMark]
+            query = rest[rest.index(after: questionMark)...]
+            pathKey = String(path)
+        } else {
+            path = rest
+            query = nil
+            pathKey = rest.startIndex == uri.startIndex && rest.endIndex == uri.endIndex ? uri : String(rest)
+        }
+    }
+}
