@@ -3,7 +3,9 @@ import Yams
 
 /// Reads a YAML config file into a `Decodable` type, collecting every problem rather than stopping at the first.
 public enum ConfigFile {
-    /// Decodes `path` as `T`. Throws `ConfigProblems` listing every error found; warnings are returned with the value.
+    /// Decodes `path` as `T`. Throws `ConfigProblems` when the file cannot be read or is not YAML at all; problems
+    /// with single values are recorded in the returned diagnostics (with defaults in their place) so the caller can
+    /// add its own checks before reporting everything with `throwIfErrors()`.
     public static func load<T: Decodable>(_ type: T.Type, from path: String) throws -> (value: T, diagnostics: ConfigDiagnostics) {
         let diagnostics = ConfigDiagnostics(file: path)
         let text: String
@@ -21,12 +23,9 @@ public enum ConfigFile {
         let yaml = text.allSatisfy(\.isWhitespace) ? "{}" : text
         do {
             let value = try YAMLDecoder().decode(type, from: yaml, userInfo: [.configDiagnostics: diagnostics])
-            if !diagnostics.errors.isEmpty { throw ConfigProblems(diagnostics.problems) }
             return (value, diagnostics)
-        } catch let problems as ConfigProblems {
-            throw problems
         } catch let error as YamlError {
-            diagnostics.record("not valid YAML: \(oneLine(error))", keyPath: "")
+            diagnostics.record("not valid YAML: \(error)", keyPath: "")
         } catch {
             recordDecodingProblem(error, at: [], diagnostics)
         }
@@ -48,9 +47,5 @@ public enum ConfigFile {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription
-    }
-
-    private static func oneLine(_ error: YamlError) -> String {
-        "\(error)".split(separator: "\n").map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 }

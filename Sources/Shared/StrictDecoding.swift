@@ -1,3 +1,5 @@
+import Yams
+
 /// A coding key for any string, used to list the keys a mapping actually contains.
 public struct AnyCodingKey: CodingKey, Hashable {
     public var stringValue: String
@@ -81,8 +83,13 @@ func recordDecodingProblem(_ error: any Error, at path: [any CodingKey], _ diagn
     case DecodingError.keyNotFound(let key, let context):
         diagnostics.record("missing required key '\(key.stringValue)'", at: context.codingPath)
     case DecodingError.dataCorrupted(let context):
-        let underlying = context.underlyingError.map { "\($0)" } ?? context.debugDescription
-        diagnostics.record(underlying, at: context.codingPath.isEmpty ? path : context.codingPath)
+        let message: String
+        if let yamlError = context.underlyingError as? YamlError {
+            message = "not valid YAML: \(yamlError)"
+        } else {
+            message = context.underlyingError.map { "\($0)" } ?? context.debugDescription
+        }
+        diagnostics.record(message, at: context.codingPath.isEmpty ? path : context.codingPath)
     default:
         diagnostics.record("\(error)", at: path)
     }
@@ -95,7 +102,9 @@ private func describe(_ type: Any.Type) -> String {
     case is Bool.Type: return "true or false"
     default:
         let name = "\(type)"
-        if name.hasPrefix("Array") { return "a list" }
+        if name.hasSuffix("Scalar") { return "a single value, not a list or mapping" }
+        if name.hasSuffix("Mapping") { return "a mapping of keys to values" }
+        if name.hasSuffix("Sequence") || name.hasPrefix("Array") { return "a list" }
         if name.hasPrefix("Dictionary") { return "a mapping" }
         return "a value of type \(name)"
     }

@@ -9,7 +9,7 @@ extension EdgeConfig {
         var (config, diagnostics) = try ConfigFile.load(EdgeConfig.self, from: path)
         config.resolvePaths(relativeTo: path)
         config.validate(into: diagnostics)
-        if !diagnostics.errors.isEmpty { throw ConfigProblems(diagnostics.problems) }
+        try diagnostics.throwIfErrors()
         return (config, diagnostics.problems.filter(\.isWarning))
     }
 

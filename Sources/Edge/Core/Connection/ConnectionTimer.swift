@@ -15,7 +15,7 @@ struct ConnectionTimer {
 
     private var requestTimeout: HTTP1ConnectionState.Timeout = .header
     private var requestDeadline: NIODeadline?
-    private var lastWriteProgress = NIODeadline.now()
+    private var lastWriteProgress = NIODeadline.uptimeNanoseconds(0)
     private var scheduled: Scheduled<Void>?
     private var scheduledAt = NIODeadline.distantFuture
 
@@ -28,8 +28,8 @@ struct ConnectionTimer {
         requestDeadline = nil
     }
 
-    mutating func noteWriteProgress() {
-        lastWriteProgress = .now()
+    mutating func noteWriteProgress(now: NIODeadline) {
+        lastWriteProgress = now
     }
 
     /// The earliest deadline that matters now.

@@ -54,7 +54,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         case .head(let head):
             let (process, action) = state.headReceived(keepAlive: head.isKeepAlive)
             guard process else { return }
-            request = RequestInProgress(head: head, start: .now())
+            request = RequestInProgress(head: head, start: context.eventLoop.now)
             perform(action, context: context)
         case .body:
             break  // static routes take no body; it is read and dropped so the connection stays usable
@@ -90,7 +90,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         settings.logger.info(
             "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(parserError)", "status": "\(status.code)"])
         guard state.phase != .closing else { return }
-        let start = request?.start ?? .now()
+        let start = request?.start ?? context.eventLoop.now
         write(.simple(status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start), context: context)
         perform(state.protocolError(), context: context)
         flushIfNeeded(context: context)
@@ -106,7 +106,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        timer.noteWriteProgress()
+        timer.noteWriteProgress(now: context.eventLoop.now)
         if context.channel.isWritable {
             if readDeferred {
                 readDeferred = false
@@ -192,7 +192,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: HTTPRequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext
     ) {
-        var entry = accessLogEntry(for: logged.head, status: response.status, facts: facts, start: logged.start)
+        var entry = accessLogEntry(
+            for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now)
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
         head.writeImmutableBuffer(response.head)
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
@@ -223,7 +224,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             writeFile(handle, offset: offset, length: length, context: context) { [resources] sent in
                 guard var entry else { return }
                 entry.bodyBytesSent = sent
-                entry.requestTime = Double((NIODeadline.now() - logged.start).nanoseconds) / 1e9
+                entry.requestTime = Double((context.eventLoop.now - logged.start).nanoseconds) / 1e9
                 resources.accessLog.append(entry)
             }
             return
@@ -242,7 +243,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         _ handle: NIOFileHandle, offset: Int, length: Int, context: ChannelHandlerContext,
         completion: @escaping (_ bytesSent: Int) -> Void
     ) {
-        if outstandingFileChunks == 0 { timer.noteWriteProgress() }
+        if outstandingFileChunks == 0 { timer.noteWriteProgress(now: context.eventLoop.now) }
         guard length > 0 else {
             try? handle.close()
             completion(0)
@@ -258,7 +259,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             outstandingFileChunks += 1
             promise.futureResult.assumeIsolated().whenComplete { result in
                 self.outstandingFileChunks -= 1
-                self.timer.noteWriteProgress()
+                self.timer.noteWriteProgress(now: context.eventLoop.now)
                 if case .success = result { sent += size }
                 if isLast {
                     try? handle.close()
@@ -273,7 +274,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func accessLogEntry(
-        for head: HTTPRequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline
+        for head: HTTPRequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline, now: NIODeadline
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
         let version = head.map { "HTTP/\($0.version.major).\($0.version.minor)" } ?? "-"
@@ -281,7 +282,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             remoteAddress: remoteAddress, time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
             uri: head?.uri ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer.map(String.init), userAgent: facts?.userAgent.map(String.init),
-            requestTime: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
+            requestTime: Double((now - start).nanoseconds) / 1e9)
     }
 
     // MARK: - Connection life
@@ -292,7 +293,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             break
         case .armTimer(let timeout):
             let delay = timeout == .header ? settings.headerTimeout : settings.keepaliveTimeout
-            timer.arm(timeout, at: .now() + delay)
+            timer.arm(timeout, at: context.eventLoop.now + delay)
             scheduleTimerCheck(context: context)
         case .closeAfterPendingWrites:
             timer.disarm()
@@ -320,7 +321,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     private func timerFired(context: ChannelHandlerContext) {
         let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
-        switch timer.expired(now: .now(), sendStalled: stalled, sendTimeout: settings.sendTimeout) {
+        switch timer.expired(now: context.eventLoop.now, sendStalled: stalled, sendTimeout: settings.sendTimeout) {
         case .none:
             scheduleTimerCheck(context: context)
         case .send:
@@ -331,7 +332,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             if send408 {
                 settings.logger.info("request head not received in time", metadata: ["client": "\(remoteAddress)"])
                 write(.simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
-                      logAs: (request?.head, request?.start ?? .now()), context: context)
+                      logAs: (request?.head, request?.start ?? context.eventLoop.now), context: context)
             }
             perform(action, context: context)
             flushIfNeeded(context: context)

@@ -79,10 +79,10 @@ public struct HTTP1ConnectionState: Sendable {
     public mutating func quiesce() -> Action {
         isQuiescing = true
         switch phase {
-        case .awaitingHead:
+        case .awaitingHead(receivedBytes: false):
             phase = .closing
             return .closeAfterPendingWrites
-        case .receivingRequest, .closing:
+        case .awaitingHead(receivedBytes: true), .receivingRequest, .closing:
             return .none  // the response in progress will carry Connection: close
         }
     }

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+@testable import EdgeCore
+
+@Suite struct FileLookupTests {
+    let root = TemporaryDirectory()
+    let outside = TemporaryDirectory()
+    let lookup = FileLookup(inMemoryLimit: 16)
+
+    private func find(_ relative: String, directory: Bool = false) -> FileLookupResult {
+        let real = FileLookup.realPath(root.path)!
+        return lookup.lookup(
+            relativePath: relative[...], root: root.path, rootRealPath: real, wantsDirectory: directory, cacheControl: nil)
+    }
+
+    @Test func findsFilesAndKeepsSmallOnesInMemory() {
+        root.write("a.txt", "hello")
+        root.write("big.bin", String(repeating: "x", count: 100))
+        guard case .file(let small) = find("a.txt"), case .file(let big) = find("big.bin") else {
+            Issue.record("files not found")
+            return
+        }
+        #expect(small.contents.map { String(buffer: $0) } == "hello")
+        #expect(small.contentType == "text/plain; charset=utf-8")
+        #expect(big.contents == nil)
+        #expect(big.identity.size == 100)
+    }
+
+    @Test func directoriesServeIndexOrRedirectOrNotFound() {
+        root.write("docs/index.html", "<p>")
+        root.makeDirectory("empty")
+        guard case .file(let index) = find("docs/", directory: true) else {
+            Issue.record("index not served")
+            return
+        }
+        #expect(index.path.hasSuffix("docs/index.html"))
+        #expect(index.contentType.hasPrefix("text/html"))
+        guard case .directoryWithoutSlash = find("docs") else {
+            Issue.record("no redirect")
+            return
+        }
+        guard case .notFound = find("empty/", directory: true) else {
+            Issue.record("listing instead of 404")
+            return
+        }
+    }
+
+    @Test func refusesSymlinksOutOfTheDirectory() throws {
+        let secret = outside.write("secret.txt", "secret")
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/leak.txt", withDestinationPath: secret)
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/leakdir", withDestinationPath: outside.path)
+        root.write("real.txt", "fine")
+        try FileManager.default.createSymbolicLink(atPath: root.path + "/alias.txt", withDestinationPath: root.path + "/real.txt")
+        guard case .notFound(let reason) = find("leak.txt") else {
+            Issue.record("symlink out of root was served")
+            return
+        }
+        #expect(reason.contains("outside"))
+        guard case .notFound = find("leakdir/secret.txt") else {
+            Issue.record("directory symlink out of root was served")
+            return
+        }
+        guard case .file = find("alias.txt") else {
+            Issue.record("symlink inside root refused")
+            return
+        }
+    }
+
+    @Test func specialFilesAreNotServed() {
+        let fifo = root.path + "/pipe"
+        #expect(mkfifo(fifo, 0o644) == 0)
+        guard case .notFound = find("pipe") else {
+            Issue.record("FIFO served")
+            return
+        }
+    }
+}
+
+@Suite struct OpenFileCacheTests {
+    @Test func noticesReplacedAndChangedFiles() throws {
+        let root = TemporaryDirectory()
+        let path = root.write("a.txt", "one")
+        let cache = OpenFileCache()
+        let lookup = FileLookup()
+        guard case .file(let first) = lookup.lookup(
+            relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
+            cacheControl: nil)
+        else {
+            Issue.record("not found")
+            return
+        }
+        cache.insert(first, for: "/a.txt")
+        #expect(cache.validEntry(for: "/a.txt") === first)
+
+        // Replace via rename, as deploy tools do: same size, new inode.
+        let replacement = root.write("a.txt.new", "two")
+        #expect(rename(replacement, path) == 0)
+        #expect(cache.validEntry(for: "/a.txt") == nil)
+
+        cache.insert(first, for: "/a.txt")
+        try FileManager.default.removeItem(atPath: path)
+        #expect(cache.validEntry(for: "/a.txt") == nil)
+    }
+
+    @Test func evictsLeastRecentlyUsed() {
+        let root = TemporaryDirectory()
+        let cache = OpenFileCache(maxEntries: 4)
+        let lookup = FileLookup()
+        for index in 0..<5 {
+            root.write("f\(index)", "\(index)")
+            if case .file(let file) = lookup.lookup(
+                relativePath: "f\(index)"[...], root: root.path, rootRealPath: FileLookup.realPath(root.path)!,
+                wantsDirectory: false, cacheControl: nil)
+            {
+                cache.insert(file, for: "/f\(index)")
+                if index == 0 { cache.insert(file, for: "/f0") }
+                _ = cache.validEntry(for: "/f0")  // keep f0 hot
+            }
+        }
+        #expect(cache.count <= 4)
+        #expect(cache.validEntry(for: "/f0") != nil)
+    }
+}

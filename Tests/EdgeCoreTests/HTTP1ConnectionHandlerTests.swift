@@ -1,0 +1,149 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Shared
+import Testing
+
+@testable import EdgeCore
+
+/// The connection handler driven through an `EmbeddedChannel` with a fake clock.
+@Suite struct HTTP1ConnectionHandlerTests {
+    let site = TemporaryDirectory()
+    let channel = EmbeddedChannel()
+
+    init() throws {
+        site.write("a.txt", "alpha")
+        site.write("b.txt", "bravo")
+        var config = EdgeConfig()
+        config.routes = [RouteConfig(prefix: "/", dir: site.path)]
+        config.limits.maxURILength = ByteSize(bytes: 64)
+        config.limits.maxHeaderSize = ByteSize(bytes: 512)
+        config.timeouts.header = .seconds(10)
+        config.timeouts.keepalive = .seconds(75)
+        let resources = LoopResources(
+            files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
+        try channel.pipeline.syncOperations.addHandler(
+            HTTP1ConnectionHandler(settings: ConnectionSettings(config: config, logger: Logger(label: "test")), resources: resources))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    private func send(_ text: String) throws {
+        try channel.writeInbound(ByteBuffer(string: text))
+    }
+
+    private func written() throws -> String {
+        var text = ""
+        while let part = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = part { text += String(buffer: buffer) }
+        }
+        return text
+    }
+
+    private func statusLines(_ text: String) -> [String] {
+        // Bodies run straight into the next status line, so split on the status-line prefix itself.
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { "HTTP/1.1 " + $0.components(separatedBy: "\r\n")[0] }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        try send("GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+        let text = try written()
+        #expect(statusLines(text) == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"])
+        let bravo = text.range(of: "bravo")!, alpha = text.range(of: "alpha")!
+        #expect(bravo.lowerBound < alpha.lowerBound)
+        #expect(channel.isActive)
+    }
+
+    @Test func http10KeepAliveIsExplicit() throws {
+        try send("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        #expect(try written().contains("Connection: keep-alive\r\n"))
+        #expect(channel.isActive)
+        try send("GET /a.txt HTTP/1.0\r\n\r\n")
+        #expect(try written().contains("Connection: close\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func malformedRequestGets400AndClose() throws {
+        try? send("GARBAGE\u{1}\r\n\r\n")
+        let text = try written()
+        #expect(text.hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+        #expect(text.contains("Connection: close\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func limitsAnswer414And431() throws {
+        try send("GET /\(String(repeating: "a", count: 100)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try written().hasPrefix("HTTP/1.1 414 URI Too Long\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func oversizedHeadGets431() throws {
+        try send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 600))\r\n\r\n")
+        #expect(try written().hasPrefix("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func http11WithoutHostIsRefused() throws {
+        try send("GET /a.txt HTTP/1.1\r\n\r\n")
+        #expect(try written().hasPrefix("HTTP/1.1 400 Bad Request\r\n"))
+    }
+
+    @Test func otherMethodsGet405WithAllow() throws {
+        try send("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        let text = try written()
+        #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+        #expect(text.contains("Allow: GET, HEAD\r\n"))
+        #expect(channel.isActive)
+    }
+
+    @Test func headSendsHeadersOnly() throws {
+        try send("HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        let text = try written()
+        #expect(text.contains("Content-Length: 5\r\n"))
+        #expect(text.hasSuffix("\r\n\r\n"))
+    }
+
+    @Test func slowHeadIsCutOffWith408() throws {
+        try send("GET /a.txt HTTP/1.1\r\nHo")
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(try written().hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        #expect(!channel.isActive)
+    }
+
+    @Test func silentConnectionClosesWithoutResponse() throws {
+        channel.embeddedEventLoop.advanceTime(by: .seconds(11))
+        #expect(try written() == "")
+        #expect(!channel.isActive)
+    }
+
+    @Test func idleKeepAliveClosesAfterKeepaliveTimeout() throws {
+        try send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try written()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)  // keep-alive (75 s), not header (10 s), applies between requests
+        channel.embeddedEventLoop.advanceTime(by: .seconds(16))
+        #expect(try written() == "")
+        #expect(!channel.isActive)
+    }
+
+    @Test func quiesceClosesIdleConnections() throws {
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test func quiesceLetsTheRequestInFlightFinish() throws {
+        try send("GET /a.txt HTTP/1.1\r\nHost: x\r\n")  // head not complete yet
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive)
+        try send("\r\n")
+        let text = try written()
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(text.contains("Connection: close\r\n"))
+        #expect(text.hasSuffix("alpha"))
+        #expect(!channel.isActive)
+    }
+}

@@ -1,0 +1,81 @@
+import Testing
+
+@testable import EdgeCore
+
+@Suite struct RequestPathTests {
+    private func decoded(_ raw: String) -> String? {
+        try? RequestPath.decode(raw[...]).get().decoded
+    }
+
+    private func rejection(_ raw: String) -> PathRejection? {
+        if case .failure(let rejection) = RequestPath.decode(raw[...]) { return rejection }
+        return nil
+    }
+
+    @Test(arguments: [
+        ("/", "/"),
+        ("/static/app.css", "/static/app.css"),
+        ("/media/my%20photo.jpg", "/media/my photo.jpg"),
+        ("/media/my photo.jpg", "/media/my photo.jpg"),
+        ("/media/caf%C3%A9.png", "/media/café.png"),
+        ("/media/café.png", "/media/café.png"),
+        ("/docs/", "/docs/"),
+        ("/a/b.tar.gz", "/a/b.tar.gz"),
+        ("/%25percent", "/%percent"),
+        ("/a..b", "/a..b"),
+    ])
+    func acceptsLegitimatePaths(raw: String, expected: String) {
+        #expect(decoded(raw) == expected)
+    }
+
+    @Test(arguments: [
+        "/../etc/passwd", "/static/../../etc/passwd", "/static/..", "/./x", "/a/./b",
+        "/%2e%2e/etc/passwd", "/%2E%2E/etc/passwd", "/.%2e/x", "/static/%2e%2e%2fsecret",
+        "/static%2f..%2fsecret", "/a%2Fb", "/a%5cb", "/a\\b", "/..\\etc", "/a%00.txt", "/a\u{0}b",
+        "/a//b", "//etc/passwd", "/a%zz", "/a%2", "relative", "/a%C3", "/a%0d%0aSet-Cookie:x", "/x#frag",
+    ])
+    func refusesAttacksWith400(raw: String) {
+        guard case .malformed = rejection(raw) else {
+            Issue.record("\(raw) was not refused as malformed")
+            return
+        }
+    }
+
+    @Test(arguments: ["/.env", "/.git/config", "/static/.htaccess", "/a/.hidden/b.txt"])
+    func hidesDotfilesWith404(raw: String) {
+        guard case .hidden = rejection(raw) else {
+            Issue.record("\(raw) was not hidden")
+            return
+        }
+    }
+
+    @Test func decodesExactlyOnce() {
+        // %2541 is "%41" after one decoding; a second decoding would turn it into "A".
+        #expect(decoded("/%2541") == "/%41")
+    }
+}
+
+@Suite struct RouterTests {
+    let router = Router(routes: [
+        RouteConfig(prefix: "/", dir: "/srv/site"),
+        RouteConfig(prefix: "/static/", dir: "/srv/static"),
+        RouteConfig(prefix: "/static/img/", dir: "/srv/img"),
+    ])
+
+    private func match(_ path: String) -> (Int, String)? {
+        let requestPath = try! RequestPath.decode(path[...]).get()
+        return router.match(requestPath).map { ($0.routeIndex, String($0.relativePath)) }
+    }
+
+    @Test func longestPrefixWins() {
+        #expect(match("/static/img/a.png")! == (2, "a.png"))
+        #expect(match("/static/a.css")! == (1, "a.css"))
+        #expect(match("/index.html")! == (0, "index.html"))
+        #expect(match("/static")! == (0, "static"))
+    }
+
+    @Test func noRouteNoMatch() {
+        let only = Router(routes: [RouteConfig(prefix: "/static/", dir: "/srv")])
+        #expect(only.match(try! RequestPath.decode("/other"[...]).get()) == nil)
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// The real `edge` binary, started on a temp config with port 0, and stopped when the test is done.
+final class EdgeProcess: @unchecked Sendable {
+    let directory: TestDirectory
+    let process = Process()
+    let configPath: String
+    private(set) var port = 0
+    private let stderrLines = LineCollector()
+    let accessLogPath: String
+
+    /// The `edge` executable built next to this test bundle.
+    static var binary: String {
+        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
+        // The test runner may be inside a bundle directory; walk up until the build products are found.
+        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("edge").path) {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("edge").path
+    }
+
+    /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
+    /// it logs that it is ready.
+    init(directory: TestDirectory = TestDirectory(), config configBody: String, accessLog: Bool = true) throws {
+        self.directory = directory
+        accessLogPath = directory.path + "/access.log"
+        let yaml = """
+            listen:
+              - address: 127.0.0.1:0
+            access_log: \(accessLog ? accessLogPath : "off")
+            \(configBody)
+            """
+        configPath = directory.write("edge.yaml", yaml)
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["--config", configPath]
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        stderrLines.read(from: errorPipe.fileHandleForReading)
+        try process.run()
+        guard let readyLine = stderrLines.waitFor(containing: " ready ", timeout: 30) else {
+            process.terminate()
+            throw TestFailure("edge did not become ready; stderr:\n\(stderrLines.text)")
+        }
+        _ = readyLine
+        guard let listening = stderrLines.lines.first(where: { $0.contains("listening on http://127.0.0.1:") }),
+            let portText = listening.split(separator: ":").last, let port = Int(portText)
+        else { throw TestFailure("no listening line in:\n\(stderrLines.text)") }
+        self.port = port
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Everything edge wrote to standard error so far.
+    var errorLog: String { stderrLines.text }
+
+    /// Waits for a standard-error line containing `text`.
+    func waitForLog(containing text: String, timeout: TimeInterval = 10) -> String? {
+        stderrLines.waitFor(containing: text, timeout: timeout)
+    }
+
+    /// Sends `signal` to the process.
+    func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit and returns its status, or `nil` after `timeout` seconds.
+    func waitForExit(timeout: TimeInterval = 30) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Stops edge gracefully and returns the access log's lines.
+    func stopAndReadAccessLog() throws -> [String] {
+        signal(SIGTERM)
+        guard waitForExit() == 0 else { throw TestFailure("edge did not exit 0 on TERM; stderr:\n\(errorLog)") }
+        let text = (try? String(contentsOfFile: accessLogPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// A new raw connection to edge.
+    func connect() throws -> RawConnection {
+        try RawConnection(port: port)
+    }
+}
+
+/// Collects lines from a pipe on a background thread and lets tests wait for one.
+final class LineCollector: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var collected: [String] = []
+    private var partial = Data()
+
+    var lines: [String] {
+        condition.lock()
+        defer { condition.unlock() }
+        return collected
+    }
+
+    var text: String { lines.joined(separator: "\n") }
+
+    func read(from handle: FileHandle) {
+        let thread = Thread { [self] in
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                condition.lock()
+                partial.append(data)
+                while let newline = partial.firstIndex(of: 0x0A) {
+                    collected.append(String(decoding: partial[partial.startIndex..<newline], as: UTF8.self))
+                    partial.removeSubrange(partial.startIndex...newline)
+                }
+                condition.broadcast()
+                condition.unlock()
+            }
+        }
+        thread.start()
+    }
+
+    func waitFor(containing text: String, timeout: TimeInterval) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let line = collected.first(where: { $0.contains(text) }) { return line }
+            if !condition.wait(until: deadline) { return collected.first(where: { $0.contains(text) }) }
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

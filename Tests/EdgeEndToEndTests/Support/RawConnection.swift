@@ -1,0 +1,145 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking TCP connection to 127.0.0.1 that sends exact bytes and parses exact responses: what a test needs to
+/// check pipelining, malformed requests and slow clients, which high-level clients hide.
+final class RawConnection {
+    /// One parsed response.
+    struct Response {
+        var status: Int
+        var headers: [(String, String)]
+        var body: [UInt8]
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.0.lowercased() == name.lowercased() }?.1
+        }
+
+        var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    private let fd: CInt
+    private var buffer: [UInt8] = []
+
+    init(port: Int, receiveTimeout: Int = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw TestFailure("connect to port \(port): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    func send(_ text: String) throws {
+        try send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard written > 0 else { throw TestFailure("send: \(String(cString: strerror(errno)))") }
+            offset += written
+        }
+    }
+
+    /// Reads one response; `isHead` says the response has no body whatever its Content-Length.
+    func readResponse(isHead: Bool = false) throws -> Response {
+        let headEnd = try readUntil([13, 10, 13, 10])
+        let headText = String(decoding: buffer[..<headEnd], as: UTF8.self)
+        buffer.removeFirst(headEnd + 4)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestFailure("bad status line \(statusLine)") }
+        let headers = lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        var response = Response(status: status, headers: headers, body: [])
+        let length = isHead || status == 304 ? 0 : Int(response.header("Content-Length") ?? "0") ?? 0
+        while buffer.count < length {
+            guard try fill() else { throw TestFailure("connection closed after \(buffer.count) of \(length) body bytes") }
+        }
+        response.body = Array(buffer[..<length])
+        buffer.removeFirst(length)
+        return response
+    }
+
+    /// Reads (and discards) up to `count` bytes as they arrive; returns how many came.
+    func readSome(_ count: Int) throws -> Int {
+        while buffer.isEmpty { guard try fill() else { return 0 } }
+        let taken = min(count, buffer.count)
+        buffer.removeFirst(taken)
+        return taken
+    }
+
+    /// Whether the peer closes the connection (EOF or reset) before the receive timeout.
+    func waitForClose() -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &scratch, scratch.count, 0)
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+            buffer.append(contentsOf: scratch[..<count])
+        }
+    }
+
+    /// Bytes received but not yet consumed, as text (useful after `waitForClose`).
+    var unreadText: String { String(decoding: buffer, as: UTF8.self) }
+
+    private func readUntil(_ marker: [UInt8]) throws -> Int {
+        while true {
+            if let index = find(marker) { return index }
+            guard try fill() else { throw TestFailure("connection closed before a complete response head") }
+        }
+    }
+
+    private func find(_ marker: [UInt8]) -> Int? {
+        guard buffer.count >= marker.count else { return nil }
+        for start in 0...(buffer.count - marker.count) where buffer[start..<(start + marker.count)].elementsEqual(marker) {
+            return start
+        }
+        return nil
+    }
+
+    private func fill() throws -> Bool {
+        var scratch = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &scratch, scratch.count, 0)
+        if count == 0 { return false }
+        if count < 0 {
+            if errno == ECONNRESET { return false }
+            throw TestFailure("recv: \(String(cString: strerror(errno)))")
+        }
+        buffer.append(contentsOf: scratch[..<count])
+        return true
+    }
+}
+
+/// Sends one request on a fresh connection and reads the response.
+func fetch(_ port: Int, _ request: String, isHead: Bool = false) throws -> RawConnection.Response {
+    let connection = try RawConnection(port: port)
+    try connection.send(request)
+    return try connection.readResponse(isHead: isHead)
+}
+
+/// `GET path` with a Host header and any extra header lines.
+func get(_ port: Int, _ path: String, _ headers: String...) throws -> RawConnection.Response {
+    let extra = headers.map { $0 + "\r\n" }.joined()
+    return try fetch(port, "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\(extra)\r\n")
+}
