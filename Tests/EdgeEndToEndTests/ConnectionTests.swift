@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+
+/// Keep-alive, pipelining, HTTP/1.0, malformed input, limits and timeouts, against the real binary.
+@Suite struct ConnectionTests {
+    let edge: EdgeProcess
+
+    init() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        directory.write("site/b.txt", "bravo")
+        edge = try EdgeProcess(
+            directory: directory,
+            config: """
+                routes: [{prefix: /, dir: site}]
+                limits: {max_header_size: 1KiB, max_uri_length: 256}
+                timeouts: {header: 500ms, keepalive: 1s}
+                """)
+    }
+
+    @Test func keepAliveServesManyRequestsOnOneConnection() throws {
+        let connection = try edge.connect()
+        for _ in 0..<20 {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().bodyText == "alpha")
+        }
+    }
+
+    @Test func pipelinedRequestsComeBackInOrder() throws {
+        let connection = try edge.connect()
+        let paths = (0..<50).map { $0 % 3 == 0 ? "/b.txt" : $0 % 3 == 1 ? "/a.txt" : "/missing" }
+        try connection.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined())
+        for path in paths {
+            let response = try connection.readResponse()
+            switch path {
+            case "/a.txt": #expect(response.bodyText == "alpha")
+            case "/b.txt": #expect(response.bodyText == "bravo")
+            default: #expect(response.status == 404)
+            }
+        }
+    }
+
+    @Test func http10ClosesUnlessAskedToKeepAlive() throws {
+        let keep = try edge.connect()
+        try keep.send("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        #expect(try keep.readResponse().header("Connection") == "keep-alive")
+        try keep.send("GET /b.txt HTTP/1.0\r\n\r\n")
+        let last = try keep.readResponse()
+        #expect(last.bodyText == "bravo")
+        #expect(last.header("Connection") == "close")
+        #expect(keep.waitForClose())
+    }
+
+    @Test func malformedRequestGets400AndServerKeepsServing() throws {
+        for garbage in ["HELLO\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\u{16}\u{3}\u{1}\u{2}\u{0}"] {
+            let connection = try edge.connect()
+            try connection.send(garbage)
+            #expect(connection.waitForClose())
+            let text = connection.unreadText
+            #expect(text.hasPrefix("HTTP/1.1 400") || text.hasPrefix("HTTP/1.1 505"), "for \(garbage.debugDescription): \(text)")
+        }
+        #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
+    }
+
+    @Test func limitsAnswer414And431() throws {
+        let longURI = try get(edge.port, "/" + String(repeating: "x", count: 300))
+        #expect(longURI.status == 414)
+        let bigHead = try get(edge.port, "/a.txt", "X-Filler: " + String(repeating: "y", count: 2000))
+        #expect(bigHead.status == 431)
+        let hugeHead = try get(edge.port, "/a.txt", "X-Filler: " + String(repeating: "y", count: 200_000))
+        #expect(hugeHead.status == 431)
+    }
+
+    @Test func slowHeadIsCutOffAtHeaderTimeout() throws {
+        let slow = try edge.connect()
+        try slow.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n")
+        #expect(slow.waitForClose())
+        #expect(slow.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
+    }
+
+    @Test func idleKeepAliveClosesAtKeepaliveTimeout() throws {
+        let idle = try edge.connect()
+        try idle.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try idle.readResponse()
+        #expect(idle.waitForClose())
+        #expect(idle.unreadText.isEmpty)
+    }
+}
+
+@Suite struct MaxConnectionsTests {
+    @Test func connectionsAboveTheLimitAreRefusedAndOthersKeepWorking() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]\nlimits: {max_connections: 2}")
+        let first = try edge.connect(), second = try edge.connect()
+        for connection in [first, second] {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+        let third = try edge.connect()
+        try? third.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(third.waitForClose())
+        #expect(third.unreadText.isEmpty)
+        #expect(edge.waitForLog(containing: "max_connections reached") != nil)
+        for connection in [first, second] {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().bodyText == "alpha")
+        }
+    }
+}

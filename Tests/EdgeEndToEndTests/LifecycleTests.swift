@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// Command line, access log and graceful stop of the real binary.
+@Suite struct LifecycleTests {
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: EdgeProcess.binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func helpAndVersion() throws {
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.output.contains("--config"))
+        #expect(help.output.contains("--check"))
+        let version = try run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.output.split(separator: ".").count == 3)
+        let bad = try run(["--no-such-flag"])
+        #expect(bad.status != 0)
+        #expect(bad.output.contains("--no-such-flag"))
+    }
+
+    @Test func checkAcceptsGoodAndListsEveryProblem() throws {
+        let directory = TestDirectory()
+        directory.makeDirectory("www")
+        let good = directory.write("good.yaml", "routes: [{prefix: /, dir: www}]\n")
+        #expect(try run(["--check", "--config", good]).status == 0)
+
+        let bad = directory.write(
+            "bad.yaml",
+            """
+            listen: [{address: "127.0.0.1:70000"}]
+            limits: {max_header_size: big}
+            timeouts: {keepalive: later}
+            routes: [{prefix: /, dir: missing}]
+            colour: blue
+            access_log: /no/such/dir/access.log
+            """)
+        let result = try run(["--check", "--config", bad])
+        #expect(result.status == 1)
+        let lines = result.output.split(separator: "\n")
+        #expect(lines.count == 6, "\(result.output)")
+        for key in ["listen[0].address", "limits.max_header_size", "timeouts.keepalive", "routes[0].dir", "colour", "access_log"] {
+            #expect(lines.contains { $0.contains("bad.yaml: \(key): ") }, "no line for \(key)")
+        }
+    }
+
+    @Test func accessLogIsCombinedFormatWithRequestTime() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]")
+        _ = try get(edge.port, "/a.txt?x=1", "Referer: http://example.test/", "User-Agent: tester/1.0")
+        _ = try get(edge.port, "/nothing")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.count == 2)
+        let pattern = #/^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /a\.txt\?x=1 HTTP/1\.1" 200 5 "http://example\.test/" "tester/1\.0" \d+\.\d{3}$/#
+        #expect(lines.contains { $0.wholeMatch(of: pattern) != nil }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"GET /nothing HTTP/1.1\" 404 ") })
+    }
+
+    @Test func termFinishesInFlightResponsesClosesIdleAndExits0() throws {
+        let directory = TestDirectory()
+        let size = 8 * 1024 * 1024
+        directory.write("site/big.bin", Data(repeating: 0x61, count: size))
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]\ntimeouts: {shutdown: 20s}")
+
+        let idle = try edge.connect()
+        try idle.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try idle.readResponse()
+
+        let downloading = try edge.connect()
+        try downloading.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try downloading.readSome(1) == 1)  // the response has started; most of it is still in flight
+
+        edge.signal(SIGTERM)
+        #expect(edge.waitForLog(containing: "TERM received") != nil)
+        #expect(idle.waitForClose())
+
+        var received = 1
+        while received < size + 100 {
+            let count = try downloading.readSome(1 << 20)
+            if count == 0 { break }
+            received += count
+        }
+        #expect(received > size)  // head plus the complete body arrived before the close
+        #expect(edge.waitForExit() == 0)
+        #expect(throws: (any Error).self) { try edge.connect() }
+    }
+}
