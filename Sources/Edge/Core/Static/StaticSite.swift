@@ -77,23 +77,32 @@ struct RequestTarget {
     var pathKey: String
 
     init?(_ uri: String) {
-        var rest = uri[...]
-        if !rest.hasPrefix("/") {
-            // RFC 9112 §3.2.2: servers must accept the absolute form.
-            guard let schemeEnd = rest.range(of: "://"), ["http", "https"].contains(rest[..<schemeEnd.lowerBound].lowercased())
-            else { return nil }
-            let afterAuthority = rest[schemeEnd.upperBound...]
-            rest = afterAuthority.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterAuthority[$0...] } ?? "/"
-            if rest.hasPrefix("?") { rest = ("/" + rest)[...] }
+        // Byte-level scanning: Character-based `firstIndex(of:)` on String costs grapheme breaking per byte.
+        let utf8 = uri.utf8
+        var pathStart = utf8.startIndex
+        if utf8.first != UInt8(ascii: "/") {
+            // RFC 9112 §3.2.2: servers must accept the absolute form (`http://host/path`).
+            let lowered = uri.lowercased()
+            guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else { return nil }
+            let authorityStart = utf8.index(utf8.startIndex, offsetBy: lowered.hasPrefix("http://") ? 7 : 8)
+            pathStart = utf8[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? utf8.endIndex
+            if pathStart == utf8.endIndex || utf8[pathStart] == UInt8(ascii: "?") {
+                // No path: the target is the root, keeping any query.
+                let query = pathStart == utf8.endIndex ? nil : Substring(utf8[utf8.index(after: pathStart)...])
+                self.path = "/"
+                self.query = query
+                self.pathKey = "/"
+                return
+            }
         }
-        if let questionMark = rest.firstIndex(of: "?") {
-            path = rest[..<questionMark]
-            query = rest[rest.index(after: questionMark)...]
+        if let questionMark = utf8[pathStart...].firstIndex(of: UInt8(ascii: "?")) {
+            path = Substring(utf8[pathStart..<questionMark])
+            query = Substring(utf8[utf8.index(after: questionMark)...])
             pathKey = String(path)
         } else {
-            path = rest
+            path = Substring(utf8[pathStart...])
             query = nil
-            pathKey = rest.startIndex == uri.startIndex && rest.endIndex == uri.endIndex ? uri : String(rest)
+            pathKey = pathStart == utf8.startIndex ? uri : String(path)
         }
     }
 }

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Edge vs nginx serving the same 1 KiB and 1 MiB files, same machine, same run.
+#
+# Server pinned to one CPU, wrk to another; keep-alive; runs alternate nginx/Edge; medians reported.
+# Usage: Benchmarks/static.sh [runs per side (default 3)] [seconds per run (default 5)]
+# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), CONNECTIONS (default 64).
+set -euo pipefail
+
+RUNS=${1:-3}
+DURATION=${2:-5}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$ROOT/Benchmarks"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+need() {
+    local missing=()
+    for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        say "installing ${missing[*]} (apt)"
+        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "missing: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+}
+need nginx wrk curl taskset
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+say "building release binaries (reuses .build)"
+# Exclusivity checks off for every module (ours and swift-nio): see docs/performance.md.
+(cd "$ROOT" && swift build -c release -Xswiftc -enforce-exclusivity=unchecked --product edge 2>&1 | tail -1 >&2)
+EDGE="$ROOT/.build/release/edge"
+
+WORK=$(mktemp -d /tmp/edge-bench.XXXXXX)
+cleanup() {
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    [ -n "${EDGE_PID:-}" ] && kill "$EDGE_PID" 2>/dev/null || true
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/files" "$WORK/tmp"
+chmod 755 "$WORK" "$WORK/files"  # nginx workers run as www-data
+head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$WORK/files/1k.txt"
+head -c $((1024 * 1024)) /dev/urandom > "$WORK/files/1m.bin"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
+
+wait_ready() { # url
+    for _ in $(seq 1 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done
+    echo "server at $1 did not come up" >&2; exit 1
+}
+
+start_nginx() {
+    PORT=$(free_port)
+    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" "$BENCH/nginx-static.conf.template" > "$WORK/nginx.conf"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+    wait_ready "http://127.0.0.1:$PORT/static/1k.txt"
+}
+stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
+
+start_edge() {
+    PORT=$(free_port)
+    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" "$BENCH/edge-static.yaml.template" > "$WORK/edge.yaml"
+    taskset -c "$SERVER_CPU" "$EDGE" --config "$WORK/edge.yaml" --log-level warning &
+    EDGE_PID=$!
+    wait_ready "http://127.0.0.1:$PORT/static/1k.txt"
+}
+stop_edge() { kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=; }
+
+# Prints req/s; fails the run on socket errors or non-2xx responses.
+load() { # path
+    local out
+    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT$1")
+    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
+    awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -A RESULTS
+for file in 1k.txt 1m.bin; do
+    : > "$WORK/nginx-$file"; : > "$WORK/edge-$file"
+done
+for run in $(seq 1 "$RUNS"); do
+    for side in nginx edge; do
+        "start_$side"
+        for file in 1k.txt 1m.bin; do
+            rps=$(load "/static/$file")
+            echo "$rps" >> "$WORK/$side-$file"
+            say "run $run $side $file: $rps req/s"
+        done
+        "stop_$side"
+    done
+done
+
+printf '\n| file | nginx req/s (median) | Edge req/s (median) | Edge / nginx |\n|---|---:|---:|---:|\n'
+for file in 1k.txt 1m.bin; do
+    n=$(median < "$WORK/nginx-$file"); e=$(median < "$WORK/edge-$file")
+    printf '| %s | %.0f | %.0f | %.2f |\n' "$file" "$n" "$e" "$(awk -v e="$e" -v n="$n" 'BEGIN {print e/n}')"
+done
+printf '\n%s runs per side of %ss, %s connections, server on CPU %s, wrk on CPU %s, %s\n' \
+    "$RUNS" "$DURATION" "$CONNECTIONS" "$SERVER_CPU" "$CLIENT_CPU" "$(date -u +%Y-%m-%d)"
