@@ -23,7 +23,6 @@ import Testing
         config.timeouts.keepalive = .seconds(75)
         let resources = LoopResources(
             files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder()))
         try channel.pipeline.syncOperations.addHandler(
             HTTP1ConnectionHandler(settings: ConnectionSettings(config: config, logger: Logger(label: "test")), resources: resources))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -9,7 +9,7 @@ import NIOHTTP1
 /// `HTTPResponseEncoder`, so a cached file costs one buffer copy and one write. Decisions about the connection's
 /// life live in `HTTP1ConnectionState`; this class performs them.
 public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
-    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
@@ -19,10 +19,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     private let settings: ConnectionSettings
     private let resources: LoopResources
+    private var parser: HTTP1RequestParser
     private var state = HTTP1ConnectionState()
     private var request: RequestInProgress?
     private var remoteAddress = "-"
-    private var sawMessageInThisRead = false
     private var needsFlush = false
     private var readDeferred = false
 
@@ -36,6 +36,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     public init(settings: ConnectionSettings, resources: LoopResources) {
         self.settings = settings
         self.resources = resources
+        self.parser = HTTP1RequestParser(
+            limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
     }
 
     // MARK: - Inbound
@@ -57,49 +59,51 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        sawMessageInThisRead = true
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            let (process, action) = state.headReceived(keepAlive: head.isKeepAlive)
-            guard process else { return }
-            request = RequestInProgress(head: head, start: context.eventLoop.now)
-            perform(action, context: context)
-        case .body:
-            break  // static routes take no body; it is read and dropped so the connection stays usable
-        case .end:
-            guard let request else { return }
-            self.request = nil
-            respond(to: request, context: context)
+        parser.append(unwrapInboundIn(data))
+        while state.phase != .closing {
+            let event: HTTP1RequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                refuseMalformedRequest(error, context: context)
+                return
+            }
+            guard let event else { break }
+            switch event {
+            case .head(let head):
+                let (process, action) = state.headReceived(keepAlive: head.keepAlive)
+                guard process else { return }
+                request = RequestInProgress(head: head, start: context.eventLoop.now)
+                perform(action, context: context)
+            case .body:
+                break  // static routes take no body; it is read and dropped so the connection stays usable
+            case .end:
+                guard let request else { continue }
+                self.request = nil
+                respond(to: request, context: context)
+            }
+        }
+        if parser.hasPartialHead {
+            perform(state.bytesReceived(), context: context)
         }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
-        if !sawMessageInThisRead {
-            perform(state.bytesReceived(), context: context)
-        }
-        sawMessageInThisRead = false
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parserError = error as? HTTPParserError else {
-            // Resets and the like: nothing to answer, nobody to answer to.
-            settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
-            context.close(promise: nil)
-            return
-        }
-        let status: HTTPStatus =
-            switch parserError {
-            case .headerOverflow: .headersTooLarge
-            case .invalidVersion: .versionNotSupported
-            default: .badRequest
-            }
+        // Resets and the like: nothing to answer, nobody to answer to.
+        settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func refuseMalformedRequest(_ error: HTTP1ParseError, context: ChannelHandlerContext) {
         settings.logger.info(
-            "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(parserError)", "status": "\(status.code)"])
-        guard state.phase != .closing else { return }
+            "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
         let start = request?.start ?? context.eventLoop.now
-        write(.simple(status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start), context: context)
+        write(.simple(error.status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start), context: context)
         perform(state.protocolError(), context: context)
         flushIfNeeded(context: context)
     }
@@ -142,18 +146,18 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     private func respond(to request: RequestInProgress, context: ChannelHandlerContext) {
         let head = request.head
-        let facts = RequestHeaderFacts(head.headers)
+        let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
         var response: Response
         var fileHandle: NIOFileHandle? = nil
         if let refused = checkLimits(head, facts) {
             response = refused
         } else {
-            var outcome = settings.site.respond(method: head.method, uri: head.uri, facts: facts, cache: resources.files)
+            var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
             if case .file(let path, let identity, _, _) = outcome.response.body {
                 fileHandle = FileOpener.open(path, expecting: identity)
                 if fileHandle == nil {
                     // Changed between lookup and open: the cache notices on this second look.
-                    outcome = settings.site.respond(method: head.method, uri: head.uri, facts: facts, cache: resources.files)
+                    outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
                     if case .file(let path, let identity, _, _) = outcome.response.body {
                         fileHandle = FileOpener.open(path, expecting: identity)
                         if fileHandle == nil { outcome.response = .simple(.notFound) }
@@ -162,33 +166,20 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             }
             if let refusal = outcome.refusal {
                 settings.logger.warning(
-                    "refused request", metadata: ["client": "\(remoteAddress)", "uri": "\(head.uri)", "reason": "\(refusal)"])
+                    "refused request", metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(refusal)"])
             }
             response = outcome.response
         }
         let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
-        let isHTTP10 = head.version.major == 1 && head.version.minor == 0
+        let isHTTP10 = head.minorVersion == 0
         write(
             response, keepAlive: keepAlive, http10: isHTTP10, logAs: (head, request.start), facts: facts,
             fileHandle: fileHandle, context: context)
         perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
     }
 
-    private func checkLimits(_ head: HTTPRequestHead, _ facts: RequestHeaderFacts) -> Response? {
-        let uriLength = head.uri.utf8.count
-        if uriLength > settings.maxURILength {
-            settings.logger.info("URI too long", metadata: ["client": "\(remoteAddress)", "length": "\(uriLength)"])
-            return .simple(.uriTooLong, closesConnection: true)
-        }
-        let headSize = facts.headerBytes + uriLength + head.method.rawValue.utf8.count + 12
-        if headSize > settings.maxHeaderSize {
-            settings.logger.info("request head too large", metadata: ["client": "\(remoteAddress)", "bytes": "\(headSize)"])
-            return .simple(.headersTooLarge, closesConnection: true)
-        }
-        if head.version.major != 1 {
-            return .simple(.versionNotSupported, closesConnection: true)
-        }
-        if head.version.minor >= 1 && facts.hostCount != 1 {
+    private func checkLimits(_ head: RequestHead, _ facts: RequestHeaderFacts) -> Response? {
+        if head.minorVersion == 1 && facts.hostCount != 1 {
             settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(remoteAddress)"])
             return .simple(.badRequest, closesConnection: true)
         }
@@ -197,7 +188,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
     private func write(
-        _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: HTTPRequestHead?, start: NIODeadline),
+        _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext
     ) {
         var entry = accessLogEntry(
@@ -292,14 +283,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func accessLogEntry(
-        for head: HTTPRequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline, now: NIODeadline
+        for head: RequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline, now: NIODeadline
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
-        let version = head.map { "HTTP/\($0.version.major).\($0.version.minor)" } ?? "-"
+        let version = head?.versionText ?? "-"
         return AccessLogEntry(
             remoteAddress: remoteAddress, time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
-            uri: head?.uri ?? "-", version: version, status: status.code, bodyBytesSent: 0,
-            referer: facts?.referer.map(String.init), userAgent: facts?.userAgent.map(String.init),
+            uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
+            referer: facts?.referer, userAgent: facts?.userAgent,
             requestTime: Double((now - start).nanoseconds) / 1e9)
     }
 

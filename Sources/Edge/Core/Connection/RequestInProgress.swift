@@ -1,9 +1,8 @@
 import NIOCore
-import NIOHTTP1
 
 /// A request whose head has arrived and whose end (and so its response) is pending.
 struct RequestInProgress {
-    var head: HTTPRequestHead
+    var head: RequestHead
     /// When the head arrived, for `$request_time`.
     var start: NIODeadline
 }

@@ -1,60 +1,42 @@
-import NIOHTTP1
-
-/// The request headers Edge acts on, collected in one pass over the header list.
+/// The request headers Edge acts on, collected in one pass over the header fields.
 ///
-/// `HTTPHeaders.first(name:)` scans the whole list each time; a static file request consults up to nine headers,
-/// so one pass with a cheap length test before the case-insensitive compare is measurably faster.
+/// Names are compared as bytes after a length check, and a `String` is made only for the fields Edge uses, so a
+/// request with the usual dozen headers costs a few comparisons rather than a dozen allocations.
 public struct RequestHeaderFacts {
-    public var host: Substring?
+    public var host: String?
     public var hostCount = 0
     public var conditions = ConditionalRequest.Headers()
     public var range: Substring?
-    public var referer: Substring?
-    public var userAgent: Substring?
-    /// Bytes of all header lines as sent (`name: value\r\n`), for the `max_header_size` limit.
-    public var headerBytes = 0
+    public var referer: String?
+    public var userAgent: String?
 
-    /// Facts from `headers`.
-    public init(_ headers: HTTPHeaders) {
-        for (name, value) in headers {
-            let utf8 = name.utf8
-            headerBytes += utf8.count + value.utf8.count + 4
-            switch utf8.count {
-            case 4 where name.equalsIgnoringASCIICase("host"):
-                host = value[...]
+    /// Facts from `headers`; `Referer` and `User-Agent` are read only when `forLogging`.
+    public init(_ headers: HeaderFields, forLogging: Bool = true) {
+        headers.forEachField { name, field in
+            switch name.count {
+            case 4 where ASCII.equalsIgnoringCase(name, "host"):
+                host = headers.value(field)
                 hostCount += 1
-            case 5 where name.equalsIgnoringASCIICase("range"):
-                range = value[...]
-            case 7 where name.equalsIgnoringASCIICase("referer"):
-                referer = value[...]
-            case 8 where name.equalsIgnoringASCIICase("if-match"):
-                conditions.ifMatch = value[...]
-            case 8 where name.equalsIgnoringASCIICase("if-range"):
-                conditions.ifRange = value[...]
-            case 10 where name.equalsIgnoringASCIICase("user-agent"):
-                userAgent = value[...]
-            case 13 where name.equalsIgnoringASCIICase("if-none-match"):
+            case 5 where ASCII.equalsIgnoringCase(name, "range"):
+                range = headers.value(field)[...]
+            case 7 where forLogging && ASCII.equalsIgnoringCase(name, "referer"):
+                referer = headers.value(field)
+            case 8 where ASCII.equalsIgnoringCase(name, "if-match"):
+                conditions.ifMatch = headers.value(field)[...]
+            case 8 where ASCII.equalsIgnoringCase(name, "if-range"):
+                conditions.ifRange = headers.value(field)[...]
+            case 10 where forLogging && ASCII.equalsIgnoringCase(name, "user-agent"):
+                userAgent = headers.value(field)
+            case 13 where ASCII.equalsIgnoringCase(name, "if-none-match"):
+                let value = headers.value(field)
                 conditions.ifNoneMatch = conditions.ifNoneMatch.map { "\($0), \(value)"[...] } ?? value[...]
-            case 17 where name.equalsIgnoringASCIICase("if-modified-since"):
-                conditions.ifModifiedSince = value[...]
-            case 19 where name.equalsIgnoringASCIICase("if-unmodified-since"):
-                conditions.ifUnmodifiedSince = value[...]
+            case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):
+                conditions.ifModifiedSince = headers.value(field)[...]
+            case 19 where ASCII.equalsIgnoringCase(name, "if-unmodified-since"):
+                conditions.ifUnmodifiedSince = headers.value(field)[...]
             default:
                 break
             }
-        }
-    }
-}
-
-extension String {
-    /// ASCII case-insensitive equality with a lowercase literal, without allocating.
-    @inlinable
-    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
-        let other = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
-        guard utf8.count == other.count else { return false }
-        return zip(utf8, other).allSatisfy { lhs, rhs in
-            let folded = lhs >= 0x41 && lhs <= 0x5A ? lhs | 0x20 : lhs
-            return folded == rhs
         }
     }
 }

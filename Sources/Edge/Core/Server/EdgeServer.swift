@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Shared
 
@@ -73,10 +72,6 @@ public final class EdgeServer: Sendable {
         _ listen: ListenConfig, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
         resources: PerLoopResources, settings: ConnectionSettings
     ) async throws -> any Channel {
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        // The decoder enforces a hard ceiling while parsing; the exact 414/431 decisions are made on the parsed head.
-        decoderLimits.maxHeaderFieldSize = max(settings.maxHeaderSize, settings.maxURILength) + 1
-        decoderLimits.maxHeaderListSize = settings.maxHeaderSize + settings.maxURILength
         let isTCP: Bool
         if case .tcp = listen.address { isTCP = true } else { isTCP = false }
         var bootstrap = ServerBootstrap(group: group)
@@ -91,8 +86,6 @@ public final class EdgeServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loopResources = resources.forLoop(channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
                     try channel.pipeline.syncOperations.addHandler(
                         HTTP1ConnectionHandler(settings: settings, resources: loopResources))
                 }

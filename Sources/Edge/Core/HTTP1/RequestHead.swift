@@ -1,0 +1,120 @@
+import NIOCore
+import NIOHTTP1
+
+/// A parsed HTTP/1 request head. Header fields stay as ranges into the received bytes: no `String` is made for a
+/// header unless someone asks for its value.
+public struct RequestHead: Sendable {
+    /// The request method.
+    public var method: HTTPMethod
+    /// The request target exactly as sent (origin form `/path?query`, or absolute form).
+    public var target: String
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: Int
+    /// The header fields.
+    public var headers: HeaderFields
+    /// Whether the client wants the connection kept open after this exchange (version default and `Connection`).
+    public var keepAlive: Bool
+    /// How the body is delimited.
+    public var bodyFraming: BodyFraming
+
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    public var versionText: String { minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1" }
+}
+
+/// How a request body is delimited (RFC 9112 §6).
+public enum BodyFraming: Hashable, Sendable {
+    case none
+    case length(Int)
+    case chunked
+}
+
+/// Header fields as ranges into the head's bytes, in the order received.
+public struct HeaderFields: Sendable, Sequence {
+    /// One field: where its name and value are in `bytes`.
+    struct Field: Sendable {
+        var nameStart: Int32
+        var nameLength: Int32
+        var valueStart: Int32
+        var valueLength: Int32
+    }
+
+    let bytes: ByteBuffer
+    var fields: [Field]
+
+    /// Number of fields.
+    public var count: Int { fields.count }
+
+    /// Total bytes of the field lines as received, for limits.
+    public var byteCount: Int { bytes.readableBytes }
+
+    /// The value of the first field named `name` (ASCII case-insensitive, `name` in lowercase).
+    public func first(_ name: StaticString) -> String? {
+        for field in fields where nameEquals(field, name) { return value(field) }
+        return nil
+    }
+
+    /// All values of fields named `name`, in order.
+    public func all(_ name: StaticString) -> [String] {
+        fields.filter { nameEquals($0, name) }.map(value)
+    }
+
+    /// Calls `body` with each field's name bytes and a way to read its value, without allocating for skipped fields.
+    func forEachField(_ body: (UnsafeRawBufferPointer, Field) -> Void) {
+        bytes.withUnsafeReadableBytes { raw in
+            for field in fields {
+                body(UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), field)
+            }
+        }
+    }
+
+    func value(_ field: Field) -> String {
+        bytes.getString(at: bytes.readerIndex + Int(field.valueStart), length: Int(field.valueLength)) ?? ""
+    }
+
+    func name(_ field: Field) -> String {
+        bytes.getString(at: bytes.readerIndex + Int(field.nameStart), length: Int(field.nameLength)) ?? ""
+    }
+
+    func nameEquals(_ field: Field, _ lowercase: StaticString) -> Bool {
+        guard Int(field.nameLength) == lowercase.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeReadableBytes { raw in
+            ASCII.equalsIgnoringCase(
+                UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), lowercase)
+        }
+    }
+
+    public func makeIterator() -> AnyIterator<(name: String, value: String)> {
+        var index = 0
+        return AnyIterator {
+            guard index < fields.count else { return nil }
+            defer { index += 1 }
+            return (name(fields[index]), value(fields[index]))
+        }
+    }
+}
+
+/// ASCII helpers for header names and tokens.
+enum ASCII {
+    /// `bytes` equals the lowercase literal, ignoring ASCII case.
+    @inline(__always)
+    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let literal = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            let folded = byte &- 0x41 < 26 ? byte | 0x20 : byte
+            if folded != literal[index] { return false }
+        }
+        return true
+    }
+
+    /// RFC 9110 `tchar`: the characters of methods and header names.
+    static let isTokenCharacter: [Bool] = (0..<256).map { value in
+        switch UInt8(value) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(value))
+        }
+    }
+}
