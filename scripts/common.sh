@@ -1,0 +1,43 @@
+# Shared helpers for scripts/run and scripts/test. Sourced, not executed.
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Installs missing Debian/Ubuntu packages when root; otherwise prints the exact command and stops.
+require_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        say "installing system packages: ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        say "installing system packages with sudo: ${missing[*]}"
+        sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "missing system packages: ${missing[*]}" >&2
+        echo "install them with: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+}
+
+# Swift is not an apt package on most releases; point at the official installer when it is absent.
+require_swift() {
+    if ! command -v swift >/dev/null 2>&1; then
+        for candidate in /opt/swift/usr/bin /usr/share/swift/usr/bin "$HOME/.local/share/swiftly/bin"; do
+            [ -x "$candidate/swift" ] && export PATH="$candidate:$PATH" && break
+        done
+    fi
+    if ! command -v swift >/dev/null 2>&1; then
+        echo "Swift 6 is required and was not found." >&2
+        echo "Install it with swiftly: curl -O https://download.swift.org/swiftly/linux/swiftly-\$(uname -m).tar.gz && tar zxf swiftly-*.tar.gz && ./swiftly init" >&2
+        exit 1
+    fi
+    say "using $(swift --version 2>/dev/null | head -1)"
+}
+
+# The release configuration every script uses, so one build serves the run command and the benchmarks.
+RELEASE_FLAGS=(-c release -Xswiftc -enforce-exclusivity=unchecked)
