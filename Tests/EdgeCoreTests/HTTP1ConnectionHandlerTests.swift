@@ -11,6 +11,7 @@ import Testing
 @Suite struct HTTP1ConnectionHandlerTests {
     let site = TemporaryDirectory()
     let channel = EmbeddedChannel()
+    let readCounter = ReadCounter()
 
     init() throws {
         site.write("a.txt", "alpha")
@@ -23,6 +24,7 @@ import Testing
         config.timeouts.keepalive = .seconds(75)
         let resources = LoopResources(
             files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
+        try channel.pipeline.syncOperations.addHandler(readCounter)
         try channel.pipeline.syncOperations.addHandler(
             HTTP1ConnectionHandler(settings: ConnectionSettings(config: config, logger: Logger(label: "test")), resources: resources))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -144,5 +146,42 @@ import Testing
         #expect(text.contains("Connection: close\r\n"))
         #expect(text.hasSuffix("alpha"))
         #expect(!channel.isActive)
+    }
+}
+
+extension HTTP1ConnectionHandlerTests {
+    @Test func stalledClientIsDroppedAtSendTimeout() throws {
+        try send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try written()
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(59))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func readsAreHeldWhileTheClientIsNotReading() throws {
+        let before = readCounter.reads
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        channel.pipeline.read()
+        #expect(readCounter.reads == before)  // held back: the client is not taking our responses
+        channel.isWritable = true
+        channel.pipeline.fireChannelWritabilityChanged()
+        #expect(readCounter.reads == before + 1)  // issued as soon as it is writable again
+        channel.pipeline.read()
+        #expect(readCounter.reads == before + 2)
+    }
+}
+
+/// Counts `read()` calls that reach the front of the pipeline.
+final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = IOData
+    var reads = 0
+
+    func read(context: ChannelHandlerContext) {
+        reads += 1
+        context.read()
     }
 }

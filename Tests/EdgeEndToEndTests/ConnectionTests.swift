@@ -109,3 +109,18 @@ import Testing
         }
     }
 }
+
+@Suite struct SendTimeoutTests {
+    @Test func clientThatStopsReadingIsDroppedAndOthersAreServed() throws {
+        let directory = TestDirectory()
+        directory.write("site/huge.bin", Data(count: 64 * 1024 * 1024))
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]\ntimeouts: {send: 500ms, keepalive: 60s}")
+        let stalled = try edge.connect()
+        try stalled.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The client never reads: once the socket buffers are full, no write completes for `send`.
+        #expect(edge.waitForLog(containing: "client stopped reading; closing", timeout: 20) != nil)
+        #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
+    }
+}
