@@ -82,17 +82,20 @@ let package = Package(
             path: "Sources/AppServer/ReferenceApp",
             swiftSettings: releaseSettings
         ),
+        // Helpers shared by the test targets (temp directories); not shipped.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(
             name: "EdgeCoreTests",
             dependencies: [
                 "EdgeCore",
                 "Shared",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared"]),
+        .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared", "TestSupport"]),
     ]
 )

@@ -1,16 +1,17 @@
 import Foundation
 import Shared
+import TestSupport
 import Testing
 
 @testable import EdgeCore
 
 @Suite struct EdgeConfigTests {
-    private func load(_ yaml: String, in directory: TemporaryDirectory) throws -> EdgeConfig {
+    private func load(_ yaml: String, in directory: TestDirectory) throws -> EdgeConfig {
         let file = directory.write("edge.yaml", yaml)
         return try EdgeConfig.load(from: file).config
     }
 
-    private func problems(_ yaml: String, in directory: TemporaryDirectory = TemporaryDirectory()) -> [String] {
+    private func problems(_ yaml: String, in directory: TestDirectory = TestDirectory()) -> [String] {
         do {
             _ = try load(yaml, in: directory)
             return []
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func decodesEveryKey() throws {
-        let directory = TemporaryDirectory()
+        let directory = TestDirectory()
         directory.makeDirectory("www")
         let config = try load(
             """
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func refusesUnwritableAccessLogAndFileAsDir() {
-        let directory = TemporaryDirectory()
+        let directory = TestDirectory()
         directory.write("plain.txt", "x")
         let found = problems(
             """
@@ -96,7 +97,7 @@ import Testing
     }
 
     @Test func refusesDuplicates() {
-        let directory = TemporaryDirectory()
+        let directory = TestDirectory()
         directory.makeDirectory("a")
         let found = problems(
             """
@@ -120,7 +121,7 @@ import Testing
     }
 
     @Test func offIsAcceptedQuotedOrAsFalse() throws {
-        let directory = TemporaryDirectory()
+        let directory = TestDirectory()
         #expect(try load("access_log: off", in: directory).accessLog == .off)
         #expect(try load("access_log: \"off\"", in: directory).accessLog == .off)
         #expect(try load("access_log: false", in: directory).accessLog == .off)

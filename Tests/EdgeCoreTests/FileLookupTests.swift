@@ -1,11 +1,12 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import EdgeCore
 
 @Suite struct FileLookupTests {
-    let root = TemporaryDirectory()
-    let outside = TemporaryDirectory()
+    let root = TestDirectory()
+    let outside = TestDirectory()
     let lookup = FileLookup(inMemoryLimit: 16)
 
     private func find(_ relative: String, directory: Bool = false) -> FileLookupResult {
@@ -79,7 +80,7 @@ import Testing
 
 @Suite struct OpenFileCacheTests {
     @Test func noticesReplacedAndChangedFiles() throws {
-        let root = TemporaryDirectory()
+        let root = TestDirectory()
         let path = root.write("a.txt", "one")
         let cache = OpenFileCache()
         let lookup = FileLookup()
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func evictsLeastRecentlyUsed() {
-        let root = TemporaryDirectory()
+        let root = TestDirectory()
         let cache = OpenFileCache(maxEntries: 4)
         let lookup = FileLookup()
         for index in 0..<5 {

@@ -3,13 +3,14 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Shared
+import TestSupport
 import Testing
 
 @testable import EdgeCore
 
 /// The connection handler driven through an `EmbeddedChannel` with a fake clock.
 @Suite struct HTTP1ConnectionHandlerTests {
-    let site = TemporaryDirectory()
+    let site = TestDirectory()
     let channel = EmbeddedChannel()
     let readCounter = ReadCounter()
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Keep-alive, pipelining, HTTP/1.0, malformed input, limits and timeouts, against the real binary.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The open-file cache never serves stale bytes, and large files go out whole via sendfile.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Requests that try to leave the route's directory, sent byte for byte over a raw socket.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The real `edge` binary serving a temp directory: headers, types, conditional requests, ranges, directories.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The real `edge` binary, started on a temp config with port 0, and stopped when the test is done.
 final class EdgeProcess: @unchecked Sendable {

@@ -1,11 +1,11 @@
 import Foundation
 
-/// A fresh directory under the system temp dir, removed when the last reference goes.
-final class TestDirectory: @unchecked Sendable {
-    let path: String
+/// A fresh directory under the system temp dir for one test, removed when the last reference goes.
+public final class TestDirectory: @unchecked Sendable {
+    public let path: String
 
-    init() {
-        path = NSTemporaryDirectory() + "edge-e2e-" + UUID().uuidString
+    public init() {
+        path = NSTemporaryDirectory() + "edge-test-" + UUID().uuidString
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
@@ -14,12 +14,12 @@ final class TestDirectory: @unchecked Sendable {
     }
 
     @discardableResult
-    func write(_ relative: String, _ contents: String) -> String {
+    public func write(_ relative: String, _ contents: String) -> String {
         write(relative, Data(contents.utf8))
     }
 
     @discardableResult
-    func write(_ relative: String, _ contents: Data) -> String {
+    public func write(_ relative: String, _ contents: Data) -> String {
         let full = path + "/" + relative
         try! FileManager.default.createDirectory(
             atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -27,7 +27,7 @@ final class TestDirectory: @unchecked Sendable {
         return full
     }
 
-    func makeDirectory(_ relative: String) {
+    public func makeDirectory(_ relative: String) {
         try! FileManager.default.createDirectory(atPath: path + "/" + relative, withIntermediateDirectories: true)
     }
 }
