@@ -31,6 +31,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Sources/Shared",
@@ -84,7 +85,13 @@ let package = Package(
         ),
         // Helpers shared by the test targets (temp directories); not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(
+            name: "SharedTests",
+            dependencies: [
+                "Shared",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "EdgeCoreTests",
             dependencies: [

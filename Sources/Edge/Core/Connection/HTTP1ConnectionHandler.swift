@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import Shared
 
 /// Serves one HTTP/1.0 or HTTP/1.1 client connection: limits, timeouts, keep-alive, pipelining in order,
 /// back-pressure and graceful stop, with the responses decided by `StaticSite`.

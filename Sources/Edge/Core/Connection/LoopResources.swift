@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// What each event loop owns for itself, so the request path takes no locks: the `Date` cache, the open-file
 /// cache and the access log batch.

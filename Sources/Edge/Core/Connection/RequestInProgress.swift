@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// A request whose head has arrived and whose end (and so its response) is pending.
 struct RequestInProgress {

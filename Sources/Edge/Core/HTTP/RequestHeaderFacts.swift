@@ -1,3 +1,5 @@
+import Shared
+
 /// The request headers Edge acts on, collected in one pass over the header fields.
 ///
 /// Names are compared as bytes after a length check, and a `String` is made only for the fields Edge uses, so a

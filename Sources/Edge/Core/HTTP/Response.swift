@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// A response decided by a responder, ready for the connection to encode.
 ///

@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// Writes HTTP/1.1 status lines and header lines straight into a `ByteBuffer`.
 ///
@@ -38,32 +39,4 @@ public enum ResponseHeaders {
         buffer.writeStaticString("Accept-Ranges: bytes\r\n")
         if let cacheControl { write("Cache-Control", cacheControl, into: &buffer) }
     }
-}
-
-/// A response status code with its reason phrase.
-public struct HTTPStatus: Hashable, Sendable {
-    public var code: Int
-    public var reason: String
-
-    public init(code: Int, reason: String) {
-        self.code = code
-        self.reason = reason
-    }
-
-    public static let ok = HTTPStatus(code: 200, reason: "OK")
-    public static let partialContent = HTTPStatus(code: 206, reason: "Partial Content")
-    public static let movedPermanently = HTTPStatus(code: 301, reason: "Moved Permanently")
-    public static let notModified = HTTPStatus(code: 304, reason: "Not Modified")
-    public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
-    public static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")
-    public static let notFound = HTTPStatus(code: 404, reason: "Not Found")
-    public static let methodNotAllowed = HTTPStatus(code: 405, reason: "Method Not Allowed")
-    public static let requestTimeout = HTTPStatus(code: 408, reason: "Request Timeout")
-    public static let preconditionFailed = HTTPStatus(code: 412, reason: "Precondition Failed")
-    public static let uriTooLong = HTTPStatus(code: 414, reason: "URI Too Long")
-    public static let rangeNotSatisfiable = HTTPStatus(code: 416, reason: "Range Not Satisfiable")
-    public static let headersTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
-    public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
-    public static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
-    public static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
 }

@@ -1,3 +1,5 @@
+import Shared
+
 /// The validators of a file, as sent in `ETag` and `Last-Modified`.
 public struct Validators: Hashable, Sendable {
     /// The strong entity tag including quotes, e.g. `"5f1c2a-1a2b"`.

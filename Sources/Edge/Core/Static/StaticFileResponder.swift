@@ -1,4 +1,5 @@
 import NIOCore
+import Shared
 
 /// Builds the response for a found file: 200, 206, 304, 412 or 416, per the request's conditions and range.
 public enum StaticFileResponder {

@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@testable import EdgeCore
+@testable import Shared
 
 @Suite struct HTTP1RequestParserTests {
     enum Seen: Equatable {

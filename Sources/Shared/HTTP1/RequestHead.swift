@@ -31,7 +31,7 @@ public enum BodyFraming: Hashable, Sendable {
 /// Header fields as ranges into the head's bytes, in the order received.
 public struct HeaderFields: Sendable, Sequence {
     /// One field: where its name and value are in `bytes`.
-    struct Field: Sendable {
+    public struct Field: Sendable {
         var nameStart: Int32
         var nameLength: Int32
         var valueStart: Int32
@@ -40,6 +40,12 @@ public struct HeaderFields: Sendable, Sequence {
 
     let bytes: ByteBuffer
     var fields: [Field]
+
+    /// Header fields over `bytes` (test and adapter use).
+    public init(bytes: ByteBuffer, fields: [Field]) {
+        self.bytes = bytes
+        self.fields = fields
+    }
 
     /// Number of fields.
     public var count: Int { fields.count }
@@ -59,7 +65,7 @@ public struct HeaderFields: Sendable, Sequence {
     }
 
     /// Calls `body` with each field's name bytes and a way to read its value, without allocating for skipped fields.
-    func forEachField(_ body: (UnsafeRawBufferPointer, Field) -> Void) {
+    public func forEachField(_ body: (UnsafeRawBufferPointer, Field) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
             for field in fields {
                 body(UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), field)
@@ -67,11 +73,11 @@ public struct HeaderFields: Sendable, Sequence {
         }
     }
 
-    func value(_ field: Field) -> String {
+    public func value(_ field: Field) -> String {
         bytes.getString(at: bytes.readerIndex + Int(field.valueStart), length: Int(field.valueLength)) ?? ""
     }
 
-    func name(_ field: Field) -> String {
+    public func name(_ field: Field) -> String {
         bytes.getString(at: bytes.readerIndex + Int(field.nameStart), length: Int(field.nameLength)) ?? ""
     }
 
@@ -94,10 +100,10 @@ public struct HeaderFields: Sendable, Sequence {
 }
 
 /// ASCII helpers for header names and tokens.
-enum ASCII {
+public enum ASCII {
     /// `bytes` equals the lowercase literal, ignoring ASCII case.
     @inline(__always)
-    static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+    public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
         let literal = lowercase.utf8Start
         for index in 0..<bytes.count {
@@ -109,7 +115,7 @@ enum ASCII {
     }
 
     /// RFC 9110 `tchar`: the characters of methods and header names.
-    static let isTokenCharacter: [Bool] = (0..<256).map { value in
+    public static let isTokenCharacter: [Bool] = (0..<256).map { value in
         switch UInt8(value) {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true

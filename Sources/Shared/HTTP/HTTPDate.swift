@@ -9,8 +9,8 @@ import Musl
 /// Hand-written rather than `DateFormatter`: it runs for every `If-Modified-Since` and every `Last-Modified`, and
 /// must not depend on locale or time zone settings.
 public enum HTTPDate {
-    static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    public static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    public static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` for `seconds` since the Unix epoch.
     public static func format(_ seconds: Int) -> String {
@@ -51,10 +51,10 @@ public enum HTTPDate {
 }
 
 /// A UTC calendar breakdown of a Unix time, by Howard Hinnant's days-from-civil algorithms (no tz database).
-struct CivilTime {
-    var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int
+public struct CivilTime {
+    public var year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, weekday: Int
 
-    init(epochSeconds: Int) {
+    public init(epochSeconds: Int) {
         let days = epochSeconds >= 0 ? epochSeconds / 86_400 : (epochSeconds - 86_399) / 86_400
         let secondOfDay = epochSeconds - days * 86_400
         hour = secondOfDay / 3600
@@ -72,7 +72,7 @@ struct CivilTime {
         year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
     }
 
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
