@@ -17,6 +17,7 @@ extension HTTP1RequestParser {
             guard fieldsEnd - fieldsStart <= limits.maxHeaderSize else { throw .headersTooLarge }
             var scan = FieldScan()
             let fields = try Self.parseFields(UnsafeRawBufferPointer(rebasing: head[fieldsStart..<fieldsEnd]), into: &scan)
+            if let maxCount = limits.maxHeaderCount, fields.count > maxCount { throw .headersTooLarge }
 
             let framing = try scan.framing(minorVersion: minorVersion)
             let keepAlive = scan.connectionClose ? false : (minorVersion == 1 || scan.connectionKeepAlive)

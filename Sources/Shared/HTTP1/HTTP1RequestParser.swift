@@ -19,10 +19,13 @@ public struct HTTP1RequestParser {
     public struct Limits: Sendable {
         public var maxURILength: Int
         public var maxHeaderSize: Int
+        /// More header fields than this are refused with 431 (gunicorn's `limit_request_fields`); `nil`: no limit.
+        public var maxHeaderCount: Int?
 
-        public init(maxURILength: Int, maxHeaderSize: Int) {
+        public init(maxURILength: Int, maxHeaderSize: Int, maxHeaderCount: Int? = nil) {
             self.maxURILength = maxURILength
             self.maxHeaderSize = maxHeaderSize
+            self.maxHeaderCount = maxHeaderCount
         }
     }
 

@@ -28,19 +28,22 @@ public final class ConnectionRegistry: Sendable {
     /// A handler for a listening channel's pipeline; it sees each accepted connection before it is set up.
     public func makeAcceptHandler() -> some ChannelInboundHandler { AcceptHandler(registry: self) }
 
-    /// Admits `child` if below the limit and not draining; otherwise closes it at once.
-    fileprivate func admit(_ child: any Channel) -> Bool {
-        let (admitted, warnCount) = state.withLockedValue { state -> (Bool, Int?) in
-            if !state.draining && state.open.count < maxConnections {
+    /// Admits `child` if below the limit and not draining; otherwise closes it at once. Channels that did not come
+    /// through a listening channel's pipeline (accepted by hand) register themselves here.
+    public func admit(_ child: any Channel) -> Bool {
+        let (admitted, warnCount, draining) = state.withLockedValue { state -> (Bool, Int?, Bool) in
+            if state.open.count < maxConnections {
+                // A connection accepted just as a stop began is still served (and told to finish at once):
+                // closing it unanswered would fail a request the client has already sent.
                 state.open[ObjectIdentifier(child)] = child
-                return (true, nil)
+                return (true, nil, state.draining)
             }
             state.refusedSinceLastWarning += 1
             let now = NIODeadline.now()
-            guard now - state.lastWarning >= .seconds(1) else { return (false, nil) }
+            guard now - state.lastWarning >= .seconds(1) else { return (false, nil, false) }
             state.lastWarning = now
             defer { state.refusedSinceLastWarning = 0 }
-            return (false, state.refusedSinceLastWarning)
+            return (false, state.refusedSinceLastWarning, false)
         }
         guard admitted else {
             if let warnCount {
@@ -52,6 +55,7 @@ public final class ConnectionRegistry: Sendable {
             return false
         }
         child.closeFuture.whenComplete { _ in self.remove(child) }
+        if draining { child.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
         return true
     }
 

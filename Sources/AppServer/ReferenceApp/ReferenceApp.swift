@@ -1,0 +1,90 @@
+import AppServer
+import Foundation
+import HTTPTypes
+import NIOCore
+
+/// The app this repository ships: benchmark routes (TechEmpower rules), an echo, streaming uploads, a health
+/// check, and — only with `app.test_routes: true` — routes the test suite uses to misbehave on purpose.
+struct ReferenceApp: HTTPApplication {
+    /// Set in `boot`; workers are separate processes, so this is per worker.
+    private let state = BootState()
+
+    func boot(settings: AppSettings) async throws {
+        let configured = settings.values["media_dir"]?.string ?? "var/media"
+        let mediaDirectory = configured.hasPrefix("/") ? configured : settings.configDirectory + "/" + configured
+        // Failing here is an app load failure: the worker exits with its own code.
+        try FileManager.default.createDirectory(atPath: mediaDirectory, withIntermediateDirectories: true)
+        guard FileManager.default.isWritableFile(atPath: mediaDirectory) else {
+            throw BootError(message: "media_dir \(mediaDirectory) is not writable")
+        }
+        state.set(mediaDirectory: mediaDirectory, testRoutes: settings.values["test_routes"]?.bool ?? false)
+    }
+
+    func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
+        let path = request.head.path ?? "/"
+        let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
+        switch (request.head.method, route) {
+        case (.get, "/plaintext"):
+            try await writer.write(.text("text/plain"), body: ByteBuffer(string: "Hello, World!"))
+        case (.get, "/json"):
+            try await writer.write(.text("application/json"), body: ByteBuffer(string: #"{"message":"Hello, World!"}"#))
+        case (.get, "/healthz"):
+            try await writer.write(.text("text/plain"), body: ByteBuffer(string: "ok\n"))
+        case (_, "/echo"):
+            try await Echo.respond(to: request, writer: writer)
+        case (.post, "/upload"):
+            try await Upload.respond(to: request, directory: state.mediaDirectory, writer: writer)
+        case (_, let testRoute) where testRoute.hasPrefix("/__test/") && state.testRoutes:
+            try await TestRoutes.respond(to: request, route: testRoute, writer: writer)
+        default:
+            var response = HTTPResponse.text("text/plain")
+            response.status = .notFound
+            try await writer.write(response, body: ByteBuffer(string: "404 Not Found\n"))
+        }
+    }
+}
+
+struct BootError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+/// Settings decided at boot, read by every request.
+final class BootState: @unchecked Sendable {  // written once in boot, before any request
+    private(set) var mediaDirectory = "var/media"
+    private(set) var testRoutes = false
+
+    func set(mediaDirectory: String, testRoutes: Bool) {
+        self.mediaDirectory = mediaDirectory
+        self.testRoutes = testRoutes
+    }
+}
+
+extension HTTPResponse {
+    /// A 200 with `contentType`.
+    static func text(_ contentType: String) -> HTTPResponse {
+        var response = HTTPResponse(status: .ok)
+        response.headerFields[.contentType] = contentType
+        return response
+    }
+
+    /// A JSON response of `object`.
+    static func json(status: HTTPResponse.Status = .ok) -> HTTPResponse {
+        var response = HTTPResponse(status: status)
+        response.headerFields[.contentType] = "application/json"
+        return response
+    }
+}
+
+extension AppRequest {
+    /// Query parameters of the request target.
+    var query: [String: String] {
+        guard let path = head.path, let mark = path.firstIndex(of: "?") else { return [:] }
+        var result: [String: String] = [:]
+        for pair in path[path.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            result[parts[0]] = parts.count > 1 ? parts[1] : ""
+        }
+        return result
+    }
+}

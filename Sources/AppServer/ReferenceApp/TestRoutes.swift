@@ -1,0 +1,33 @@
+import AppServer
+import Foundation
+import HTTPTypes
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Routes that misbehave on purpose, for AppServer's own tests; served only with `app.test_routes: true`.
+enum TestRoutes {
+    static func respond(to request: AppRequest, route: String, writer: some ResponseWriter) async throws {
+        let milliseconds = Int(request.query["ms"] ?? "") ?? 0
+        switch route {
+        case "/__test/sleep":
+            try await Task.sleep(for: .milliseconds(milliseconds))
+            try await writer.write(.text("text/plain"), body: ByteBuffer(string: "slept \(milliseconds)ms\n"))
+        case "/__test/block":
+            // Blocks the thread (and so this worker's event loop tick, in a one-thread worker): heartbeat tests.
+            usleep(useconds_t(milliseconds * 1000))
+            try await writer.write(.text("text/plain"), body: ByteBuffer(string: "blocked \(milliseconds)ms\n"))
+        case "/__test/crash":
+            let values: [Int] = []
+            _ = values[Int(getpid()) % 1 + 1]  // out of bounds: a Swift trap kills this worker only
+        case "/__test/pid":
+            try await writer.write(.text("text/plain"), body: ByteBuffer(string: "\(getpid())"))
+        default:
+            var response = HTTPResponse.text("text/plain")
+            response.status = .notFound
+            try await writer.write(response, body: ByteBuffer(string: "404 Not Found\n"))
+        }
+    }
+}

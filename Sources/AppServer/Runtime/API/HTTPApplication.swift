@@ -1,0 +1,76 @@
+import HTTPTypes
+import NIOCore
+
+/// What a user writes to run under AppServer: one async handler per request, on swift-http-types.
+///
+/// The request body arrives as an async sequence of buffers and the response body is written as it is produced,
+/// so uploads and downloads of any size stream through a worker without being held in memory.
+public protocol HTTPApplication: Sendable {
+    /// Called once in each worker before it accepts connections. Throwing here is an app load failure: the worker
+    /// exits with its own code and the master stops (or, during a reload, keeps the old workers).
+    func boot(settings: AppSettings) async throws
+
+    /// Answers one request by writing a response head and body to `writer`.
+    func handle(_ request: AppRequest, writer: some ResponseWriter) async throws
+}
+
+extension HTTPApplication {
+    public func boot(settings: AppSettings) async throws {}
+}
+
+/// The app's own settings (the `app:` mapping of the config file) and facts about the worker it runs in.
+public struct AppSettings: Sendable {
+    /// The `app:` mapping, as written.
+    public var values: [String: ConfigValue]
+    /// Directory of the config file, for resolving relative paths in `values`.
+    public var configDirectory: String
+    /// This worker's generation (1 at start, +1 per reload).
+    public var generation: Int
+
+    public init(values: [String: ConfigValue], configDirectory: String, generation: Int) {
+        self.values = values
+        self.configDirectory = configDirectory
+        self.generation = generation
+    }
+}
+
+/// One request as the app sees it.
+public struct AppRequest: Sendable {
+    /// Method, path, authority and header fields. `X-Forwarded-*` fields are present only when the peer is trusted.
+    public var head: HTTPRequest
+    /// The client's address: the peer's, or the forwarded one when the peer is in `forwarded_allow`.
+    public var clientAddress: String
+    /// `http` or `https` as seen by the client.
+    public var scheme: String
+    /// The request body, in the pieces it arrives in.
+    public var body: RequestBody
+
+    public init(head: HTTPRequest, clientAddress: String, scheme: String, body: RequestBody) {
+        self.head = head
+        self.clientAddress = clientAddress
+        self.scheme = scheme
+        self.body = body
+    }
+}
+
+/// Where an app writes its response: the head once, then body pieces, then the end.
+public protocol ResponseWriter: Sendable {
+    /// Sends the status and header fields. Without `Content-Length` the body is sent chunked.
+    func writeHead(_ head: HTTPResponse) async throws
+    /// Sends one piece of the body; waits while the client is not keeping up.
+    func writeBody(_ buffer: ByteBuffer) async throws
+    /// Ends the response.
+    func finish() async throws
+    /// A whole response at once (the common case, in one hop).
+    func write(_ head: HTTPResponse, body: ByteBuffer) async throws
+}
+
+extension ResponseWriter {
+    public func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
+        var head = head
+        head.headerFields[.contentLength] = String(body.readableBytes)
+        try await writeHead(head)
+        try await writeBody(body)
+        try await finish()
+    }
+}

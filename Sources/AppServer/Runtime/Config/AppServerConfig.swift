@@ -1,0 +1,129 @@
+import Shared
+
+/// Everything `appserver` reads from its YAML file (DESIGN.md §4); command-line flags override it.
+public struct AppServerConfig: Sendable {
+    public var bind: BindAddress = .unix(path: "var/run/app.sock")
+    /// Permissions of a Unix socket, octal as in `chmod`.
+    public var socketMode: UInt16 = 0o660
+    public var workers = 2
+    public var threadsPerWorker = 1
+    /// A worker whose event loop is silent this long is aborted, then killed.
+    public var timeout: ConfigDuration = .seconds(30)
+    public var gracefulTimeout: ConfigDuration = .seconds(30)
+    /// Idle keep-alive connections are closed after this (must exceed Edge's pooled idle time).
+    public var keepalive: ConfigDuration = .seconds(120)
+    public var maxRequests = 0
+    public var maxRequestsJitter = 0
+    /// Peers whose `X-Forwarded-*` headers are believed.
+    public var forwardedAllow: [ForwardedPeer] = [.user("edge")]
+    public var accessLog: LogDestination = .standardOutput
+    public var pidFile: String?
+    public var logLevel = "info"
+    /// The hosted app's own settings.
+    public var app: [String: ConfigValue] = [:]
+
+    public init() {}
+}
+
+extension AppServerConfig: Decodable {
+    enum Keys: String, CodingKey, CaseIterable {
+        case bind, workers, timeout, keepalive, app, pid
+        case socketMode = "socket_mode"
+        case threadsPerWorker = "threads_per_worker"
+        case gracefulTimeout = "graceful_timeout"
+        case maxRequests = "max_requests"
+        case maxRequestsJitter = "max_requests_jitter"
+        case forwardedAllow = "forwarded_allow"
+        case accessLog = "access_log"
+        case logLevel = "log_level"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        self.init()
+        guard let container = decoder.strictContainer(keyedBy: Keys.self) else { return }
+        bind = container.value(.bind, default: bind, decoder)
+        if container.contains(.socketMode) {
+            let text: String = container.value(.socketMode, default: "0660", decoder)
+            if let mode = Self.parseMode(text) { socketMode = mode } else {
+                decoder.diagnostics.record("invalid mode '\(text)' (expected octal like \"0660\")", at: decoder.codingPath + [Keys.socketMode])
+            }
+        }
+        workers = container.value(.workers, default: workers, decoder)
+        threadsPerWorker = container.value(.threadsPerWorker, default: threadsPerWorker, decoder)
+        timeout = container.value(.timeout, default: timeout, decoder)
+        gracefulTimeout = container.value(.gracefulTimeout, default: gracefulTimeout, decoder)
+        keepalive = container.value(.keepalive, default: keepalive, decoder)
+        maxRequests = container.value(.maxRequests, default: maxRequests, decoder)
+        maxRequestsJitter = container.value(.maxRequestsJitter, default: maxRequestsJitter, decoder)
+        forwardedAllow = container.value(.forwardedAllow, default: forwardedAllow, decoder)
+        accessLog = container.value(.accessLog, default: accessLog, decoder)
+        pidFile = container.value(.pid, default: nil, decoder)
+        logLevel = container.value(.logLevel, default: logLevel, decoder)
+        app = container.value(.app, default: app, decoder)
+        validate(into: decoder.diagnostics, path: decoder.codingPath)
+    }
+
+    static func parseMode(_ text: String) -> UInt16? {
+        guard !text.isEmpty, text.count <= 4, let mode = UInt16(text, radix: 8), mode <= 0o777 else { return nil }
+        return mode
+    }
+
+    func validate(into diagnostics: ConfigDiagnostics, path: [any CodingKey]) {
+        if workers < 1 { diagnostics.record("must be at least 1", at: path + [Keys.workers]) }
+        if threadsPerWorker < 1 { diagnostics.record("must be at least 1", at: path + [Keys.threadsPerWorker]) }
+        if timeout.milliseconds < 1000 { diagnostics.record("must be at least 1s", at: path + [Keys.timeout]) }
+        if maxRequests < 0 { diagnostics.record("must be 0 (never) or more", at: path + [Keys.maxRequests]) }
+        if maxRequestsJitter < 0 { diagnostics.record("must be 0 or more", at: path + [Keys.maxRequestsJitter]) }
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
+            diagnostics.record("unknown level '\(logLevel)'", at: path + [Keys.logLevel])
+        }
+    }
+}
+
+/// A peer allowed to set `X-Forwarded-*`: a user (Unix-socket peers, checked with `SO_PEERCRED`), a numeric uid,
+/// or an address range for TCP peers.
+public enum ForwardedPeer: Hashable, Sendable, Decodable, CustomStringConvertible {
+    case user(String)
+    case uid(UInt32)
+    case network(CIDR)
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        if text.contains("/") || text.contains(".") || text.contains(":") {
+            guard let cidr = CIDR(text) else { throw ConfigValueError("invalid address range '\(text)'") }
+            self = .network(cidr)
+        } else if let uid = UInt32(text) {
+            self = .uid(uid)
+        } else {
+            self = .user(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .user(let name): name
+        case .uid(let uid): "uid \(uid)"
+        case .network(let cidr): cidr.description
+        }
+    }
+}
+
+/// A free-form value under `app:`, handed to the app as is.
+public enum ConfigValue: Hashable, Sendable, Decodable {
+    case bool(Bool), int(Int), double(Double), string(String), list([ConfigValue]), map([String: ConfigValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int.self) { self = .int(value) }
+        else if let value = try? container.decode(Double.self) { self = .double(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([ConfigValue].self) { self = .list(value) }
+        else { self = .map(try container.decode([String: ConfigValue].self)) }
+    }
+
+    /// The value as a boolean, if it is one.
+    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
+    /// The value as a string, if it is one.
+    public var string: String? { if case .string(let value) = self { value } else { nil } }
+}

@@ -1,0 +1,88 @@
+/// Monotonic seconds, injected so the arbiter can be tested with a fake clock.
+public typealias Instant = Double
+
+/// Process signals the master reacts to (a closed set, so the arbiter does not depend on signal numbers).
+public enum MasterSignal: String, Sendable, Hashable {
+    case hup = "HUP", term = "TERM", int = "INT", quit = "QUIT", ttin = "TTIN", ttou = "TTOU", usr1 = "USR1"
+}
+
+/// Signals the master sends to workers.
+public enum WorkerSignal: String, Sendable, Hashable {
+    /// Graceful stop.
+    case term = "TERM"
+    /// Fast stop.
+    case quit = "QUIT"
+    /// Reopen log files.
+    case usr1 = "USR1"
+    /// A worker that stopped heartbeating: abort (core dump, backtrace), then kill.
+    case abort = "ABRT"
+    case kill = "KILL"
+}
+
+/// How a worker process ended.
+public enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
+    case exited(code: Int32)
+    case signalled(signal: Int32)
+
+    /// Exit code of a worker that could not boot (bind, runtime set-up).
+    public static let bootFailureCode: Int32 = 3
+    /// Exit code of a worker whose app failed to load (its `init` or `prepare` threw).
+    public static let appLoadFailureCode: Int32 = 4
+
+    public var description: String {
+        switch self {
+        case .exited(let code) where code == Self.bootFailureCode: "exit code \(code) (worker failed to boot)"
+        case .exited(let code) where code == Self.appLoadFailureCode: "exit code \(code) (app failed to load)"
+        case .exited(let code): "exit code \(code)"
+        case .signalled(let signal): "signal \(signal)\(signal == 9 ? " (SIGKILL)" : signal == 6 ? " (SIGABRT)" : signal == 11 ? " (SIGSEGV)" : signal == 4 ? " (SIGILL: a Swift trap)" : signal == 5 ? " (SIGTRAP: a Swift trap)" : "")"
+        }
+    }
+}
+
+/// What the arbiter asks the executor to do.
+public enum ArbiterAction: Hashable, Sendable {
+    /// Start worker `id` of `generation` (the executor reports `.spawned` or `.spawnFailed`).
+    case spawn(id: Int, generation: Int)
+    case signal(pid: Int32, WorkerSignal)
+    case log(LogLevel, String)
+    /// Send these `sd_notify` assignments.
+    case notify(String)
+    /// Re-read the config file (for a HUP); the executor answers with `.configReloaded` or `.configInvalid`.
+    case reloadConfig
+    case reopenLogs
+    /// Stop the master with this exit code.
+    case exit(code: Int32)
+
+    public enum LogLevel: String, Hashable, Sendable { case info, warning, error }
+}
+
+/// The settings the arbiter decides with.
+public struct ArbiterSettings: Hashable, Sendable {
+    public var workers: Int
+    /// A worker silent this long is aborted.
+    public var timeout: Double
+    /// How long stopping workers may take before they are killed.
+    public var gracefulTimeout: Double
+
+    public init(workers: Int, timeout: Double, gracefulTimeout: Double) {
+        self.workers = workers
+        self.timeout = timeout
+        self.gracefulTimeout = gracefulTimeout
+    }
+}
+
+/// Everything that happens to the master, merged into one stream.
+public enum ArbiterEvent: Hashable, Sendable {
+    case start(now: Instant)
+    case signal(MasterSignal, now: Instant)
+    case spawned(id: Int, pid: Int32, now: Instant)
+    case spawnFailed(id: Int, reason: String, now: Instant)
+    case ready(pid: Int32, now: Instant)
+    /// The worker reached `max_requests` and asks to be replaced.
+    case retiring(pid: Int32, now: Instant)
+    case exited(pid: Int32, WorkerExit, now: Instant)
+    /// The 1 s tick, with each worker's heartbeat counter and the request it is serving, if any.
+    case tick(now: Instant, heartbeats: [Int32: UInt64], requests: [Int32: String])
+    case configReloaded(ArbiterSettings, now: Instant)
+    case configInvalid(reason: String, now: Instant)
+}

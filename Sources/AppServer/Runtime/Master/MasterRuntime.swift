@@ -1,0 +1,288 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import Shared
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The master process: binds the socket once, then turns signals, worker messages, exits and a tick into
+/// `ArbiterEvent`s and performs the arbiter's actions. It never serves requests.
+final class MasterRuntime: @unchecked Sendable {  // state is touched only by `run`'s single task
+    /// How the master was started, for re-reading the config on HUP and for workers' command lines.
+    struct Launch: Sendable {
+        var configPath: String?
+        var overrides: CommandLineOverrides
+        var arguments: [String]
+        var executable: String
+    }
+
+    private struct WorkerHandle {
+        var id: Int
+        var generation: Int
+        var board: StatusBoard
+    }
+
+    private let launch: Launch
+    private var config: AppServerConfig
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    private var arbiter: Arbiter
+    private var listenFD: CInt = -1
+    private var handles: [Int32: WorkerHandle] = [:]
+    private let events: AsyncStream<ArbiterEvent>
+    private let continuation: AsyncStream<ArbiterEvent>.Continuation
+    private let clockStart = ContinuousClock.now
+    private var exitCode: Int32?
+
+    init(launch: Launch, config: AppServerConfig, logger: Logger, environment: [String: String]) {
+        self.launch = launch
+        self.config = config
+        self.logger = logger
+        self.notifier = SystemdNotifier(environment: environment)
+        self.arbiter = Arbiter(settings: config.arbiterSettings)
+        (events, continuation) = AsyncStream.makeStream(of: ArbiterEvent.self)
+    }
+
+    private var now: Instant {
+        let elapsed = ContinuousClock.now - clockStart
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Runs until the arbiter says to exit; returns the exit code.
+    func run() async -> Int32 {
+        let signals = SignalWatcher([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1])
+        do {
+            listenFD = try ListeningSocket.open(config.bind, mode: config.socketMode)
+            // Keep the socket well above the descriptor numbers workers receive it on (see ProcessSpawner).
+            listenFD = moveHigh(listenFD)
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+        logger.info("listening", metadata: ["bind": "\(ListeningSocket.localDescription(listenFD, config.bind))", "pid": "\(getpid())"])
+        writePidFile()
+        defer { cleanUp() }
+
+        let signalTask = Task { [continuation] in
+            for await number in signals.signals {
+                if let signal = MasterSignal(number: number) { continuation.yield(.signal(signal, now: self.now)) }
+            }
+        }
+        let timerTask = Task { [continuation] in
+            var ticks = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self.reapChildren()
+                ticks += 1
+                if ticks % 10 == 0 { continuation.yield(self.tickEvent()) }
+            }
+        }
+        defer {
+            signalTask.cancel()
+            timerTask.cancel()
+        }
+
+        perform(arbiter.handle(.start(now: now)))
+        for await event in events {
+            if case .exited(let pid, _, _) = event { _ = handlesLock.withLock { handles.removeValue(forKey: pid) } }
+            perform(arbiter.handle(event))
+            if let exitCode { return exitCode }
+        }
+        return exitCode ?? 0
+    }
+
+    private func perform(_ actions: [ArbiterAction]) {
+        for action in actions {
+            switch action {
+            case .spawn(let id, let generation):
+                do {
+                    let pid = try spawnWorker(id: id, generation: generation)
+                    perform(arbiter.handle(.spawned(id: id, pid: pid, now: now)))
+                } catch {
+                    perform(arbiter.handle(.spawnFailed(id: id, reason: "\(error)", now: now)))
+                }
+            case .signal(let pid, let signal):
+                kill(pid, signal.number)
+            case .log(let level, let message):
+                switch level {
+                case .info: logger.info("\(message)")
+                case .warning: logger.warning("\(message)")
+                case .error: logger.error("\(message)")
+                }
+            case .notify(let state):
+                notifier.notify(state + (state.contains("RELOADING=1") ? "\nMONOTONIC_USEC=\(monotonicMicroseconds())" : ""))
+            case .reloadConfig:
+                perform(arbiter.handle(reloadConfig()))
+            case .reopenLogs:
+                logger.info("USR1: reopening logs in workers")
+            case .exit(let code):
+                exitCode = code
+                continuation.finish()
+            }
+        }
+    }
+
+    private func reloadConfig() -> ArbiterEvent {
+        do {
+            let reloaded = try AppServerConfig.load(path: launch.configPath, overrides: launch.overrides)
+            if reloaded.bind != config.bind {
+                logger.warning("HUP: bind changed to \(reloaded.bind); the socket is bound once, restart to move it")
+            }
+            config = reloaded
+            return .configReloaded(reloaded.arbiterSettings, now: now)
+        } catch {
+            return .configInvalid(reason: "\(error)".replacingOccurrences(of: "\n", with: "; "), now: now)
+        }
+    }
+
+    private func spawnWorker(id: Int, generation: Int) throws -> Int32 {
+        let boardFD = try StatusBoard.create()
+        defer { close(boardFD) }
+        let board = try StatusBoard(descriptor: boardFD)
+        var pipeFDs: [CInt] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw ProcessSpawner.SpawnError(reason: "pipe: \(Errno(errno))") }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
+        let highWrite = moveHigh(writeEnd)
+        let highBoard = fcntl(boardFD, F_DUPFD_CLOEXEC, 64)
+        defer {
+            close(highWrite)
+            close(highBoard)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = nil  // only the master talks to systemd
+        environment["APPSERVER_GENERATION"] = String(generation)
+        environment["APPSERVER_MASTER_PID"] = String(getpid())
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawner.spawn(
+                executable: launch.executable, arguments: ["--worker"] + launch.arguments, environment: environment,
+                inherit: [
+                    (listenFD, ProcessSpawner.listenerFD), (highWrite, ProcessSpawner.messagesFD),
+                    (highBoard, ProcessSpawner.statusFD),
+                ])
+        } catch {
+            close(readEnd)
+            throw error
+        }
+        handlesLock.withLock { handles[pid] = WorkerHandle(id: id, generation: generation, board: board) }
+        logger.info("spawned worker", metadata: ["worker": "\(pid)", "generation": "\(generation)"])
+        readMessages(from: readEnd, pid: pid)
+        return pid
+    }
+
+    /// One thread per worker reads its messages (`ready`, `retiring`) until the worker closes the pipe.
+    private func readMessages(from fd: CInt, pid: Int32) {
+        let continuation = self.continuation
+        let thread = Thread { [weak self] in
+            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+            var pending = Data()
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                pending.append(data)
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+                    pending.removeSubrange(pending.startIndex...newline)
+                    let now = self?.now ?? 0
+                    switch line {
+                    case "ready": continuation.yield(.ready(pid: pid, now: now))
+                    case "retiring": continuation.yield(.retiring(pid: pid, now: now))
+                    default: break
+                    }
+                }
+            }
+        }
+        thread.start()
+    }
+
+    private func reapChildren() {
+        while true {
+            var status: CInt = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            let exit: WorkerExit = status & 0x7F == 0 ? .exited(code: (status >> 8) & 0xFF) : .signalled(signal: status & 0x7F)
+            continuation.yield(.exited(pid: pid, exit, now: now))
+        }
+    }
+
+    private func tickEvent() -> ArbiterEvent {
+        // Handles are read from the timer task while `perform` may add one; the dictionary is copied first.
+        let snapshot = handlesSnapshot()
+        var beats: [Int32: UInt64] = [:]
+        var requests: [Int32: String] = [:]
+        for (pid, handle) in snapshot {
+            beats[pid] = handle.board.heartbeat(loops: config.threadsPerWorker)
+            requests[pid] = handle.board.currentRequest
+        }
+        return .tick(now: now, heartbeats: beats, requests: requests)
+    }
+
+    private let handlesLock = NIOLock()
+    private func handlesSnapshot() -> [Int32: WorkerHandle] { handlesLock.withLock { handles } }
+
+    private func moveHigh(_ fd: CInt) -> CInt {
+        let high = fcntl(fd, F_DUPFD_CLOEXEC, 64)
+        guard high >= 0 else { return fd }
+        close(fd)
+        return high
+    }
+
+    private func writePidFile() {
+        guard let path = config.pidFile else { return }
+        do {
+            try "\(getpid())\n".write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            logger.error("cannot write pid file \(path): \(error)")
+        }
+    }
+
+    private func cleanUp() {
+        if case .unix(let path) = config.bind { unlink(path) }
+        if let path = config.pidFile { unlink(path) }
+        if listenFD >= 0 { close(listenFD) }
+    }
+
+    private func monotonicMicroseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000 + UInt64(time.tv_nsec) / 1000
+    }
+}
+
+extension MasterSignal {
+    init?(number: Int32) {
+        switch number {
+        case SIGHUP: self = .hup
+        case SIGTERM: self = .term
+        case SIGINT: self = .int
+        case SIGQUIT: self = .quit
+        case SIGTTIN: self = .ttin
+        case SIGTTOU: self = .ttou
+        case SIGUSR1: self = .usr1
+        default: return nil
+        }
+    }
+}
+
+extension WorkerSignal {
+    var number: Int32 {
+        switch self {
+        case .term: SIGTERM
+        case .quit: SIGQUIT
+        case .usr1: SIGUSR1
+        case .abort: SIGABRT
+        case .kill: SIGKILL
+        }
+    }
+}
+
+extension AppServerConfig {
+    var arbiterSettings: ArbiterSettings {
+        ArbiterSettings(
+            workers: workers, timeout: Double(timeout.milliseconds) / 1000,
+            gracefulTimeout: Double(gracefulTimeout.milliseconds) / 1000)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A page of memory shared by the master and one worker (a file mapped by both): the worker's heartbeat counters
+/// and the request it is serving, readable by the master without any message passing.
+///
+/// A blocked event loop stops incrementing its counter, and because the request is written here before the app
+/// runs, the master can say which request a silent worker was serving. Updates are plain stores: a torn read
+/// can at worst garble one log line, never a decision, because decisions use only the counters.
+public final class StatusBoard: @unchecked Sendable {
+    static let size = 4096
+    static let loopSlots = 64
+    private static let requestOffset = 8 * loopSlots + 8
+    private static let requestCapacity = size - requestOffset - 8
+
+    private let base: UnsafeMutableRawPointer
+
+    /// Maps the board in `descriptor` (created by `create()` in the master, inherited as fd 5 by the worker).
+    public init(descriptor: CInt) throws {
+        guard let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED else {
+            throw ProcessSpawner.SpawnError(reason: "mmap status board: \(String(cString: strerror(errno)))")
+        }
+        base = memory
+    }
+
+    deinit {
+        munmap(base, Self.size)
+    }
+
+    /// A new zeroed board file, already unlinked so nothing is left on disk; returns its descriptor.
+    static func create() throws -> CInt {
+        var template = Array((NSTemporaryDirectory() + "appserver-board-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw ProcessSpawner.SpawnError(reason: "status board: \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            close(fd)
+            throw ProcessSpawner.SpawnError(reason: "status board: \(String(cString: strerror(errno)))")
+        }
+        return fd
+    }
+
+    /// Event loop `slot` is alive: called from that loop's own tick.
+    public func beat(slot: Int) {
+        let counter = base.advanced(by: 8 * (slot % Self.loopSlots)).assumingMemoryBound(to: UInt64.self)
+        counter.pointee &+= 1
+    }
+
+    /// The heartbeat as the master sees it: changes only when every one of `loops` event loops has ticked.
+    public func heartbeat(loops: Int) -> UInt64 {
+        (0..<max(1, min(loops, Self.loopSlots))).map { base.advanced(by: 8 * $0).assumingMemoryBound(to: UInt64.self).pointee }.min() ?? 0
+    }
+
+    /// What the worker is serving now, e.g. `GET /report (request id 4f2a)`; `nil` when idle.
+    public var currentRequest: String? {
+        get {
+            let length = Int(base.advanced(by: Self.requestOffset).assumingMemoryBound(to: UInt32.self).pointee)
+            guard length > 0, length <= Self.requestCapacity else { return nil }
+            let bytes = UnsafeRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: length)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        set {
+            let lengthPointer = base.advanced(by: Self.requestOffset).assumingMemoryBound(to: UInt32.self)
+            guard let newValue else {
+                lengthPointer.pointee = 0
+                return
+            }
+            let bytes = Array(newValue.utf8.prefix(Self.requestCapacity))
+            lengthPointer.pointee = 0
+            UnsafeMutableRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: bytes.count).copyBytes(from: bytes)
+            lengthPointer.pointee = UInt32(bytes.count)
+        }
+    }
+}

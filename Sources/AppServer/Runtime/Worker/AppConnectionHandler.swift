@@ -1,0 +1,433 @@
+import HTTPTypes
+import Logging
+import NIOCore
+import Shared
+
+/// Serves one client connection of a worker: parses requests, runs the app for each (one at a time, pipelined
+/// requests wait their turn), streams bodies both ways with back-pressure, keeps the connection alive between
+/// requests and closes it gracefully when the worker stops.
+final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// The exchange in progress.
+    struct Exchange {
+        /// Identifies the exchange a writer belongs to, so a finished app's late calls never touch the next one.
+        var id: UInt64
+        var head: RequestHead
+        var source: RequestBody.Producer.Source?
+        var bodyDone: Bool
+        var headWritten = false
+        var responseDone = false
+        var keepAlive: Bool
+        var encoder = ResponseEncoder()
+    }
+
+    enum Phase {
+        case idle
+        case exchange(Exchange)
+        case closing
+    }
+
+    private let worker: WorkerContext<App>
+    private let dates = DateCache()
+    private var parser: HTTP1RequestParser
+    private var phase: Phase = .idle
+    private var context: ChannelHandlerContext!
+    private var peer: PeerIdentity = .ip("-")
+    private var quiescing = false
+    private var readPaused = false
+    private var readPending = false
+    private var idleTimer: Scheduled<Void>?
+    private var exchangeCount: UInt64 = 0
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    /// On a graceful stop an idle connection is closed only once it has been idle this long: a client may have sent
+    /// its next request already, and closing under it would fail that request (the keep-alive race).
+    static var quietPeriod: TimeAmount { .milliseconds(100) }
+
+    init(worker: WorkerContext<App>) {
+        self.worker = worker
+        self.parser = HTTP1RequestParser(limits: worker.limits)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        identifyPeer(context.channel)
+        armIdleTimer()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        if case .exchange(let exchange) = phase, !exchange.bodyDone {
+            exchange.source?.finish(ConnectionClosed())
+        }
+        phase = .closing
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastActivity = context.eventLoop.now
+        parser.append(unwrapInboundIn(data))
+        processEvents()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        quiescing = true
+        closeIfQuietlyIdle()
+    }
+
+    /// Closes the connection once it is idle and has been quiet for `quietPeriod`; busy connections close after
+    /// their current response (which says `Connection: close`).
+    private func closeIfQuietlyIdle() {
+        guard case .idle = phase else { return }
+        let quietFor = context.eventLoop.now - lastActivity
+        if !parser.hasPartialHead && quietFor >= Self.quietPeriod {
+            closeAfterWrites()
+            return
+        }
+        context.eventLoop.assumeIsolated().scheduleTask(in: Self.quietPeriod - min(quietFor, Self.quietPeriod) + .milliseconds(1)) {
+            self.closeIfQuietlyIdle()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: - Requests
+
+    private func processEvents() {
+        while true {
+            switch phase {
+            case .closing:
+                return
+            case .exchange(let exchange) where exchange.bodyDone:
+                return  // the next pipelined request waits for this response
+            default:
+                break
+            }
+            let event: HTTP1RequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                refuse(error)
+                return
+            }
+            guard let event else { return }
+            switch event {
+            case .head(let head):
+                start(head)
+            case .body(let bytes):
+                deliver(bytes)
+            case .end:
+                guard case .exchange(var exchange) = phase else { continue }
+                exchange.bodyDone = true
+                exchange.source?.finish()
+                exchange.source = nil
+                phase = .exchange(exchange)
+                if exchange.responseDone { completeExchange() }
+            }
+        }
+    }
+
+    private func start(_ head: RequestHead) {
+        idleTimer?.cancel()
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.headers.count)
+        var authority: String?
+        for (name, value) in head.headers {
+            // Host becomes the request's authority, as swift-http-types models it.
+            if name.utf8.count == 4 && name.lowercased() == "host" {
+                authority = value
+                continue
+            }
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        let (client, scheme) = worker.forwarded.apply(to: &fields, peer: peer)
+        let method = HTTPRequest.Method(head.method.rawValue) ?? .get
+        let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
+
+        var source: RequestBody.Producer.Source?
+        var body = RequestBody.empty
+        if head.bodyFraming != .none && head.bodyFraming != .length(0) {
+            let loop = context.eventLoop
+            let bound = NIOLoopBound(self, eventLoop: loop)
+            let delegate = BodyReadDelegate(
+                produceMoreHandler: { loop.execute { bound.value.resumeReading() } },
+                terminateHandler: {})
+            let made = RequestBody.Producer.makeSequence(
+                elementType: ByteBuffer.self, failureType: (any Error).self,
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false, delegate: delegate)
+            source = made.source
+            body = RequestBody(producer: made.sequence)
+        }
+        let keepAlive = head.keepAlive && !quiescing
+        exchangeCount += 1
+        let exchangeID = exchangeCount
+        phase = .exchange(Exchange(id: exchangeID, head: head, source: source, bodyDone: source == nil, keepAlive: keepAlive))
+        let requestID = head.headers.first("x-request-id").map { " (request id \($0))" } ?? ""
+        worker.board?.currentRequest = "\(head.method.rawValue) \(head.target)\(requestID)"
+        worker.requests.increment()
+
+        let appRequest = AppRequest(head: request, clientAddress: client, scheme: scheme, body: body)
+        let writer = ChannelResponseWriter(
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, exchangeID: exchangeID)
+        let app = worker.app
+        let logger = worker.logger
+        Task {
+            do {
+                try await app.handle(appRequest, writer: writer)
+                try await writer.finishIfNeeded()
+            } catch is ConnectionClosed {
+                logger.debug("client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
+            } catch {
+                logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
+                await writer.fail()
+            }
+        }
+    }
+
+    private func deliver(_ bytes: ByteBuffer) {
+        guard case .exchange(let exchange) = phase, let source = exchange.source else { return }  // discarded
+        switch source.yield(bytes) {
+        case .stopProducing: readPaused = true
+        case .produceMore, .dropped: break
+        }
+    }
+
+    fileprivate func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private func refuse(_ error: HTTP1ParseError) {
+        worker.logger.info("malformed request", metadata: ["client": "\(peer)", "error": "\(error)"])
+        if case .exchange(let exchange) = phase {
+            exchange.source?.finish(error)
+            if exchange.headWritten {
+                phase = .closing
+                context.close(promise: nil)
+                return
+            }
+        }
+        let status = error.status
+        let text = "\(status.code) \(status.reason)\n"
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        buffer.writeString("HTTP/1.1 \(status.code) \(status.reason)\r\nServer: appserver\r\nContent-Type: text/plain\r\n")
+        buffer.writeString("Content-Length: \(text.utf8.count)\r\nConnection: close\r\n")
+        buffer.writeImmutableBuffer(dates.dateHeaderLine())
+        buffer.writeString("\r\n\(text)")
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        closeAfterWrites()
+    }
+
+    // MARK: - Responses (called on the event loop by ChannelResponseWriter)
+
+    /// The exchange `id` if it is the current one.
+    private func current(_ id: UInt64) -> Exchange? {
+        if case .exchange(let exchange) = phase, exchange.id == id { return exchange }
+        return nil
+    }
+
+    private var isClosed: Bool {
+        if case .closing = phase { return true }
+        return false
+    }
+
+    fileprivate func writeHead(_ response: HTTPResponse, exchange id: UInt64) throws {
+        if isClosed { throw ConnectionClosed() }
+        guard var exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
+        exchange.keepAlive = exchange.keepAlive && !quiescing
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        exchange.encoder.encodeHead(
+            response, isHead: exchange.head.method == .HEAD, minorVersion: exchange.head.minorVersion,
+            keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), into: &buffer)
+        exchange.headWritten = true
+        phase = .exchange(exchange)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Writes and flushes a body piece; the future completes when the client is keeping up.
+    fileprivate func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
+        if isClosed { throw ConnectionClosed() }
+        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        var buffer = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
+        exchange.encoder.encodeBody(body, into: &buffer)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
+        return context.channel.isWritable ? context.eventLoop.makeSucceededVoidFuture() : promise.futureResult
+    }
+
+    fileprivate func finish(exchange id: UInt64) throws {
+        if isClosed { throw ConnectionClosed() }
+        guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        var buffer = context.channel.allocator.buffer(capacity: 8)
+        exchange.encoder.encodeEnd(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        exchange.responseDone = true
+        phase = .exchange(exchange)
+        worker.board?.currentRequest = nil
+        if exchange.bodyDone {
+            completeExchange()
+        } else {
+            processEvents()  // the app did not read the whole body: read and drop the rest
+        }
+    }
+
+    fileprivate func isResponseDone(exchange id: UInt64) -> Bool {
+        current(id)?.responseDone ?? true
+    }
+
+    fileprivate func isHeadWritten(exchange id: UInt64) -> Bool {
+        current(id)?.headWritten ?? false
+    }
+
+    /// The app failed: a 500 if nothing was sent yet, otherwise the connection is cut (the client sees a
+    /// truncated response rather than a wrong one).
+    fileprivate func fail(exchange id: UInt64) {
+        guard let exchange = current(id), !exchange.responseDone else { return }
+        if exchange.headWritten {
+            phase = .closing
+            context.close(promise: nil)
+            return
+        }
+        var response = HTTPResponse(status: .internalServerError)
+        response.headerFields[.contentType] = "text/plain"
+        response.headerFields[.contentLength] = "26"
+        try? writeHead(response, exchange: id)
+        _ = try? writeBody(ByteBuffer(string: "500 Internal Server Error\n"), exchange: id)
+        try? finish(exchange: id)
+    }
+
+    private func completeExchange() {
+        guard case .exchange(let exchange) = phase else { return }
+        lastActivity = context.eventLoop.now
+        if exchange.keepAlive && !quiescing {
+            phase = .idle
+            armIdleTimer()
+            processEvents()
+        } else {
+            closeAfterWrites()
+        }
+    }
+
+    private func closeAfterWrites() {
+        phase = .closing
+        idleTimer?.cancel()
+        let context = self.context!
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func armIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: worker.keepalive) { [self] in
+            if case .idle = phase { closeAfterWrites() }
+        }
+    }
+
+    private func identifyPeer(_ channel: any Channel) {
+        switch channel.remoteAddress {
+        case .some(.v4(let address)): peer = .ip(address.host)
+        case .some(.v6(let address)): peer = .ip(address.host)
+        default:
+            peer = .unix(uid: nil)
+            guard let provider = channel as? SocketOptionProvider else { return }
+            let credentials: EventLoopFuture<PeerCredentials> = provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(1 /* SOL_SOCKET */), name: 17 /* SO_PEERCRED */)
+            // On the channel's own loop this completes at once, before any request is read.
+            credentials.assumeIsolated().whenSuccess { self.peer = .unix(uid: $0.uid) }
+        }
+    }
+}
+
+/// `struct ucred` of `SO_PEERCRED`.
+struct PeerCredentials: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}
+
+struct ConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the client closed the connection" }
+}
+
+struct ResponseStateError: Error, CustomStringConvertible {
+    var description: String { "response already finished or head not written" }
+}
+
+/// The `ResponseWriter` apps get: each call hops to the connection's event loop and acts on its own exchange only.
+struct ChannelResponseWriter<App: HTTPApplication>: ResponseWriter {
+    let handler: NIOLoopBound<AppConnectionHandler<App>>
+    let eventLoop: any EventLoop
+    let exchangeID: UInt64
+
+    func writeHead(_ head: HTTPResponse) async throws {
+        try await eventLoop.submit { try handler.value.writeHead(head, exchange: exchangeID) }.get()
+    }
+
+    func writeBody(_ buffer: ByteBuffer) async throws {
+        try await eventLoop.flatSubmit {
+            do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch { return eventLoop.makeFailedFuture(error) }
+        }.get()
+    }
+
+    func finish() async throws {
+        try await eventLoop.submit { try handler.value.finish(exchange: exchangeID) }.get()
+    }
+
+    func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
+        try await eventLoop.submit {
+            var head = head
+            head.headerFields[.contentLength] = String(body.readableBytes)
+            try handler.value.writeHead(head, exchange: exchangeID)
+            _ = try handler.value.writeBody(body, exchange: exchangeID)
+            try handler.value.finish(exchange: exchangeID)
+        }.get()
+    }
+
+    /// Ends a response the app left open; an app that wrote nothing gets a 500.
+    func finishIfNeeded() async throws {
+        try await eventLoop.submit {
+            let handler = handler.value
+            guard !handler.isResponseDone(exchange: exchangeID) else { return }
+            if handler.isHeadWritten(exchange: exchangeID) {
+                try handler.finish(exchange: exchangeID)
+            } else {
+                handler.fail(exchange: exchangeID)
+            }
+        }.get()
+    }
+
+    func fail() async {
+        try? await eventLoop.submit { handler.value.fail(exchange: exchangeID) }.get()
+    }
+}

@@ -1,0 +1,79 @@
+import HTTPTypes
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who a connection's peer is: a Unix-socket peer identified by its uid (`SO_PEERCRED`), or a TCP address.
+enum PeerIdentity: Sendable, CustomStringConvertible {
+    case unix(uid: UInt32?)
+    case ip(String)
+
+    var description: String {
+        switch self {
+        case .unix(let uid): uid.map { "unix:uid=\($0)" } ?? "unix"
+        case .ip(let address): address
+        }
+    }
+}
+
+/// Decides whether a peer's `X-Forwarded-*` headers are believed (`forwarded_allow`), and applies the decision.
+struct ForwardedPolicy: Sendable {
+    private let uids: Set<UInt32>
+    private let networks: [CIDR]
+
+    init(_ peers: [ForwardedPeer]) {
+        var uids: Set<UInt32> = []
+        var networks: [CIDR] = []
+        for peer in peers {
+            switch peer {
+            case .uid(let uid): uids.insert(uid)
+            case .network(let cidr): networks.append(cidr)
+            case .user(let name):
+                if let entry = getpwnam(name) { uids.insert(entry.pointee.pw_uid) }
+            }
+        }
+        self.uids = uids
+        self.networks = networks
+    }
+
+    func trusts(_ peer: PeerIdentity) -> Bool {
+        switch peer {
+        case .unix(let uid): uid.map(uids.contains) ?? false
+        case .ip(let address): networks.contains { $0.contains(address) }
+        }
+    }
+
+    static let forwardedFields: [HTTPField.Name] = [
+        HTTPField.Name("X-Forwarded-For")!, HTTPField.Name("X-Forwarded-Proto")!, HTTPField.Name("X-Forwarded-Host")!,
+        HTTPField.Name("X-Forwarded-Port")!, HTTPField.Name("X-Real-IP")!, HTTPField.Name("Forwarded")!,
+    ]
+
+    /// The client address and scheme to show the app; strips forwarded fields an untrusted peer sent.
+    func apply(to fields: inout HTTPFields, peer: PeerIdentity) -> (client: String, scheme: String) {
+        guard trusts(peer) else {
+            for name in Self.forwardedFields { fields[name] = nil }
+            return (peer.description, "http")
+        }
+        var client = peer.description
+        if let realIP = fields[HTTPField.Name("X-Real-IP")!] {
+            client = realIP
+        } else if let forwardedFor = fields[HTTPField.Name("X-Forwarded-For")!],
+            let last = forwardedFor.split(separator: ",").last
+        {
+            // The trusted proxy appended the address it saw last.
+            client = last.trimmingCharacters(in: " \t")
+        }
+        let scheme = fields[HTTPField.Name("X-Forwarded-Proto")!].map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
+        return (client, scheme)
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var slice = self
+        while let first = slice.first, set.contains(first) { slice.removeFirst() }
+        while let last = slice.last, set.contains(last) { slice.removeLast() }
+        return String(slice)
+    }
+}

@@ -1,0 +1,36 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Shared
+
+/// What every connection of a worker shares.
+struct WorkerContext<App: HTTPApplication>: Sendable {
+    var app: App
+    var forwarded: ForwardedPolicy
+    var keepalive: TimeAmount
+    var logger: Logger
+    var board: StatusBoard?
+    var requests: RequestCounter
+    var limits: HTTP1RequestParser.Limits
+}
+
+/// Counts this worker's requests and says once when `max_requests` is reached.
+final class RequestCounter: Sendable {
+    private let count = NIOLockedValueBox(0)
+    private let limit: Int?
+    private let onLimit: @Sendable () -> Void
+
+    /// `limit` nil or 0: never retire.
+    init(limit: Int?, onLimit: @escaping @Sendable () -> Void) {
+        self.limit = limit.flatMap { $0 > 0 ? $0 : nil }
+        self.onLimit = onLimit
+    }
+
+    func increment() {
+        let reached = count.withLockedValue { count -> Bool in
+            count += 1
+            return count == limit
+        }
+        if reached { onLimit() }
+    }
+}
