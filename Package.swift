@@ -109,5 +109,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "AppServerTests", dependencies: ["AppServer", "Shared", "TestSupport"]),
     ]
 )
