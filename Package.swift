@@ -110,5 +110,6 @@ let package = Package(
         ),
         .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "AppServerTests", dependencies: ["AppServer", "Shared", "TestSupport"]),
+        .testTarget(name: "AppServerEndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

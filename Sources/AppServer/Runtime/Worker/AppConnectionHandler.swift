@@ -41,10 +41,13 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
     private var readPending = false
     private var idleTimer: Scheduled<Void>?
     private var exchangeCount: UInt64 = 0
+    private var executor: EventLoopTaskExecutor!
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     /// On a graceful stop an idle connection is closed only once it has been idle this long: a client may have sent
     /// its next request already, and closing under it would fail that request (the keep-alive race).
-    static var quietPeriod: TimeAmount { .milliseconds(100) }
+    /// One second covers a client thread descheduled between two requests on a busy host; the cost is that a
+    /// stopping worker lingers up to a second after its last request.
+    static var quietPeriod: TimeAmount { .seconds(1) }
 
     init(worker: WorkerContext<App>) {
         self.worker = worker
@@ -53,6 +56,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -197,7 +201,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, exchangeID: exchangeID)
         let app = worker.app
         let logger = worker.logger
-        Task {
+        Task(executorPreference: executor) {
             do {
                 try await app.handle(appRequest, writer: writer)
                 try await writer.finishIfNeeded()
@@ -391,27 +395,33 @@ struct ChannelResponseWriter<App: HTTPApplication>: ResponseWriter {
     let exchangeID: UInt64
 
     func writeHead(_ head: HTTPResponse) async throws {
+        // App code normally runs on this very event loop (see EventLoopTaskExecutor): no hop needed then.
+        if eventLoop.inEventLoop { return try handler.value.writeHead(head, exchange: exchangeID) }
         try await eventLoop.submit { try handler.value.writeHead(head, exchange: exchangeID) }.get()
     }
 
     func writeBody(_ buffer: ByteBuffer) async throws {
+        if eventLoop.inEventLoop { return try await handler.value.writeBody(buffer, exchange: exchangeID).get() }
         try await eventLoop.flatSubmit {
             do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch { return eventLoop.makeFailedFuture(error) }
         }.get()
     }
 
     func finish() async throws {
+        if eventLoop.inEventLoop { return try handler.value.finish(exchange: exchangeID) }
         try await eventLoop.submit { try handler.value.finish(exchange: exchangeID) }.get()
     }
 
     func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
-        try await eventLoop.submit {
+        @Sendable func writeAll() throws {
             var head = head
             head.headerFields[.contentLength] = String(body.readableBytes)
             try handler.value.writeHead(head, exchange: exchangeID)
             _ = try handler.value.writeBody(body, exchange: exchangeID)
             try handler.value.finish(exchange: exchangeID)
-        }.get()
+        }
+        if eventLoop.inEventLoop { return try writeAll() }
+        try await eventLoop.submit(writeAll).get()
     }
 
     /// Ends a response the app left open; an app that wrote nothing gets a 500.

@@ -6,24 +6,24 @@ import Glibc
 
 /// A blocking TCP connection to 127.0.0.1 that sends exact bytes and parses exact responses: what a test needs to
 /// check pipelining, malformed requests and slow clients, which high-level clients hide.
-final class RawConnection {
+public final class RawConnection {
     /// One parsed response.
-    struct Response {
-        var status: Int
-        var headers: [(String, String)]
-        var body: [UInt8]
+    public struct Response {
+        public var status: Int
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    private let fd: CInt
+    private var fd: CInt
     private var buffer: [UInt8] = []
 
-    init(port: Int, receiveTimeout: Int = 10) throws {
+    public init(port: Int, receiveTimeout: Int = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
@@ -36,20 +36,44 @@ final class RawConnection {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
-            close(fd)
+            Glibc.close(fd)
             throw TestFailure("connect to port \(port): \(String(cString: strerror(errno)))")
         }
     }
 
-    deinit {
-        close(fd)
+    /// A connection to the Unix socket at `path`.
+    public init(unixPath path: String, receiveTimeout: Int = 10) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            Glibc.close(fd)
+            throw TestFailure("connect to \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
-    func send(_ text: String) throws {
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// Closes the connection now (as a client that gives up would).
+    public func close() {
+        Glibc.close(fd)
+        fd = -1
+    }
+
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -59,7 +83,7 @@ final class RawConnection {
     }
 
     /// Reads one response; `isHead` says the response has no body whatever its Content-Length.
-    func readResponse(isHead: Bool = false) throws -> Response {
+    public func readResponse(isHead: Bool = false) throws -> Response {
         let headEnd = try readUntil([13, 10, 13, 10])
         let headText = String(decoding: buffer[..<headEnd], as: UTF8.self)
         buffer.removeFirst(headEnd + 4)
@@ -82,7 +106,7 @@ final class RawConnection {
     }
 
     /// Reads (and discards) up to `count` bytes as they arrive; returns how many came.
-    func readSome(_ count: Int) throws -> Int {
+    public func readSome(_ count: Int) throws -> Int {
         while buffer.isEmpty { guard try fill() else { return 0 } }
         let taken = min(count, buffer.count)
         buffer.removeFirst(taken)
@@ -90,7 +114,7 @@ final class RawConnection {
     }
 
     /// Whether the peer closes the connection (EOF or reset) before the receive timeout.
-    func waitForClose() -> Bool {
+    public func waitForClose() -> Bool {
         var scratch = [UInt8](repeating: 0, count: 4096)
         while true {
             let count = recv(fd, &scratch, scratch.count, 0)
@@ -101,7 +125,7 @@ final class RawConnection {
     }
 
     /// Bytes received but not yet consumed, as text (useful after `waitForClose`).
-    var unreadText: String { String(decoding: buffer, as: UTF8.self) }
+    public var unreadText: String { String(decoding: buffer, as: UTF8.self) }
 
     private func readUntil(_ marker: [UInt8]) throws -> Int {
         while true {
@@ -132,14 +156,14 @@ final class RawConnection {
 }
 
 /// Sends one request on a fresh connection and reads the response.
-func fetch(_ port: Int, _ request: String, isHead: Bool = false) throws -> RawConnection.Response {
+public func fetch(_ port: Int, _ request: String, isHead: Bool = false) throws -> RawConnection.Response {
     let connection = try RawConnection(port: port)
     try connection.send(request)
     return try connection.readResponse(isHead: isHead)
 }
 
 /// `GET path` with a Host header and any extra header lines.
-func get(_ port: Int, _ path: String, _ headers: String...) throws -> RawConnection.Response {
+public func get(_ port: Int, _ path: String, _ headers: String...) throws -> RawConnection.Response {
     let extra = headers.map { $0 + "\r\n" }.joined()
     return try fetch(port, "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\(extra)\r\n")
 }

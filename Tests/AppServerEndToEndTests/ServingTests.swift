@@ -1,0 +1,95 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The reference app's routes through real worker processes.
+@Suite struct ServingTests {
+    let server: AppServerProcess
+
+    init() throws {
+        server = try AppServerProcess(config: "forwarded_allow: [\"10.0.0.0/8\"]\napp: {test_routes: true, media_dir: media}")
+    }
+
+    @Test func techEmpowerRoutes() throws {
+        let plain = try server.request("GET", "/plaintext")
+        #expect(plain.status == 200)
+        #expect(plain.bodyText == "Hello, World!")
+        #expect(plain.header("Content-Type") == "text/plain")
+        #expect(plain.header("Server") == "appserver")
+        #expect(plain.header("Date")?.hasSuffix("GMT") == true)
+        let json = try server.request("GET", "/json")
+        #expect(json.bodyText == #"{"message":"Hello, World!"}"#)
+        #expect(json.header("Content-Type") == "application/json")
+        #expect(try server.request("GET", "/healthz").status == 200)
+        #expect(try server.request("GET", "/nope").status == 404)
+    }
+
+    @Test func echoReportsWhatTheAppSaw() throws {
+        let response = try server.request("POST", "/echo?x=1&y=2", headers: ["X-Custom: yes"], body: "hello")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        #expect(object["method"] as? String == "POST")
+        #expect(object["path"] as? String == "/echo")
+        #expect(object["query"] as? String == "x=1&y=2")
+        #expect(object["body_length"] as? Int == 5)
+        #expect(object["body_sha256"] as? String == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        #expect(object["scheme"] as? String == "http")
+        let headers = object["headers"] as? [[String: String]] ?? []
+        #expect(headers.contains { $0["name"] == "X-Custom" && $0["value"] == "yes" })
+    }
+
+    @Test func chunkedRequestBodiesStream() throws {
+        let connection = try server.connect()
+        try connection.send("POST /echo HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n")
+        let object = try JSONSerialization.jsonObject(with: Data(try connection.readResponse().body)) as? [String: Any]
+        #expect(object?["body_length"] as? Int == 5)
+    }
+
+    @Test func forwardedHeadersFromAnUntrustedPeerAreRemoved() throws {
+        let response = try server.request("GET", "/echo", headers: ["X-Forwarded-For: 6.6.6.6", "X-Forwarded-Proto: https", "X-Real-IP: 6.6.6.6"])
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        let names = (object?["headers"] as? [[String: String]] ?? []).compactMap { $0["name"]?.lowercased() }
+        #expect(!names.contains("x-forwarded-for") && !names.contains("x-real-ip") && !names.contains("x-forwarded-proto"))
+        #expect(object?["client_address"] as? String == "unix:uid=\(getuid())")
+        #expect(object?["scheme"] as? String == "http")
+    }
+
+    @Test func uploadsAppearWholeOrNotAtAll() throws {
+        let payload = String(repeating: "0123456789", count: 50_000)
+        let response = try server.request("POST", "/upload?name=data.bin", body: payload)
+        #expect(response.status == 201)
+        let stored = try String(contentsOfFile: server.directory.path + "/media/data.bin", encoding: .utf8)
+        #expect(stored == payload)
+
+        // A client that promises 1 MB, sends 1 KB and disconnects leaves nothing behind.
+        let cut = try server.connect()
+        try cut.send("POST /upload?name=cut.bin HTTP/1.1\r\nHost: app\r\nContent-Length: 1000000\r\n\r\n" + String(repeating: "x", count: 1000))
+        #expect(server.log.waitFor(containing: "spawned worker", timeout: 5) != nil)
+        usleep(200_000)  // the body is on its way to the temp file
+        cut.close()
+        let media = server.directory.path + "/media"
+        let deadline = Date().addingTimeInterval(10)
+        var leftovers: [String] = []
+        repeat {
+            leftovers = (try FileManager.default.contentsOfDirectory(atPath: media)).filter { $0 != "data.bin" }
+        } while !leftovers.isEmpty && Date() < deadline && usleep(20_000) == 0
+        #expect(leftovers.isEmpty, "left behind: \(leftovers)")
+    }
+
+    @Test func malformedRequestsGet400AndLimits431() throws {
+        let connection = try server.connect()
+        try connection.send("GET / HTTP/1.1\r\nBad Header\r\n\r\n")
+        #expect(try connection.readResponse().status == 400)
+        let many = (0..<150).map { "X-H\($0): v" }
+        #expect(try server.request("GET", "/plaintext", headers: many).status == 431)
+    }
+}
+
+@Suite struct TrustedForwardingTests {
+    @Test func trustedPeerSetsClientAndScheme() throws {
+        let server = try AppServerProcess(config: "forwarded_allow: [\"\(getuid())\"]")
+        let response = try server.request("GET", "/echo", headers: ["X-Forwarded-For: 203.0.113.9, 198.51.100.4", "X-Forwarded-Proto: https"])
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        #expect(object?["client_address"] as? String == "198.51.100.4")
+        #expect(object?["scheme"] as? String == "https")
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crashes, silent workers, reloads and stops, against the real master and workers.
+@Suite struct SupervisionTests {
+    @Test func crashedWorkerIsReplacedAndOthersKeepServing() throws {
+        let server = try AppServerProcess(config: "app: {test_routes: true}")
+        let crashing = try server.connect()
+        try crashing.send("GET /__test/crash HTTP/1.1\r\nHost: app\r\n\r\n")
+        #expect(crashing.waitForClose())  // only the request that trapped is lost
+        #expect(server.log.waitFor(containing: "died: signal 4 (SIGILL: a Swift trap); replacing it", timeout: 20) != nil)
+        #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))
+        #expect(try server.request("GET", "/plaintext").status == 200)
+    }
+
+    @Test func fiveReloadsUnderLoadLoseNothing() throws {
+        let server = try AppServerProcess(config: "workers: 2\ngraceful_timeout: 10s")
+        let load = LoadGenerator(server: server, clients: 4)
+        for generation in 2...6 {
+            server.signal(SIGHUP)
+            #expect(server.log.waitFor(containing: "generation \(generation) ready; stopping generation \(generation - 1)", timeout: 30) != nil)
+        }
+        #expect(server.log.waitFor(count: 10, containing: "exited (exit code 0)", timeout: 30))
+        let (succeeded, failures) = load.stop()
+        #expect(failures.isEmpty, "\(failures.count) failed: \(failures.prefix(5))")
+        #expect(succeeded > 100)
+    }
+
+    @Test func silentWorkerIsAbortedNamingItsRequestAndReplaced() throws {
+        let server = try AppServerProcess(config: "workers: 1\ntimeout: 2s\napp: {test_routes: true}")
+        let blocked = try server.connect()
+        try blocked.send("GET /__test/block?ms=20000 HTTP/1.1\r\nHost: app\r\nX-Request-ID: req-42\r\n\r\n")
+        let line = server.log.waitFor(containing: "aborting it", timeout: 20)
+        #expect(line?.contains("while serving GET /__test/block?ms=20000 (request id req-42)") == true, "\(line ?? server.log.text)")
+        #expect(blocked.waitForClose())
+        #expect(server.log.waitFor(count: 2, containing: "worker ready", timeout: 20))
+        #expect(try server.request("GET", "/plaintext").status == 200)
+    }
+
+    @Test func termLetsTheSlowRequestFinishThenExits0() throws {
+        let server = try AppServerProcess(config: "workers: 1\napp: {test_routes: true}")
+        let slow = try server.connect()
+        try slow.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: app\r\n\r\n")
+        #expect(server.log.waitFor(containing: "spawned worker", timeout: 5) != nil)
+        usleep(200_000)  // let the request reach the app before TERM; the test then waits on its response
+        server.signal(SIGTERM)
+        let response = try slow.readResponse()
+        #expect(response.status == 200)
+        #expect(response.bodyText == "slept 1500ms\n")
+        #expect(response.header("Connection") == "close")
+        #expect(server.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: server.socketPath))
+    }
+
+    @Test func badConfigOrAppOnReloadKeepsTheOldWorkers() throws {
+        let server = try AppServerProcess(config: "workers: 1\napp: {test_routes: true}")
+        let before = try server.request("GET", "/__test/pid").bodyText
+
+        server.directory.write("appserver.yaml", AppServerProcess.yaml(socketPath: server.socketPath, "workers: 0"))
+        server.signal(SIGHUP)
+        #expect(server.log.waitFor(containing: "new configuration refused", timeout: 20)?.contains("workers: must be at least 1") == true)
+        #expect(try server.request("GET", "/__test/pid").bodyText == before)
+
+        // Valid config, but the app cannot load (its media directory cannot be created).
+        server.directory.write("appserver.yaml", AppServerProcess.yaml(socketPath: server.socketPath, "workers: 1\napp: {test_routes: true, media_dir: /proc/no-such-dir}"))
+        server.signal(SIGHUP)
+        #expect(server.log.waitFor(containing: "reload failed, generation 1 keeps serving", timeout: 20) != nil)
+        #expect(try server.request("GET", "/__test/pid").bodyText == before)
+        #expect(server.process.isRunning)
+    }
+
+    @Test func appThatCannotLoadStopsTheMasterWithItsCode() throws {
+        let server = try AppServerProcess(config: "app: {media_dir: /proc/no-such-dir}", waitUntilReady: false)
+        #expect(server.waitForExit() == 4)
+        #expect(server.log.text.contains("app failed to load"))
+        #expect(server.log.text.contains("stopping AppServer"))
+    }
+
+    @Test func ttinAddsAWorkerAndTtouRemovesOne() throws {
+        let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
+        server.signal(SIGTTIN)
+        #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))
+        #expect(try server.workerPIDs(count: 3).count == 3)
+        server.signal(SIGTTOU)
+        #expect(server.log.waitFor(containing: "exited (exit code 0)", timeout: 20) != nil)
+        #expect(server.log.text.contains("TTOU: workers now 2"))
+    }
+
+    @Test func maxRequestsRecyclesAWorkerAfterItsReplacementIsReady() throws {
+        let server = try AppServerProcess(config: "workers: 1\nmax_requests: 5\napp: {test_routes: true}")
+        let first = try server.request("GET", "/__test/pid").bodyText
+        for _ in 0..<6 { _ = try server.request("GET", "/plaintext") }
+        #expect(server.log.waitFor(containing: "reached max_requests; starting its replacement", timeout: 20) != nil)
+        #expect(server.log.waitFor(containing: "exited (exit code 0)", timeout: 20) != nil)
+        #expect(try server.request("GET", "/__test/pid").bodyText != first)
+    }
+
+    @Test func killedWorkerUnderLoadCostsAtMostItsOwnRequests() throws {
+        let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
+        let victim = Int32(try server.request("GET", "/__test/pid").bodyText)!
+        let load = LoadGenerator(server: server, clients: 4)
+        usleep(300_000)
+        kill(victim, SIGKILL)
+        #expect(server.log.waitFor(containing: "worker \(victim) (generation 1) died: signal 9 (SIGKILL)", timeout: 20) != nil)
+        #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))
+        let (succeeded, failures) = load.stop()
+        #expect(failures.count <= 4, "\(failures)")  // at most one in-flight request per client connection
+        #expect(succeeded > 10)
+    }
+
+    @Test func workersExitWhenTheMasterIsKilled() throws {
+        let server = try AppServerProcess(config: "workers: 1\napp: {test_routes: true}")
+        let worker = Int32(try server.request("GET", "/__test/pid").bodyText)!
+        server.signal(SIGKILL)
+        _ = server.waitForExit()
+        let deadline = Date().addingTimeInterval(10)
+        while kill(worker, 0) == 0 && Date() < deadline { usleep(50_000) }
+        #expect(kill(worker, 0) != 0, "worker \(worker) outlived its master")
+    }
+}
+
+@Suite struct MasterCommandLineTests {
+    private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AppServerProcess.binary)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func helpVersionCheckAndBadFlags() throws {
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        for flag in ["--bind", "--workers", "--timeout", "--graceful-timeout", "--max-requests", "--max-requests-jitter", "--pid", "--socket-mode", "--access-log", "--log-level", "--check"] {
+            #expect(help.output.contains(flag), "--help lacks \(flag)")
+        }
+        #expect(try run(["--version"]).status == 0)
+        let directory = TestDirectory()
+        let good = directory.write("ok.yaml", "workers: 3\ntimeout: 10s\n")
+        #expect(try run(["--check", "--config", good]).status == 0)
+        let bad = directory.write("bad.yaml", "workers: lots\nbind: nowhere\nmax_requests: -1\ncolour: red\n")
+        let result = try run(["--check", "--config", bad])
+        #expect(result.status == 1)
+        for key in ["workers", "bind", "max_requests", "colour"] {
+            #expect(result.output.contains("bad.yaml: \(key): "), "no line for \(key): \(result.output)")
+        }
+        let badFlag = try run(["--check", "--workers", "0"])
+        #expect(badFlag.status != 0)
+        #expect(badFlag.output.contains("--workers"))
+    }
+
+    @Test func staleSocketIsReplacedButALiveOneIsRefused() throws {
+        let directory = TestDirectory()
+        // A socket file left by a server that died: bound, never listened on, not removed.
+        let path = directory.path + "/app.sock"
+        let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(stale)
+        let first = try AppServerProcess(directory: directory, config: "socket_mode: \"0600\"")
+        #expect(try first.request("GET", "/plaintext").status == 200)
+        var status = stat()
+        stat(path, &status)
+        #expect(status.st_mode & 0o777 == 0o600)
+
+        let second = try run(["--config", first.configPath])
+        #expect(second.status == 1)
+        #expect(second.output.contains("another server is already listening on \(path)"))
+    }
+}
