@@ -42,7 +42,9 @@ final class AppServerProcess: @unchecked Sendable {
     }
 
     static func yaml(socketPath: String, _ config: String) -> String {
-        "bind: unix:\(socketPath)\n\(config.contains("workers:") ? "" : "workers: 2\n")access_log: off\n\(config)\n"
+        let workers = config.contains("workers:") ? "" : "workers: 2\n"
+        let accessLog = config.contains("access_log:") ? "" : "access_log: off\n"
+        return "bind: unix:\(socketPath)\n\(workers)\(accessLog)\(config)\n"
     }
 
     deinit {

@@ -124,6 +124,26 @@ import Glibc
     }
 }
 
+@Suite struct AccessLogTests {
+    @Test func workersLogRequestsAndReopenTheFileOnUSR1() throws {
+        let directory = TestDirectory()
+        let log = directory.path + "/access.log"
+        let server = try AppServerProcess(directory: directory, config: "workers: 1\naccess_log: \(log)")
+        _ = try server.request("GET", "/plaintext", headers: ["User-Agent: first/1"])
+        #expect(rename(log, log + ".1") == 0)  // what logrotate does
+        server.signal(SIGUSR1)
+        #expect(server.log.waitFor(containing: "USR1: reopened the access log", timeout: 20) != nil)
+        _ = try server.request("GET", "/json", headers: ["User-Agent: second/2"])
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        let rotated = try String(contentsOfFile: log + ".1", encoding: .utf8)
+        let current = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(rotated.contains("\"GET /plaintext HTTP/1.1\" 200 13 \"-\" \"first/1\""))
+        #expect(current.contains("\"GET /json HTTP/1.1\" 200 27 \"-\" \"second/2\""))
+        #expect(!current.contains("first/1"))
+    }
+}
+
 @Suite struct MasterCommandLineTests {
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let process = Process()

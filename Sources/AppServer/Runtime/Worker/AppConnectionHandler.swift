@@ -22,6 +22,11 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         var responseDone = false
         var keepAlive: Bool
         var encoder = ResponseEncoder()
+        /// For the access log.
+        var start: NIODeadline
+        var client: String
+        var status = 0
+        var bodyBytes = 0
     }
 
     enum Phase {
@@ -191,7 +196,10 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         let keepAlive = head.keepAlive && !quiescing
         exchangeCount += 1
         let exchangeID = exchangeCount
-        phase = .exchange(Exchange(id: exchangeID, head: head, source: source, bodyDone: source == nil, keepAlive: keepAlive))
+        phase = .exchange(
+            Exchange(
+                id: exchangeID, head: head, source: source, bodyDone: source == nil, keepAlive: keepAlive,
+                start: context.eventLoop.now, client: client))
         let requestID = head.headers.first("x-request-id").map { " (request id \($0))" } ?? ""
         worker.board?.currentRequest = "\(head.method.rawValue) \(head.target)\(requestID)"
         worker.requests.increment()
@@ -274,6 +282,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
             response, isHead: exchange.head.method == .HEAD, minorVersion: exchange.head.minorVersion,
             keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), into: &buffer)
         exchange.headWritten = true
+        exchange.status = response.status.code
         phase = .exchange(exchange)
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
@@ -281,7 +290,9 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
     fileprivate func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
         if isClosed { throw ConnectionClosed() }
-        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        exchange.bodyBytes += body.readableBytes
+        phase = .exchange(exchange)
         var buffer = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
         exchange.encoder.encodeBody(body, into: &buffer)
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -298,6 +309,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         exchange.responseDone = true
         phase = .exchange(exchange)
         worker.board?.currentRequest = nil
+        logAccess(exchange)
         if exchange.bodyDone {
             completeExchange()
         } else {
@@ -328,6 +340,18 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         try? writeHead(response, exchange: id)
         _ = try? writeBody(ByteBuffer(string: "500 Internal Server Error\n"), exchange: id)
         try? finish(exchange: id)
+    }
+
+    private func logAccess(_ exchange: Exchange) {
+        let log = worker.accessLogs.forLoop(context.eventLoop)
+        guard log.isEnabled else { return }
+        let head = exchange.head
+        log.append(
+            AccessLogEntry(
+                remoteAddress: exchange.client, time: dates.accessLogTime(), method: head.method.rawValue, uri: head.target,
+                version: head.versionText, status: exchange.status, bodyBytesSent: exchange.bodyBytes,
+                referer: head.headers.first("referer"), userAgent: head.headers.first("user-agent"),
+                requestTime: Double((context.eventLoop.now - exchange.start).nanoseconds) / 1e9))
     }
 
     private func completeExchange() {

@@ -12,6 +12,8 @@ struct WorkerContext<App: HTTPApplication>: Sendable {
     var board: StatusBoard?
     var requests: RequestCounter
     var limits: HTTP1RequestParser.Limits
+    /// Each event loop's access-log batch.
+    var accessLogs: PerLoop<AccessLogBuffer>
 }
 
 /// Counts this worker's requests and says once when `max_requests` is reached.

@@ -30,14 +30,29 @@ enum WorkerRuntime {
             return WorkerExit.appLoadFailureCode
         }
 
+        let accessLog: AccessLogSink
+        do {
+            accessLog = try AccessLogSink(destination: config.accessLog)
+        } catch {
+            logger.critical("\(error)")
+            return WorkerExit.bootFailureCode
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threadsPerWorker)
+        let accessLogs: PerLoop<AccessLogBuffer>
+        do {
+            accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: .combined) }
+        } catch {
+            logger.critical("cannot start event loops: \(error)")
+            return WorkerExit.bootFailureCode
+        }
+        accessLogs.every(.seconds(1)) { $0.flush() }
         let registry = ConnectionRegistry(maxConnections: 100_000, logger: logger)
         let jitter = config.maxRequestsJitter > 0 ? Int.random(in: 0...config.maxRequestsJitter) : 0
         let context = WorkerContext(
             app: app, forwarded: ForwardedPolicy(config.forwardedAllow), keepalive: .milliseconds(config.keepalive.milliseconds),
             logger: logger, board: board,
             requests: RequestCounter(limit: config.maxRequests > 0 ? config.maxRequests + jitter : nil) { messages.send("retiring") },
-            limits: .init(maxURILength: 8190, maxHeaderSize: 64 * 1024, maxHeaderCount: 100))
+            limits: .init(maxURILength: 8190, maxHeaderSize: 64 * 1024, maxHeaderCount: 100), accessLogs: accessLogs)
         let acceptor: Acceptor
         do {
             acceptor = try Acceptor(listenFD: ProcessSpawner.listenerFD, logger: logger) { fd in
@@ -84,7 +99,14 @@ enum WorkerRuntime {
             for await number in signals.signals {
                 switch number {
                 case SIGTERM: stop.request(.graceful(reason: "TERM"))
-                case SIGUSR1: logger.info("USR1: reopening logs")
+                case SIGUSR1:
+                    do {
+                        await accessLogs.forEach { $0.flush() }
+                        try accessLog.reopen()
+                        logger.info("USR1: reopened the access log")
+                    } catch {
+                        logger.error("USR1: cannot reopen the access log, still writing to the old file: \(error)")
+                    }
                 default: stop.request(.fast)
                 }
             }
@@ -116,6 +138,7 @@ enum WorkerRuntime {
             acceptor.stop()
             registry.closeAll()
         }
+        await accessLogs.forEach { $0.flush() }
         try? await group.shutdownGracefully()
         logger.info("worker exiting")
         return 0

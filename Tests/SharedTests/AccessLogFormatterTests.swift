@@ -1,7 +1,8 @@
+import Foundation
 import NIOCore
 import Testing
 
-@testable import EdgeCore
+@testable import Shared
 
 @Suite struct AccessLogFormatterTests {
     let entry = AccessLogEntry(
@@ -37,5 +38,3 @@ import Testing
         #expect(AccessLogFormatter.formatSeconds(0.0456) == "0.046")
     }
 }
-
-import Foundation

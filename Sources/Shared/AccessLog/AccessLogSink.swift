@@ -1,5 +1,4 @@
 import NIOConcurrencyHelpers
-import Shared
 
 #if canImport(Glibc)
 import Glibc
