@@ -24,12 +24,16 @@ final class AppServerProcess: @unchecked Sendable {
 
     /// Writes a config (`bind` set to a socket in the directory, then `config`) and starts the master; waits for
     /// all workers to be ready unless `waitUntilReady` is false.
-    init(directory: TestDirectory = TestDirectory(), config: String = "", arguments: [String] = [], waitUntilReady: Bool = true) throws {
+    init(
+        directory: TestDirectory = TestDirectory(), config: String = "", arguments: [String] = [],
+        environment: [String: String] = [:], waitUntilReady: Bool = true
+    ) throws {
         self.directory = directory
         socketPath = directory.path + "/app.sock"
         configPath = directory.write("appserver.yaml", Self.yaml(socketPath: socketPath, config))
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--config", configPath] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice

@@ -124,6 +124,27 @@ import Glibc
     }
 }
 
+@Suite struct SystemdNotificationTests {
+    @Test func readyOnlyWhenAllWorkersAreReadyAndAroundReloadsAndStop() throws {
+        let directory = TestDirectory()
+        let systemd = try NotifyListener(directory: directory)
+        let server = try AppServerProcess(directory: directory, config: "workers: 3", environment: ["NOTIFY_SOCKET": systemd.path])
+        #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
+        // The master says READY=1 in the same step as it logs that all three workers are serving.
+        #expect(server.log.waitFor(containing: "ready: 3 workers serving", timeout: 10) != nil)
+        server.signal(SIGHUP)
+        let reloading = systemd.messages.waitFor(containing: "RELOADING=1", timeout: 10)
+        #expect(reloading != nil)
+        #expect(systemd.messages.waitFor(containing: "MONOTONIC_USEC=", timeout: 10) != nil)
+        #expect(systemd.messages.waitFor(count: 2, containing: "READY=1", timeout: 20))
+        server.signal(SIGTERM)
+        #expect(systemd.messages.waitFor(containing: "STOPPING=1", timeout: 10) != nil)
+        #expect(server.waitForExit() == 0)
+        // Workers never talk to systemd: only the master's messages arrived.
+        #expect(systemd.messages.count(containing: "READY=1") == 2)
+    }
+}
+
 @Suite struct AccessLogTests {
     @Test func workersLogRequestsAndReopenTheFileOnUSR1() throws {
         let directory = TestDirectory()

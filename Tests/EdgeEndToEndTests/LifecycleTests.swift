@@ -68,6 +68,18 @@ import Testing
         #expect(lines.contains { $0.contains("\"GET /nothing HTTP/1.1\" 404 ") })
     }
 
+    @Test func tellsSystemdWhenReadyAndWhenStopping() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let systemd = try NotifyListener(directory: directory)
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]", environment: ["NOTIFY_SOCKET": systemd.path])
+        #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
+        #expect(try get(edge.port, "/a.txt").status == 200)
+        edge.signal(SIGTERM)
+        #expect(systemd.messages.waitFor(containing: "STOPPING=1", timeout: 10) != nil)
+        #expect(edge.waitForExit() == 0)
+    }
+
     @Test func termFinishesInFlightResponsesClosesIdleAndExits0() throws {
         let directory = TestDirectory()
         let size = 8 * 1024 * 1024

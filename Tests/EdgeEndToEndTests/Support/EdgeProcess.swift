@@ -23,7 +23,10 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
     /// it logs that it is ready.
-    init(directory: TestDirectory = TestDirectory(), config configBody: String, accessLog: Bool = true) throws {
+    init(
+        directory: TestDirectory = TestDirectory(), config configBody: String, accessLog: Bool = true,
+        environment: [String: String] = [:]
+    ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
         let yaml = """
@@ -35,6 +38,7 @@ final class EdgeProcess: @unchecked Sendable {
         configPath = directory.write("edge.yaml", yaml)
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["--config", configPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errorPipe = Pipe()
         process.standardError = errorPipe
         process.standardOutput = FileHandle.nullDevice

@@ -6,7 +6,7 @@ import Shared
 /// Serves one client connection of a worker: parses requests, runs the app for each (one at a time, pipelined
 /// requests wait their turn), streams bodies both ways with back-pressure, keeps the connection alive between
 /// requests and closes it gracefully when the worker stops.
-final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
+final class AppConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -35,7 +35,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         case closing
     }
 
-    private let worker: WorkerContext<App>
+    private let worker: WorkerContext
     private let dates = DateCache()
     private var parser: HTTP1RequestParser
     private var phase: Phase = .idle
@@ -54,7 +54,7 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
     /// stopping worker lingers up to a second after its last request.
     static var quietPeriod: TimeAmount { .seconds(1) }
 
-    init(worker: WorkerContext<App>) {
+    init(worker: WorkerContext) {
         self.worker = worker
         self.parser = HTTP1RequestParser(limits: worker.limits)
     }
@@ -274,17 +274,33 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
     }
 
     fileprivate func writeHead(_ response: HTTPResponse, exchange id: UInt64) throws {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        try encodeHead(response, exchange: id, into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func encodeHead(_ response: HTTPResponse, exchange id: UInt64, into buffer: inout ByteBuffer) throws {
         if isClosed { throw ConnectionClosed() }
         guard var exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
-        var buffer = context.channel.allocator.buffer(capacity: 256)
         exchange.encoder.encodeHead(
             response, isHead: exchange.head.method == .HEAD, minorVersion: exchange.head.minorVersion,
             keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), into: &buffer)
         exchange.headWritten = true
         exchange.status = response.status.code
         phase = .exchange(exchange)
-        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// A whole response in one buffer and one write: the common case of a small body.
+    fileprivate func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
+        var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
+        try encodeHead(response, exchange: id, into: &buffer)
+        guard var exchange = current(id) else { throw ResponseStateError() }
+        exchange.encoder.encodeBody(body, into: &buffer)
+        exchange.encoder.encodeEnd(into: &buffer)
+        exchange.bodyBytes = body.readableBytes
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        markFinished(exchange)
     }
 
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
@@ -306,6 +322,11 @@ final class AppConnectionHandler<App: HTTPApplication>: ChannelDuplexHandler {
         var buffer = context.channel.allocator.buffer(capacity: 8)
         exchange.encoder.encodeEnd(into: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        markFinished(exchange)
+    }
+
+    private func markFinished(_ finished: Exchange) {
+        var exchange = finished
         exchange.responseDone = true
         phase = .exchange(exchange)
         worker.board?.currentRequest = nil
@@ -413,8 +434,8 @@ struct ResponseStateError: Error, CustomStringConvertible {
 }
 
 /// The `ResponseWriter` apps get: each call hops to the connection's event loop and acts on its own exchange only.
-struct ChannelResponseWriter<App: HTTPApplication>: ResponseWriter {
-    let handler: NIOLoopBound<AppConnectionHandler<App>>
+struct ChannelResponseWriter: ResponseWriter {
+    let handler: NIOLoopBound<AppConnectionHandler>
     let eventLoop: any EventLoop
     let exchangeID: UInt64
 
@@ -440,9 +461,7 @@ struct ChannelResponseWriter<App: HTTPApplication>: ResponseWriter {
         @Sendable func writeAll() throws {
             var head = head
             head.headerFields[.contentLength] = String(body.readableBytes)
-            try handler.value.writeHead(head, exchange: exchangeID)
-            _ = try handler.value.writeBody(body, exchange: exchangeID)
-            try handler.value.finish(exchange: exchangeID)
+            try handler.value.writeWhole(head, body: body, exchange: exchangeID)
         }
         if eventLoop.inEventLoop { return try writeAll() }
         try await eventLoop.submit(writeAll).get()

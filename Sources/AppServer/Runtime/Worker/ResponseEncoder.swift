@@ -28,7 +28,11 @@ struct ResponseEncoder {
         }
         if isHead, fields[.contentLength] == nil, framing == .none { /* HEAD: length unknown, none sent */ }
         fields[.connection] = nil
-        buffer.writeString("HTTP/1.1 \(status) \(response.status.reasonPhrase)\r\n")
+        if status == 200 {
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+        } else {
+            buffer.writeString("HTTP/1.1 \(status) \(response.status.reasonPhrase)\r\n")
+        }
         if fields[.server] == nil { buffer.writeStaticString("Server: appserver\r\n") }
         if fields[.date] == nil { buffer.writeImmutableBuffer(date) }
         for field in fields {

@@ -12,7 +12,7 @@ import Glibc
 /// A worker process: serves the inherited listening socket with the app until told to stop, ticking its
 /// heartbeat from every event loop so the master notices a blocked one.
 enum WorkerRuntime {
-    static func run<App: HTTPApplication>(app: App, config: AppServerConfig, configPath: String?, logger: Logger) async -> Int32 {
+    static func run(app: any HTTPApplication, config: AppServerConfig, configPath: String?, logger: Logger) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
         let generation = Int(environment["APPSERVER_GENERATION"] ?? "1") ?? 1
         let masterPID = pid_t(environment["APPSERVER_MASTER_PID"] ?? "") ?? getppid()

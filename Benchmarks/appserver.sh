@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# nginx → AppServer (reference app /plaintext) against nginx → gunicorn sync (2 × cores + 1 workers) serving the
+# same bytes from a WSGI hello app, same machine, same run.
+#
+# Server side (nginx + app server) pinned to one CPU, wrk to another; runs alternate; medians reported.
+# Usage: Benchmarks/appserver.sh [runs per side (default 3)] [seconds per run (default 5)]
+# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), CONNECTIONS (default 64), APPSERVER_WORKERS (default: cores).
+set -euo pipefail
+
+RUNS=${1:-3}
+DURATION=${2:-5}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+CORES=$(nproc)
+APPSERVER_WORKERS=${APPSERVER_WORKERS:-$CORES}
+GUNICORN_WORKERS=$((2 * CORES + 1))
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$ROOT/Benchmarks"
+source "$ROOT/scripts/common.sh"
+
+require_packages nginx wrk curl python3-venv
+require_swift
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+VENV="$ROOT/.build/bench-venv"
+if [ ! -x "$VENV/bin/gunicorn" ]; then
+    say "installing gunicorn into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q gunicorn
+fi
+
+say "building release binaries (reuses .build)"
+swift build "${RELEASE_FLAGS[@]}" --product appserver 2>&1 | tail -1 >&2
+BIN=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)
+
+WORK=$(mktemp -d /tmp/appserver-bench.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/tmp"
+SERVER_PID=
+cleanup() {
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { for _ in $(seq 1 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
+
+start_nginx() { # socket
+    PORT=$(free_port)
+    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$1|g" "$BENCH/nginx-proxy.conf.template" > "$WORK/nginx.conf"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+}
+stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
+
+start_appserver() {
+    # The socket must be reachable by nginx's www-data workers.
+    taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers "$APPSERVER_WORKERS" \
+        --socket-mode 0666 --access-log off --log-level warning &
+    SERVER_PID=$!
+    start_nginx "$WORK/app.sock"
+    wait_ready "http://127.0.0.1:$PORT/plaintext"
+}
+stop_appserver() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+start_gunicorn() {
+    (cd "$BENCH" && taskset -c "$SERVER_CPU" "$VENV/bin/gunicorn" --workers "$GUNICORN_WORKERS" --worker-class sync \
+        --bind "unix:$WORK/gunicorn.sock" --umask 0 --log-level warning wsgi_hello:app) &
+    SERVER_PID=$!
+    start_nginx "$WORK/gunicorn.sock"
+    wait_ready "http://127.0.0.1:$PORT/plaintext"
+}
+stop_gunicorn() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
+
+load() {
+    local out
+    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/plaintext")
+    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
+    awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: > "$WORK/gunicorn.rps"; : > "$WORK/appserver.rps"
+for run in $(seq 1 "$RUNS"); do
+    for side in gunicorn appserver; do
+        "start_$side"
+        rps=$(load)
+        echo "$rps" >> "$WORK/$side.rps"
+        say "run $run nginx → $side: $rps req/s"
+        "stop_$side"
+    done
+done
+
+g=$(median < "$WORK/gunicorn.rps"); a=$(median < "$WORK/appserver.rps")
+printf '\n| upstream behind nginx | workers | req/s (median) |\n|---|---:|---:|\n'
+printf '| gunicorn sync (WSGI hello) | %s | %.0f |\n' "$GUNICORN_WORKERS" "$g"
+printf '| AppServer (reference app /plaintext) | %s | %.0f |\n' "$APPSERVER_WORKERS" "$a"
+printf '\nAppServer / gunicorn: %.2f×  (%s runs per side of %ss, %s connections, server side on CPU %s, wrk on CPU %s, %s)\n' \
+    "$(awk -v a="$a" -v g="$g" 'BEGIN {print a/g}')" "$RUNS" "$DURATION" "$CONNECTIONS" "$SERVER_CPU" "$CLIENT_CPU" "$(date -u +%Y-%m-%d)"
