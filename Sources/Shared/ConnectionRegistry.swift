@@ -5,8 +5,10 @@ import NIOCore
 /// Counts and tracks the client connections of all listeners: refuses connections above `max_connections` at
 /// accept time, and on a graceful stop asks every open connection to finish and waits until all are gone.
 public final class ConnectionRegistry: Sendable {
-    private struct State {
+    fileprivate struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
+        /// Connections accepted but not yet set up; a drain waits for them too.
+        var pending = 0
         var draining = false
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
         var refusedSinceLastWarning = 0
@@ -25,13 +27,29 @@ public final class ConnectionRegistry: Sendable {
     /// Open connections right now.
     public var count: Int { state.withLockedValue { $0.open.count } }
 
+    /// Announces a connection accepted by hand that will be `admit`ted (or `abandon`ed) once set up, so a drain
+    /// starting in between does not finish without it.
+    public func reserve() {
+        state.withLockedValue { $0.pending += 1 }
+    }
+
+    /// A reserved connection could not be set up.
+    public func abandon() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            state.pending -= 1
+            return state.takeWaitersIfDrained()
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     /// A handler for a listening channel's pipeline; it sees each accepted connection before it is set up.
     public func makeAcceptHandler() -> some ChannelInboundHandler { AcceptHandler(registry: self) }
 
     /// Admits `child` if below the limit and not draining; otherwise closes it at once. Channels that did not come
     /// through a listening channel's pipeline (accepted by hand) register themselves here.
-    public func admit(_ child: any Channel) -> Bool {
+    public func admit(_ child: any Channel, reserved: Bool = false) -> Bool {
         let (admitted, warnCount, draining) = state.withLockedValue { state -> (Bool, Int?, Bool) in
+            if reserved { state.pending -= 1 }
             if state.open.count < maxConnections {
                 // A connection accepted just as a stop began is still served (and told to finish at once):
                 // closing it unanswered would fail a request the client has already sent.
@@ -62,9 +80,7 @@ public final class ConnectionRegistry: Sendable {
     private func remove(_ child: any Channel) {
         let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.open[ObjectIdentifier(child)] = nil
-            guard state.draining && state.open.isEmpty else { return [] }
-            defer { state.drainWaiters = [] }
-            return state.drainWaiters
+            return state.takeWaitersIfDrained()
         }
         for waiter in waiters { waiter.resume() }
     }
@@ -81,7 +97,7 @@ public final class ConnectionRegistry: Sendable {
         }
         await withCheckedContinuation { continuation in
             let done = state.withLockedValue { state in
-                if state.open.isEmpty { return true }
+                if state.open.isEmpty && state.pending == 0 { return true }
                 state.drainWaiters.append(continuation)
                 return false
             }
@@ -111,5 +127,13 @@ private final class AcceptHandler: ChannelInboundHandler {
         let child = unwrapInboundIn(data)
         guard registry.admit(child) else { return }
         context.fireChannelRead(data)
+    }
+}
+
+extension ConnectionRegistry.State {
+    mutating func takeWaitersIfDrained() -> [CheckedContinuation<Void, Never>] {
+        guard draining && open.isEmpty && pending == 0 else { return [] }
+        defer { drainWaiters = [] }
+        return drainWaiters
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -22,6 +23,7 @@ final class Acceptor: @unchecked Sendable {  // the thread owns its state; `stop
     private let handOff: @Sendable (CInt) -> Void
     private let logger: Logger
     private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
 
     /// Accepts on `listenFD`, calling `handOff` with each connected descriptor (ownership passes with it).
     init(listenFD: CInt, logger: Logger, handOff: @escaping @Sendable (CInt) -> Void) throws {
@@ -35,16 +37,21 @@ final class Acceptor: @unchecked Sendable {  // the thread owns its state; `stop
     }
 
     func start() {
-        let thread = Thread { [self] in acceptLoop() }
+        let thread = Thread { [self] in
+            acceptLoop()
+            finished.signal()
+        }
         thread.name = "acceptor"
         self.thread = thread
         thread.start()
     }
 
-    /// Stops accepting; connections already handed off are not affected.
+    /// Stops accepting and returns once the accept thread has handed off its last connection; connections
+    /// already handed off are not affected.
     func stop() {
         var byte: UInt8 = 1
         _ = write(wakePipe.write, &byte, 1)
+        if thread != nil { _ = finished.wait(timeout: .now() + 2) }
     }
 
     private func acceptLoop() {

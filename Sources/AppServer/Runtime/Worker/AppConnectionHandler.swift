@@ -65,6 +65,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        // A connection accepted just as the worker began stopping has a request on its way: it counts as active.
+        lastActivity = context.eventLoop.now
         identifyPeer(context.channel)
         armIdleTimer()
         context.fireChannelActive()
@@ -163,19 +165,22 @@ final class AppConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ head: RequestHead) {
         idleTimer?.cancel()
+        let trusted = worker.forwarded.trusts(peer)
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
         var authority: String?
-        for (name, value) in head.headers {
+        head.headers.forEachField { nameBytes, field in
             // Host becomes the request's authority, as swift-http-types models it.
-            if name.utf8.count == 4 && name.lowercased() == "host" {
-                authority = value
-                continue
+            if ASCII.equalsIgnoringCase(nameBytes, "host") {
+                authority = head.headers.value(field)
+                return
             }
-            guard let fieldName = HTTPField.Name(name) else { continue }
-            fields.append(HTTPField(name: fieldName, value: value))
+            // Forwarded fields from a peer not in forwarded_allow never reach the app.
+            if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
+            guard let name = HTTPField.Name(head.headers.name(field)) else { return }
+            fields.append(HTTPField(name: name, value: head.headers.value(field)))
         }
-        let (client, scheme) = worker.forwarded.apply(to: &fields, peer: peer)
+        let (client, scheme) = worker.forwarded.resolve(fields, peer: peer, trusted: trusted)
         let method = HTTPRequest.Method(head.method.rawValue) ?? .get
         let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
 

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Shared
 
 #if canImport(Glibc)
 import Glibc
@@ -44,17 +45,20 @@ struct ForwardedPolicy: Sendable {
         }
     }
 
-    static let forwardedFields: [HTTPField.Name] = [
-        HTTPField.Name("X-Forwarded-For")!, HTTPField.Name("X-Forwarded-Proto")!, HTTPField.Name("X-Forwarded-Host")!,
-        HTTPField.Name("X-Forwarded-Port")!, HTTPField.Name("X-Real-IP")!, HTTPField.Name("Forwarded")!,
-    ]
-
-    /// The client address and scheme to show the app; strips forwarded fields an untrusted peer sent.
-    func apply(to fields: inout HTTPFields, peer: PeerIdentity) -> (client: String, scheme: String) {
-        guard trusts(peer) else {
-            for name in Self.forwardedFields { fields[name] = nil }
-            return (peer.description, "http")
+    /// Whether a header name is one of the forwarding fields only trusted peers may set.
+    static func isForwardedField(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
+        case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
+        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
+        case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
+        default: false
         }
+    }
+
+    /// The client address and scheme to show the app. Untrusted peers' forwarded fields were already dropped.
+    func resolve(_ fields: HTTPFields, peer: PeerIdentity, trusted: Bool) -> (client: String, scheme: String) {
+        guard trusted else { return (peer.description, "http") }
         var client = peer.description
         if let realIP = fields[HTTPField.Name("X-Real-IP")!] {
             client = realIP

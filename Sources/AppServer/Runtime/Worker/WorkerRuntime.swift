@@ -56,6 +56,7 @@ enum WorkerRuntime {
         let acceptor: Acceptor
         do {
             acceptor = try Acceptor(listenFD: ProcessSpawner.listenerFD, logger: logger) { fd in
+                registry.reserve()
                 ClientBootstrap(group: group)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
@@ -65,8 +66,9 @@ enum WorkerRuntime {
                     .withConnectedSocket(fd).whenComplete { result in
                     switch result {
                     case .success(let channel):
-                        _ = registry.admit(channel)
+                        _ = registry.admit(channel, reserved: true)
                     case .failure(let error):
+                        registry.abandon()
                         logger.warning("cannot set up an accepted connection: \(error)")
                     }
                 }
