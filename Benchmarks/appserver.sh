@@ -4,7 +4,8 @@
 #
 # Server side (nginx + app server) pinned to one CPU, wrk to another; runs alternate; medians reported.
 # Usage: Benchmarks/appserver.sh [runs per side (default 3)] [seconds per run (default 5)]
-# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), CONNECTIONS (default 64), APPSERVER_WORKERS (default: cores).
+# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), CONNECTIONS (default 64),
+#      APPSERVER_WORKERS (default: one per CPU in SERVER_CPU; event-loop workers gain nothing from more).
 set -euo pipefail
 
 RUNS=${1:-3}
@@ -13,7 +14,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 CORES=$(nproc)
-APPSERVER_WORKERS=${APPSERVER_WORKERS:-$CORES}
+APPSERVER_WORKERS=${APPSERVER_WORKERS:-$(tr ',' '\n' <<<"$SERVER_CPU" | wc -l)}
 GUNICORN_WORKERS=$((2 * CORES + 1))
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/Benchmarks"

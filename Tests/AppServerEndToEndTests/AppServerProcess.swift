@@ -26,12 +26,12 @@ final class AppServerProcess: @unchecked Sendable {
     /// all workers to be ready unless `waitUntilReady` is false.
     init(
         directory: TestDirectory = TestDirectory(), config: String = "", arguments: [String] = [],
-        environment: [String: String] = [:], waitUntilReady: Bool = true
+        environment: [String: String] = [:], executable: String = AppServerProcess.binary, waitUntilReady: Bool = true
     ) throws {
         self.directory = directory
         socketPath = directory.path + "/app.sock"
         configPath = directory.write("appserver.yaml", Self.yaml(socketPath: socketPath, config))
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--config", configPath] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errors = Pipe()

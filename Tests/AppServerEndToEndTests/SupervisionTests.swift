@@ -43,7 +43,10 @@ import Glibc
     }
 
     @Test func termLetsTheSlowRequestFinishThenExits0() throws {
-        let server = try AppServerProcess(config: "workers: 1\napp: {test_routes: true}")
+        let directory = TestDirectory()
+        let pidFile = directory.path + "/appserver.pid"
+        let server = try AppServerProcess(directory: directory, config: "workers: 1\napp: {test_routes: true}", arguments: ["--pid", pidFile])
+        #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(server.pid)\n")
         let slow = try server.connect()
         try slow.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: app\r\n\r\n")
         #expect(server.log.waitFor(containing: "spawned worker", timeout: 5) != nil)
@@ -55,6 +58,17 @@ import Glibc
         #expect(response.header("Connection") == "close")
         #expect(server.waitForExit() == 0)
         #expect(!FileManager.default.fileExists(atPath: server.socketPath))
+        #expect(!FileManager.default.fileExists(atPath: pidFile))
+    }
+
+    @Test func quitStopsAtOnce() throws {
+        let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
+        let slow = try server.connect()
+        try slow.send("GET /__test/sleep?ms=20000 HTTP/1.1\r\nHost: app\r\n\r\n")
+        usleep(200_000)
+        server.signal(SIGQUIT)
+        #expect(slow.waitForClose())  // not served: a fast stop does not wait
+        #expect(server.waitForExit(timeout: 10) == 0)
     }
 
     @Test func badConfigOrAppOnReloadKeepsTheOldWorkers() throws {
@@ -72,6 +86,30 @@ import Glibc
         #expect(server.log.waitFor(containing: "reload failed, generation 1 keeps serving", timeout: 20) != nil)
         #expect(try server.request("GET", "/__test/pid").bodyText == before)
         #expect(server.process.isRunning)
+    }
+
+    @Test func reloadRunsTheBinaryOnDiskAndABrokenOneChangesNothing() throws {
+        let directory = TestDirectory()
+        let binary = directory.path + "/appserver"
+        try FileManager.default.copyItem(atPath: AppServerProcess.binary, toPath: binary)
+        let server = try AppServerProcess(directory: directory, config: "workers: 1\napp: {test_routes: true}", executable: binary)
+
+        // Deploy: a new file renamed over the old one, then HUP. The new worker runs the new file.
+        try FileManager.default.copyItem(atPath: AppServerProcess.binary, toPath: binary + ".new")
+        #expect(rename(binary + ".new", binary) == 0)
+        server.signal(SIGHUP)
+        #expect(server.log.waitFor(containing: "generation 2 ready", timeout: 20) != nil)
+        let worker = try server.request("GET", "/__test/pid").bodyText
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/exe") == binary)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.pid)/exe") == binary + " (deleted)")
+
+        // A broken deploy: the new binary cannot even boot. Generation 2 keeps serving.
+        try "#!/bin/sh\nexit 3\n".write(toFile: binary + ".new", atomically: false, encoding: .utf8)
+        chmod(binary + ".new", 0o755)
+        #expect(rename(binary + ".new", binary) == 0)
+        server.signal(SIGHUP)
+        #expect(server.log.waitFor(containing: "reload failed, generation 2 keeps serving", timeout: 20) != nil)
+        #expect(try server.request("GET", "/__test/pid").bodyText == worker)
     }
 
     @Test func appThatCannotLoadStopsTheMasterWithItsCode() throws {
