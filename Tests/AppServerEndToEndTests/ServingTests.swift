@@ -93,3 +93,23 @@ import Testing
         #expect(object?["scheme"] as? String == "https")
     }
 }
+
+@Suite struct TCPBindTests {
+    @Test func servesOverTCPAndTrustsForwardedHeadersOnlyFromListedRanges() throws {
+        let server = try AppServerProcess(config: "forwarded_allow: [\"127.0.0.1/32\"]", arguments: ["--bind", "127.0.0.1:0"])
+        let line = try #require(server.log.lines.first { $0.contains("listening bind=127.0.0.1:") })
+        let port = try #require(Int(line.split(separator: " ").first { $0.hasPrefix("bind=") }!.split(separator: ":").last!))
+        #expect(try get(port, "/plaintext").bodyText == "Hello, World!")
+        let trusted = try get(port, "/echo", "X-Forwarded-For: 203.0.113.5", "X-Forwarded-Proto: https")
+        let object = try JSONSerialization.jsonObject(with: Data(trusted.body)) as? [String: Any]
+        #expect(object?["client_address"] as? String == "203.0.113.5")
+        #expect(object?["scheme"] as? String == "https")
+
+        let strict = try AppServerProcess(config: "forwarded_allow: [\"10.0.0.0/8\"]", arguments: ["--bind", "127.0.0.1:0"])
+        let strictLine = try #require(strict.log.lines.first { $0.contains("listening bind=127.0.0.1:") })
+        let strictPort = try #require(Int(strictLine.split(separator: " ").first { $0.hasPrefix("bind=") }!.split(separator: ":").last!))
+        let untrusted = try get(strictPort, "/echo", "X-Forwarded-For: 203.0.113.5")
+        let seen = try JSONSerialization.jsonObject(with: Data(untrusted.body)) as? [String: Any]
+        #expect(seen?["client_address"] as? String == "127.0.0.1")
+    }
+}

@@ -169,3 +169,25 @@ import Testing
         #expect(Set(signals(send(.signal(.int, now: 5), now: 5))) == Set(pids.map { .signal(pid: $0, .quit) }))
     }
 }
+
+@Suite struct CIDRTests {
+    @Test func matchesAddressesInRange() {
+        let local = CIDR("127.0.0.1/32")!
+        #expect(local.contains("127.0.0.1"))
+        #expect(!local.contains("127.0.0.2"))
+        let ten = CIDR("10.0.0.0/8")!
+        #expect(ten.contains("10.200.3.4"))
+        #expect(!ten.contains("11.0.0.1"))
+        let six = CIDR("fd00::/8")!
+        #expect(six.contains("fd12::1"))
+        #expect(!six.contains("fe80::1"))
+        #expect(!ten.contains("::1"))
+        #expect(CIDR("192.168.1.7")!.contains("192.168.1.7"))
+    }
+
+    @Test func rejectsBadRanges() {
+        #expect(CIDR("10.0.0.0/33") == nil)
+        #expect(CIDR("nonsense/8") == nil)
+        #expect(CIDR("10.0.0.0/x") == nil)
+    }
+}

@@ -165,24 +165,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
 
     private func start(_ head: RequestHead) {
         idleTimer?.cancel()
-        let trusted = worker.forwarded.trusts(peer)
-        var fields = HTTPFields()
-        fields.reserveCapacity(head.headers.count)
-        var authority: String?
-        head.headers.forEachField { nameBytes, field in
-            // Host becomes the request's authority, as swift-http-types models it.
-            if ASCII.equalsIgnoringCase(nameBytes, "host") {
-                authority = head.headers.value(field)
-                return
-            }
-            // Forwarded fields from a peer not in forwarded_allow never reach the app.
-            if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
-            guard let name = HTTPField.Name(head.headers.name(field)) else { return }
-            fields.append(HTTPField(name: name, value: head.headers.value(field)))
-        }
-        let (client, scheme) = worker.forwarded.resolve(fields, peer: peer, trusted: trusted)
-        let method = HTTPRequest.Method(head.method.rawValue) ?? .get
-        let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
+        let (request, client, scheme) = ParsedRequestConverter.convert(head, peer: peer, policy: worker.forwarded)
 
         var source: RequestBody.Producer.Source?
         var body = RequestBody.empty
@@ -235,7 +218,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    fileprivate func resumeReading() {
+    func resumeReading() {
         guard readPaused else { return }
         readPaused = false
         if readPending {
@@ -278,7 +261,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         return false
     }
 
-    fileprivate func writeHead(_ response: HTTPResponse, exchange id: UInt64) throws {
+    func writeHead(_ response: HTTPResponse, exchange id: UInt64) throws {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         try encodeHead(response, exchange: id, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
@@ -297,7 +280,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     }
 
     /// A whole response in one buffer and one write: the common case of a small body.
-    fileprivate func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
+    func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
         try encodeHead(response, exchange: id, into: &buffer)
         guard var exchange = current(id) else { throw ResponseStateError() }
@@ -309,7 +292,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
-    fileprivate func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
+    func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
         if isClosed { throw ConnectionClosed() }
         guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
         exchange.bodyBytes += body.readableBytes
@@ -321,7 +304,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         return context.channel.isWritable ? context.eventLoop.makeSucceededVoidFuture() : promise.futureResult
     }
 
-    fileprivate func finish(exchange id: UInt64) throws {
+    func finish(exchange id: UInt64) throws {
         if isClosed { throw ConnectionClosed() }
         guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
         var buffer = context.channel.allocator.buffer(capacity: 8)
@@ -343,17 +326,17 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    fileprivate func isResponseDone(exchange id: UInt64) -> Bool {
+    func isResponseDone(exchange id: UInt64) -> Bool {
         current(id)?.responseDone ?? true
     }
 
-    fileprivate func isHeadWritten(exchange id: UInt64) -> Bool {
+    func isHeadWritten(exchange id: UInt64) -> Bool {
         current(id)?.headWritten ?? false
     }
 
     /// The app failed: a 500 if nothing was sent yet, otherwise the connection is cut (the client sees a
     /// truncated response rather than a wrong one).
-    fileprivate func fail(exchange id: UInt64) {
+    func fail(exchange id: UInt64) {
         guard let exchange = current(id), !exchange.responseDone else { return }
         if exchange.headWritten {
             phase = .closing
@@ -420,72 +403,5 @@ final class AppConnectionHandler: ChannelDuplexHandler {
             // On the channel's own loop this completes at once, before any request is read.
             credentials.assumeIsolated().whenSuccess { self.peer = .unix(uid: $0.uid) }
         }
-    }
-}
-
-/// `struct ucred` of `SO_PEERCRED`.
-struct PeerCredentials: Sendable {
-    var pid: Int32 = 0
-    var uid: UInt32 = 0
-    var gid: UInt32 = 0
-}
-
-struct ConnectionClosed: Error, CustomStringConvertible {
-    var description: String { "the client closed the connection" }
-}
-
-struct ResponseStateError: Error, CustomStringConvertible {
-    var description: String { "response already finished or head not written" }
-}
-
-/// The `ResponseWriter` apps get: each call hops to the connection's event loop and acts on its own exchange only.
-struct ChannelResponseWriter: ResponseWriter {
-    let handler: NIOLoopBound<AppConnectionHandler>
-    let eventLoop: any EventLoop
-    let exchangeID: UInt64
-
-    func writeHead(_ head: HTTPResponse) async throws {
-        // App code normally runs on this very event loop (see EventLoopTaskExecutor): no hop needed then.
-        if eventLoop.inEventLoop { return try handler.value.writeHead(head, exchange: exchangeID) }
-        try await eventLoop.submit { try handler.value.writeHead(head, exchange: exchangeID) }.get()
-    }
-
-    func writeBody(_ buffer: ByteBuffer) async throws {
-        if eventLoop.inEventLoop { return try await handler.value.writeBody(buffer, exchange: exchangeID).get() }
-        try await eventLoop.flatSubmit {
-            do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch { return eventLoop.makeFailedFuture(error) }
-        }.get()
-    }
-
-    func finish() async throws {
-        if eventLoop.inEventLoop { return try handler.value.finish(exchange: exchangeID) }
-        try await eventLoop.submit { try handler.value.finish(exchange: exchangeID) }.get()
-    }
-
-    func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
-        @Sendable func writeAll() throws {
-            var head = head
-            head.headerFields[.contentLength] = String(body.readableBytes)
-            try handler.value.writeWhole(head, body: body, exchange: exchangeID)
-        }
-        if eventLoop.inEventLoop { return try writeAll() }
-        try await eventLoop.submit(writeAll).get()
-    }
-
-    /// Ends a response the app left open; an app that wrote nothing gets a 500.
-    func finishIfNeeded() async throws {
-        try await eventLoop.submit {
-            let handler = handler.value
-            guard !handler.isResponseDone(exchange: exchangeID) else { return }
-            if handler.isHeadWritten(exchange: exchangeID) {
-                try handler.finish(exchange: exchangeID)
-            } else {
-                handler.fail(exchange: exchangeID)
-            }
-        }.get()
-    }
-
-    func fail() async {
-        try? await eventLoop.submit { handler.value.fail(exchange: exchangeID) }.get()
     }
 }

@@ -1,0 +1,54 @@
+import HTTPTypes
+import NIOCore
+
+/// The `ResponseWriter` apps get: each call hops to the connection's event loop and acts on its own exchange only.
+struct ChannelResponseWriter: ResponseWriter {
+    let handler: NIOLoopBound<AppConnectionHandler>
+    let eventLoop: any EventLoop
+    let exchangeID: UInt64
+
+    func writeHead(_ head: HTTPResponse) async throws {
+        // App code normally runs on this very event loop (see EventLoopTaskExecutor): no hop needed then.
+        if eventLoop.inEventLoop { return try handler.value.writeHead(head, exchange: exchangeID) }
+        try await eventLoop.submit { try handler.value.writeHead(head, exchange: exchangeID) }.get()
+    }
+
+    func writeBody(_ buffer: ByteBuffer) async throws {
+        if eventLoop.inEventLoop { return try await handler.value.writeBody(buffer, exchange: exchangeID).get() }
+        try await eventLoop.flatSubmit {
+            do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch { return eventLoop.makeFailedFuture(error) }
+        }.get()
+    }
+
+    func finish() async throws {
+        if eventLoop.inEventLoop { return try handler.value.finish(exchange: exchangeID) }
+        try await eventLoop.submit { try handler.value.finish(exchange: exchangeID) }.get()
+    }
+
+    func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
+        @Sendable func writeAll() throws {
+            var head = head
+            head.headerFields[.contentLength] = String(body.readableBytes)
+            try handler.value.writeWhole(head, body: body, exchange: exchangeID)
+        }
+        if eventLoop.inEventLoop { return try writeAll() }
+        try await eventLoop.submit(writeAll).get()
+    }
+
+    /// Ends a response the app left open; an app that wrote nothing gets a 500.
+    func finishIfNeeded() async throws {
+        try await eventLoop.submit {
+            let handler = handler.value
+            guard !handler.isResponseDone(exchange: exchangeID) else { return }
+            if handler.isHeadWritten(exchange: exchangeID) {
+                try handler.finish(exchange: exchangeID)
+            } else {
+                handler.fail(exchange: exchangeID)
+            }
+        }.get()
+    }
+
+    func fail() async {
+        try? await eventLoop.submit { handler.value.fail(exchange: exchangeID) }.get()
+    }
+}

@@ -1,0 +1,31 @@
+import HTTPTypes
+import Shared
+
+/// Turns a parsed request head into the swift-http-types request an app sees, applying the forwarded-header
+/// policy on the way: fields an untrusted peer is not allowed to set never reach the app.
+enum ParsedRequestConverter {
+    static func convert(
+        _ head: RequestHead, peer: PeerIdentity, policy: ForwardedPolicy
+    ) -> (request: HTTPRequest, client: String, scheme: String) {
+        let trusted = policy.trusts(peer)
+        var fields = HTTPFields()
+        fields.reserveCapacity(head.headers.count)
+        var authority: String?
+        head.headers.forEachField { nameBytes, field in
+            // Host becomes the request's authority, as swift-http-types models it.
+            if ASCII.equalsIgnoringCase(nameBytes, "host") {
+                authority = head.headers.value(field)
+                return
+            }
+            // Forwarded fields from a peer not in forwarded_allow never reach the app.
+            if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
+            guard let name = HTTPField.Name(head.headers.name(field)) else { return }
+            fields.append(HTTPField(name: name, value: head.headers.value(field)))
+        }
+        let (client, scheme) = policy.resolve(fields, peer: peer, trusted: trusted)
+        // The parser admits only token characters in methods, which is all HTTPRequest.Method requires.
+        let method = HTTPRequest.Method(head.method.rawValue) ?? .get
+        let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
+        return (request, client, scheme)
+    }
+}
