@@ -1,6 +1,7 @@
 import Testing
 
 @testable import AppServer
+import Shared
 
 /// The master's decisions, driven with a fake clock and fake pids.
 @Suite struct ArbiterTests {

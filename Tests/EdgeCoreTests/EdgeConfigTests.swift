@@ -80,7 +80,7 @@ import Testing
         #expect(found.contains { $0.hasPrefix("timeouts.header: invalid duration 'soon'") })
         #expect(found.contains { $0.hasPrefix("routes[0].dir: directory ") && $0.hasSuffix("does not exist") })
         #expect(found.contains("routes[1].prefix: must start with '/', not 'nope'"))
-        #expect(found.contains("routes[1]: missing required key 'dir'"))
+        #expect(found.contains("routes[1]: missing required key 'dir' (or 'upstream')"))
         #expect(found.contains("access_log_format: unknown format 'xml' (expected combined or json)"))
     }
 

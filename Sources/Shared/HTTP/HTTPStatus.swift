@@ -23,5 +23,8 @@ public struct HTTPStatus: Hashable, Sendable {
     public static let headersTooLarge = HTTPStatus(code: 431, reason: "Request Header Fields Too Large")
     public static let internalServerError = HTTPStatus(code: 500, reason: "Internal Server Error")
     public static let notImplemented = HTTPStatus(code: 501, reason: "Not Implemented")
+    public static let badGateway = HTTPStatus(code: 502, reason: "Bad Gateway")
+    public static let gatewayTimeout = HTTPStatus(code: 504, reason: "Gateway Timeout")
+    public static let payloadTooLarge = HTTPStatus(code: 413, reason: "Content Too Large")
     public static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
 }

@@ -18,6 +18,12 @@ extension EdgeConfig {
             routes[index].dir = ConfigFile.resolve(routes[index].dir, relativeTo: configFile)
         }
         accessLog = accessLog.resolved(relativeTo: configFile)
+        for (name, upstream) in upstreams {
+            upstreams[name]!.servers = upstream.servers.map { server in
+                if case .unix(let socketPath) = server { return .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile)) }
+                return server
+            }
+        }
         for index in listen.indices {
             if case .unix(let socketPath) = listen[index].address {
                 listen[index].address = .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile))
@@ -39,7 +45,13 @@ extension EdgeConfig {
             if !seenPrefixes.insert(route.prefix).inserted {
                 diagnostics.record("prefix '\(route.prefix)' is listed twice", keyPath: "routes[\(index)].prefix")
             }
-            Self.validateDirectory(route.dir, keyPath: "routes[\(index)].dir", into: diagnostics)
+            if let upstream = route.upstream {
+                if upstreams[upstream] == nil {
+                    diagnostics.record("no upstream named '\(upstream)' in upstreams", keyPath: "routes[\(index)].upstream")
+                }
+            } else {
+                Self.validateDirectory(route.dir, keyPath: "routes[\(index)].dir", into: diagnostics)
+            }
         }
         if case .file(let logPath) = accessLog {
             Self.validateWritableFile(logPath, keyPath: "access_log", into: diagnostics)

@@ -12,6 +12,10 @@ public struct EdgeConfig: Sendable {
     public var timeouts = TimeoutsConfig()
     /// Where requests go: the longest matching prefix wins.
     public var routes: [RouteConfig] = []
+    /// Named groups of servers that routes proxy to.
+    public var upstreams: [String: UpstreamConfig] = [:]
+    /// Which peers may tell Edge the client's address.
+    public var realIP = RealIPConfig()
     /// Where access log lines are written.
     public var accessLog: LogDestination = .standardOutput
     /// The access log line format.
@@ -23,7 +27,8 @@ public struct EdgeConfig: Sendable {
 
 extension EdgeConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case threads, listen, limits, timeouts, routes
+        case threads, listen, limits, timeouts, routes, upstreams
+        case realIP = "real_ip"
         case accessLog = "access_log"
         case accessLogFormat = "access_log_format"
     }
@@ -36,6 +41,8 @@ extension EdgeConfig: Decodable {
         limits = container.value(.limits, default: limits, decoder)
         timeouts = container.value(.timeouts, default: timeouts, decoder)
         routes = container.value(.routes, default: routes, decoder)
+        upstreams = container.value(.upstreams, default: upstreams, decoder)
+        realIP = container.value(.realIP, default: realIP, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
     }

@@ -8,6 +8,8 @@ public struct LimitsConfig: Sendable, Hashable {
     public var maxURILength: ByteSize = .kibibytes(8)
     /// Connections served at once across all listeners; more are closed at accept.
     public var maxConnections = 10_000
+    /// Request bodies larger than this get 413 (before reading when `Content-Length` says so).
+    public var maxBodySize: ByteSize = .mebibytes(100)
 
     /// The defaults of DESIGN.md §4.
     public init() {}
@@ -18,6 +20,7 @@ extension LimitsConfig: Decodable {
         case maxHeaderSize = "max_header_size"
         case maxURILength = "max_uri_length"
         case maxConnections = "max_connections"
+        case maxBodySize = "max_body_size"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -26,6 +29,7 @@ extension LimitsConfig: Decodable {
         maxHeaderSize = container.value(.maxHeaderSize, default: maxHeaderSize, decoder)
         maxURILength = container.value(.maxURILength, default: maxURILength, decoder)
         maxConnections = container.value(.maxConnections, default: maxConnections, decoder)
+        maxBodySize = container.value(.maxBodySize, default: maxBodySize, decoder)
         if maxHeaderSize.bytes < 256 {
             decoder.diagnostics.record("must be at least 256 bytes", at: decoder.codingPath + [Keys.maxHeaderSize])
         }

@@ -5,21 +5,25 @@ public struct RouteConfig: Sendable, Hashable {
     /// Path prefix such as `/static/`; the longest matching prefix wins.
     public var prefix: String
     /// Directory the files come from (absolute once the config is loaded); the prefix is stripped.
+    /// Empty for a proxied route.
     public var dir: String
+    /// Name of the `upstreams` entry requests are proxied to; `nil` for a static route.
+    public var upstream: String?
     /// `Cache-Control` value sent with files of this route, if any.
     public var cacheControl: String?
 
     /// A route serving `dir` under `prefix`.
-    public init(prefix: String, dir: String, cacheControl: String? = nil) {
+    public init(prefix: String, dir: String, cacheControl: String? = nil, upstream: String? = nil) {
         self.prefix = prefix
         self.dir = dir
         self.cacheControl = cacheControl
+        self.upstream = upstream
     }
 }
 
 extension RouteConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case prefix, dir
+        case prefix, dir, upstream
         case cacheControl = "cache_control"
     }
 
@@ -32,8 +36,16 @@ extension RouteConfig: Decodable {
                 decoder.diagnostics.record("must start with '/', not '\(prefix)'", at: decoder.codingPath + [Keys.prefix])
             }
         }
-        if let dir: String = container.required(.dir, decoder) {
-            self.dir = dir
+        upstream = container.value(.upstream, default: nil, decoder)
+        switch (container.contains(.dir), upstream != nil) {
+        case (true, true):
+            decoder.diagnostics.record("a route has either dir or upstream, not both", at: decoder.codingPath)
+        case (false, false):
+            decoder.diagnostics.record("missing required key 'dir' (or 'upstream')", at: decoder.codingPath)
+        case (true, false):
+            dir = container.value(.dir, default: "", decoder)
+        case (false, true):
+            break
         }
         cacheControl = container.value(.cacheControl, default: nil, decoder)
         if let value = cacheControl, value.contains(where: { $0 == "\r" || $0 == "\n" }) {

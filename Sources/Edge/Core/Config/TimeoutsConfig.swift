@@ -10,6 +10,12 @@ public struct TimeoutsConfig: Sendable, Hashable {
     public var send: ConfigDuration = .seconds(60)
     /// On TERM, in-flight responses get this long before the process exits anyway.
     public var shutdown: ConfigDuration = .seconds(30)
+    /// Between two reads of a request body.
+    public var body: ConfigDuration = .seconds(60)
+    /// Establishing a connection to an upstream server.
+    public var upstreamConnect: ConfigDuration = .seconds(2)
+    /// From sending a request upstream to the first byte of its response; then 504.
+    public var upstreamResponse: ConfigDuration = .seconds(60)
 
     /// The defaults of DESIGN.md §4.
     public init() {}
@@ -17,7 +23,9 @@ public struct TimeoutsConfig: Sendable, Hashable {
 
 extension TimeoutsConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case header, keepalive, send, shutdown
+        case header, keepalive, send, shutdown, body
+        case upstreamConnect = "upstream_connect"
+        case upstreamResponse = "upstream_response"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -27,6 +35,9 @@ extension TimeoutsConfig: Decodable {
         keepalive = container.value(.keepalive, default: keepalive, decoder)
         send = container.value(.send, default: send, decoder)
         shutdown = container.value(.shutdown, default: shutdown, decoder)
+        body = container.value(.body, default: body, decoder)
+        upstreamConnect = container.value(.upstreamConnect, default: upstreamConnect, decoder)
+        upstreamResponse = container.value(.upstreamResponse, default: upstreamResponse, decoder)
         for (key, value) in [(Keys.header, header), (.send, send)] where value.milliseconds == 0 {
             decoder.diagnostics.record("must be above 0", at: decoder.codingPath + [key])
         }

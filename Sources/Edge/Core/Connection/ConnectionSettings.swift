@@ -9,6 +9,10 @@ public struct ConnectionSettings: Sendable {
     public var headerTimeout: TimeAmount
     public var keepaliveTimeout: TimeAmount
     public var sendTimeout: TimeAmount
+    public var bodyTimeout: TimeAmount
+    public var upstreamResponseTimeout: TimeAmount
+    public var maxBodySize: Int
+    public var realIP: RealIPConfig
     public var logger: Logger
 
     public init(config: EdgeConfig, logger: Logger) {
@@ -18,6 +22,10 @@ public struct ConnectionSettings: Sendable {
         self.headerTimeout = .milliseconds(config.timeouts.header.milliseconds)
         self.keepaliveTimeout = .milliseconds(config.timeouts.keepalive.milliseconds)
         self.sendTimeout = .milliseconds(config.timeouts.send.milliseconds)
+        self.bodyTimeout = .milliseconds(config.timeouts.body.milliseconds)
+        self.upstreamResponseTimeout = .milliseconds(config.timeouts.upstreamResponse.milliseconds)
+        self.maxBodySize = config.limits.maxBodySize.bytes
+        self.realIP = config.realIP
         self.logger = logger
     }
 }

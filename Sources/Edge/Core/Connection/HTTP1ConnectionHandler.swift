@@ -18,16 +18,20 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     /// counts as progress for the send timeout.
     static let fileChunkSize = 512 * 1024
 
-    private let settings: ConnectionSettings
-    private let resources: LoopResources
+    let settings: ConnectionSettings
+    let resources: LoopResources
     private var parser: HTTP1RequestParser
-    private var state = HTTP1ConnectionState()
-    private var request: RequestInProgress?
-    private var remoteAddress = "-"
-    private var needsFlush = false
-    private var readDeferred = false
+    var state = HTTP1ConnectionState()
+    var request: RequestInProgress?
+    var remoteAddress = "-"
+    var localPort = 0
+    var needsFlush = false
+    var readDeferred = false
+    var context: ChannelHandlerContext!
+    /// The proxied exchange in progress, if any (see `HTTP1ConnectionHandler+Proxy`).
+    var proxy: ProxyState?
 
-    private var timer = ConnectionTimer()
+    var timer = ConnectionTimer()
     private var outstandingFileChunks = 0
     /// TCP connections cork while sending files, as nginx's `tcp_nopush`: the head and the file's first bytes leave
     /// in full segments instead of a small head packet followed by the file (measured: ~1.6x on 1 MiB files).
@@ -43,8 +47,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Inbound
 
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
     public func channelActive(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress.map(Self.describe) ?? "-"
+        localPort = context.channel.localAddress?.port ?? 0
         switch context.channel.localAddress {
         case .v4, .v6: canCork = true
         default: canCork = false
@@ -56,12 +65,21 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         timer.cancel()
         request = nil
+        proxy?.exchange.cancel()
+        proxy = nil
         context.fireChannelInactive()
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         parser.append(unwrapInboundIn(data))
+        processEvents(context: context)
+    }
+
+    /// Handles every complete event the parser has. A proxied request's response arrives later, so while one is in
+    /// progress the next pipelined request waits in the parser.
+    func processEvents(context: ChannelHandlerContext) {
         while state.phase != .closing {
+            if let proxy, proxy.requestEnded { break }
             let event: HTTP1RequestParser.Event?
             do {
                 event = try parser.next()
@@ -76,9 +94,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
                 guard process else { return }
                 request = RequestInProgress(head: head, start: context.eventLoop.now)
                 perform(action, context: context)
-            case .body:
-                break  // static routes take no body; it is read and dropped so the connection stays usable
+                if let upstream = settings.site.upstream(for: head.target) {
+                    startProxy(head, upstream: upstream, context: context)
+                }
+            case .body(let body):
+                if proxy != nil { proxyClientBody(body, context: context) }
+                // Static routes take no body: it is read and dropped so the connection stays usable.
             case .end:
+                if proxy != nil {
+                    proxyClientEnd(context: context)
+                    continue
+                }
                 guard let request else { continue }
                 self.request = nil
                 respond(to: request, context: context)
@@ -121,7 +147,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         timer.noteWriteProgress(now: context.eventLoop.now)
         if context.channel.isWritable {
-            if readDeferred {
+            proxy?.exchange.clientBecameWritable()
+            if readDeferred && !(proxy?.clientReadsPaused ?? false) {
                 readDeferred = false
                 context.read()
             }
@@ -136,7 +163,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     /// Holds reads back while the client is not taking our responses: a pipelining client cannot make us buffer
     /// unbounded responses.
     public func read(context: ChannelHandlerContext) {
-        guard context.channel.isWritable else {
+        guard context.channel.isWritable && !(proxy?.clientReadsPaused ?? false) else {
             readDeferred = true
             return
         }
@@ -179,7 +206,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
     }
 
-    private func checkLimits(_ head: RequestHead, _ facts: RequestHeaderFacts) -> Response? {
+    func checkLimits(_ head: RequestHead, _ facts: RequestHeaderFacts) -> Response? {
         if head.minorVersion == 1 && facts.hostCount != 1 {
             settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(remoteAddress)"])
             return .simple(.badRequest, closesConnection: true)
@@ -188,7 +215,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
-    private func write(
+    func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext
     ) {
@@ -283,7 +310,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         try? context.channel.syncOptions?.setOption(.tcpOption(.init(rawValue: 3 /* TCP_CORK */)), value: on ? 1 : 0)
     }
 
-    private func accessLogEntry(
+    func accessLogEntry(
         for head: RequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline, now: NIODeadline
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
@@ -297,12 +324,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Connection life
 
-    private func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
+    func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
         switch action {
         case .none:
             break
         case .armTimer(let timeout):
-            let delay = timeout == .header ? settings.headerTimeout : settings.keepaliveTimeout
+            let delay: TimeAmount
+            switch timeout {
+            case .header: delay = settings.headerTimeout
+            case .keepalive: delay = settings.keepaliveTimeout
+            case .body: delay = settings.bodyTimeout
+            }
             timer.arm(timeout, at: context.eventLoop.now + delay)
             scheduleTimerCheck(context: context)
         case .closeAfterPendingWrites:
@@ -315,13 +347,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func flushIfNeeded(context: ChannelHandlerContext) {
+    func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
     }
 
-    private func scheduleTimerCheck(context: ChannelHandlerContext) {
+    func scheduleTimerCheck(context: ChannelHandlerContext) {
         let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
         guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout) else { return }
         timer.schedule(at: deadline, on: context.eventLoop) { [self] in

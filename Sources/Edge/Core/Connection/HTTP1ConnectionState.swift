@@ -10,6 +10,8 @@ public struct HTTP1ConnectionState: Sendable {
         case header
         /// An idle kept-alive connection closes after `timeouts.keepalive`.
         case keepalive
+        /// A proxied request body must keep arriving: at most `timeouts.body` between two reads.
+        case body
     }
 
     public enum Phase: Hashable, Sendable {
@@ -98,7 +100,7 @@ public struct HTTP1ConnectionState: Sendable {
     public mutating func timedOut(_ timeout: Timeout) -> (send408: Bool, action: Action) {
         let send408: Bool
         switch phase {
-        case .awaitingHead(let receivedBytes): send408 = timeout == .header && receivedBytes
+        case .awaitingHead(let receivedBytes): send408 = timeout != .keepalive && receivedBytes
         case .receivingRequest: send408 = true
         case .closing: return (false, .none)
         }

@@ -8,10 +8,13 @@ public final class LoopResources {
     public let dates = DateCache()
     public let files: OpenFileCache
     public let accessLog: AccessLogBuffer
+    /// Pooled connections to upstream servers, for proxied routes.
+    let upstreams: UpstreamPool?
 
-    public init(files: OpenFileCache, accessLog: AccessLogBuffer) {
+    init(files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil) {
         self.files = files
         self.accessLog = accessLog
+        self.upstreams = upstreams
     }
 }
 

@@ -44,8 +44,14 @@ public final class EdgeServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
             let format = config.accessLogFormat
+            let upstreams = config.upstreams
+            let connectTimeout = TimeAmount.milliseconds(config.timeouts.upstreamConnect.milliseconds)
             let resources = try PerLoopResources(group: group) {
-                LoopResources(files: OpenFileCache(), accessLog: AccessLogBuffer(sink: accessLog, format: format))
+                // Runs on the loop it creates resources for: the pool must never be touched from another thread.
+                let loop = MultiThreadedEventLoopGroup.currentEventLoop!
+                let pool = upstreams.isEmpty
+                    ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
+                return LoopResources(files: OpenFileCache(), accessLog: AccessLogBuffer(sink: accessLog, format: format), upstreams: pool)
             }
             resources.every(.seconds(1)) { $0.accessLog.flush() }
             let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)

@@ -20,7 +20,19 @@ public struct StaticSite: Sendable {
         self.routes = routes
         self.router = Router(routes: routes)
         self.rootRealPaths = routes.map { FileLookup.realPath($0.dir) ?? $0.dir }
+        self.hasUpstreams = routes.contains { $0.upstream != nil }
         self.lookup = lookup
+    }
+
+    /// Whether any route proxies (so requests must be routed before their end).
+    public let hasUpstreams: Bool
+
+    /// The upstream a request target is proxied to, if its route is a proxied one.
+    public func upstream(for uri: String) -> String? {
+        guard hasUpstreams, let target = RequestTarget(uri), case .success(let path) = RequestPath.decode(target.path) else {
+            return nil
+        }
+        return router.match(path)?.route.upstream
     }
 
     /// The outcome for one request. `cache` belongs to the calling event loop.

@@ -40,7 +40,7 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         return "\(address)/\(prefixLength)"
     }
 
-    static func parseAddress(_ text: String) -> [UInt8]? {
+    public static func parseAddress(_ text: String) -> [UInt8]? {
         var v4 = in_addr()
         if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
         var v6 = in6_addr()

@@ -1,0 +1,210 @@
+import NIOCore
+import NIOHTTP1
+import Shared
+
+/// What a connection tracks about the proxied exchange in progress.
+struct ProxyState {
+    var exchange: ProxyExchange
+    var requestID: String
+    /// The client's request (head, body, end) has fully arrived.
+    var requestEnded = false
+    var bodyBytes = 0
+    var headSent = false
+    var chunked = false
+    var keepAlive = false
+    var responseBytes = 0
+    var clientReadsPaused = false
+}
+
+extension HTTP1ConnectionHandler: ProxyClient {
+    /// A request for a proxied route: checked, rewritten and handed to a `ProxyExchange` as soon as its head arrives,
+    /// so the body streams instead of being buffered.
+    func startProxy(_ head: RequestHead, upstream: String, context: ChannelHandlerContext) {
+        guard let pool = resources.upstreams else { return }
+        let facts = RequestHeaderFacts(head.headers, forLogging: false)
+        if let refused = checkLimits(head, facts) {
+            finishWithoutProxy(refused, head: head, context: context)
+            return
+        }
+        if case .length(let length) = head.bodyFraming, length > settings.maxBodySize {
+            // Refused before any body byte is read or anything is sent upstream; the connection closes after.
+            settings.logger.info("request body too large", metadata: ["client": "\(remoteAddress)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)"])
+            finishWithoutProxy(.simple(.payloadTooLarge, closesConnection: true), head: head, context: context)
+            return
+        }
+        if head.headers.first("expect")?.lowercased() == "100-continue" && head.bodyFraming != .none {
+            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
+            needsFlush = true
+        }
+        let client = ProxyHeaders.clientFacts(
+            peer: remoteAddress, headers: head.headers, realIP: settings.realIP, scheme: "http", port: localPort,
+            newRequestID: Self.newRequestID)
+        var upstreamHead = ProxyHeaders.upstreamRequest(head, client: client)
+        upstreamHead.headers.remove(name: "expect")
+        let exchange = ProxyExchange(
+            upstream: upstream, request: upstreamHead, pool: pool, client: self, eventLoop: context.eventLoop,
+            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
+        proxy = ProxyState(exchange: exchange, requestID: client.requestID)
+        // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
+        perform(.armTimer(.body), context: context)
+        exchange.start()
+    }
+
+    private func finishWithoutProxy(_ response: Response, head: RequestHead, context: ChannelHandlerContext) {
+        let start = request?.start ?? context.eventLoop.now
+        request = nil
+        write(response, keepAlive: false, http10: head.minorVersion == 0, logAs: (head, start), context: context)
+        perform(state.responseWritten(responseClosesConnection: true).action, context: context)
+    }
+
+    func proxyClientBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
+        guard var state = proxy, !state.requestEnded else { return }
+        state.bodyBytes += body.readableBytes
+        proxy = state
+        if state.bodyBytes > settings.maxBodySize {
+            // A chunked body grew past the limit: the upstream never gets more than this.
+            settings.logger.info("request body too large while streaming", metadata: ["client": "\(remoteAddress)", "max_body_size": "\(settings.maxBodySize)"])
+            state.exchange.cancel()
+            proxyFailed(.payloadTooLarge, cause: "request body exceeded max_body_size")
+            return
+        }
+        perform(.armTimer(.body), context: context)
+        state.exchange.clientBody(body)
+    }
+
+    func proxyClientEnd(context: ChannelHandlerContext) {
+        guard var state = proxy else { return }
+        state.requestEnded = true
+        proxy = state
+        timer.disarm()
+        state.exchange.clientEnd()
+    }
+
+    // MARK: - ProxyClient
+
+    var clientIsWritable: Bool { context.channel.isWritable }
+
+    func proxyResponseHead(_ upstreamHead: HTTPResponseHead) {
+        guard var state = proxy, let request else { return }
+        let status = Int(upstreamHead.status.code)
+        let bodyless = request.head.method == .HEAD || status == 204 || status == 304 || (100..<200).contains(status)
+        let length = upstreamHead.headers.first(name: "content-length")
+        state.chunked = !bodyless && length == nil && request.head.minorVersion == 1
+        let closeDelimited = !bodyless && length == nil && request.head.minorVersion == 0
+        state.keepAlive = self.state.willKeepAlive(responseClosesConnection: closeDelimited)
+        var head = context.channel.allocator.buffer(capacity: 512)
+        head.writeString("HTTP/1.1 \(upstreamHead.status.code) \(upstreamHead.status.reasonPhrase)\r\n")
+        head.writeStaticString("Server: edge\r\n")
+        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        for (name, value) in ProxyHeaders.clientResponseFields(upstreamHead) {
+            head.writeString(name)
+            head.writeStaticString(": ")
+            head.writeString(value)
+            head.writeStaticString("\r\n")
+        }
+        if state.chunked { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        head.writeString("X-Request-ID: \(state.requestID)\r\n")
+        if !state.keepAlive {
+            head.writeStaticString("Connection: close\r\n")
+        } else if request.head.minorVersion == 0 {
+            head.writeStaticString("Connection: keep-alive\r\n")
+        }
+        head.writeStaticString("\r\n")
+        state.headSent = true
+        proxy = state
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        needsFlush = true
+    }
+
+    func proxyResponseBody(_ body: ByteBuffer) {
+        guard var state = proxy, body.readableBytes > 0 else { return }
+        state.responseBytes += body.readableBytes
+        proxy = state
+        if state.chunked {
+            var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
+            framed.writeString(String(body.readableBytes, radix: 16))
+            framed.writeStaticString("\r\n")
+            framed.writeImmutableBuffer(body)
+            framed.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(.byteBuffer(framed)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil)
+        }
+        // Streamed responses (server-sent events) must reach the client as they are produced.
+        context.flush()
+    }
+
+    func proxyResponseEnd() {
+        guard let state = proxy else { return }
+        if state.chunked {
+            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(string: "0\r\n\r\n"))), promise: nil)
+        }
+        // A response that ends before the client finished its request leaves the body unread: close then.
+        finishProxy(closes: !state.keepAlive || !state.requestEnded)
+    }
+
+    func proxyFailed(_ status: HTTPStatus, cause: String) {
+        guard let state = proxy else { return }
+        settings.logger.error("proxy failed", metadata: [
+            "upstream": "\(state.exchange.upstream)", "server": "\(state.exchange.server.map(\.description) ?? "-")",
+            "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)", "client": "\(remoteAddress)",
+        ])
+        guard !state.headSent else {
+            // Mid-response: the client must not take a truncated body for a whole one.
+            proxy = nil
+            request = nil
+            context.close(promise: nil)
+            return
+        }
+        var response = Response.simple(status, headers: [("X-Request-ID", state.requestID)], closesConnection: !state.requestEnded)
+        response.closesConnection = response.closesConnection || status == .payloadTooLarge
+        let keepAlive = self.state.willKeepAlive(responseClosesConnection: response.closesConnection)
+        let head = request?.head
+        write(response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, request?.start ?? context.eventLoop.now), context: context)
+        proxy = nil
+        request = nil
+        perform(self.state.responseWritten(responseClosesConnection: !keepAlive).action, context: context)
+        processEvents(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    func proxyPauseClientReads(_ paused: Bool) {
+        guard var state = proxy, state.clientReadsPaused != paused else { return }
+        state.clientReadsPaused = paused
+        proxy = state
+        if !paused && readDeferred {
+            readDeferred = false
+            context.read()
+        }
+    }
+
+    private func finishProxy(closes: Bool) {
+        guard let state = proxy else { return }
+        if var entry = accessLogEntry(
+            for: request?.head, status: HTTPStatus(code: state.exchange.upstreamStatus ?? 0, reason: ""), facts: nil,
+            start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
+        {
+            entry.bodyBytesSent = state.responseBytes
+            resources.accessLog.append(entry)
+        }
+        proxy = nil
+        request = nil
+        needsFlush = true
+        perform(self.state.responseWritten(responseClosesConnection: closes).action, context: context)
+        // Pipelined requests that waited for this response; their answers are flushed here, as this runs outside
+        // the client's read cycle.
+        processEvents(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    static func newRequestID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16).leftPadded(to: 16) }.joined()
+    }
+}
+
+extension String {
+    func leftPadded(to length: Int) -> String {
+        count >= length ? self : String(repeating: "0", count: length - count) + self
+    }
+}

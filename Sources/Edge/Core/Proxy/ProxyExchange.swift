@@ -1,0 +1,208 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import Shared
+
+/// The client side of a proxied exchange: the connection handler that writes the upstream's response.
+protocol ProxyClient: AnyObject {
+    var clientIsWritable: Bool { get }
+    func proxyResponseHead(_ head: HTTPResponseHead)
+    func proxyResponseBody(_ body: ByteBuffer)
+    func proxyResponseEnd()
+    /// The exchange failed; `status` is for the client if no response head was sent yet.
+    func proxyFailed(_ status: HTTPStatus, cause: String)
+    func proxyPauseClientReads(_ paused: Bool)
+}
+
+/// One request proxied to an upstream: leases a pooled connection on the client's own event loop, streams the
+/// request body up and the response down with back-pressure both ways, retries only when that is safe, and turns
+/// every failure into the right status (502 unreachable or broken, 504 slow).
+final class ProxyExchange: UpstreamListener {
+    private enum Phase {
+        case connecting, awaitingResponse, streamingResponse, done
+    }
+
+    let upstream: String
+    private let request: HTTPRequestHead
+    private let pool: UpstreamPool
+    private weak var client: (any ProxyClient)?
+    private let eventLoop: any EventLoop
+    private let responseTimeout: TimeAmount
+    private let logger: Logger
+    private var phase = Phase.connecting
+    private var connection: UpstreamConnection?
+    private var reused = false
+    private var tried: Set<UpstreamServer> = []
+    private var attempts = 0
+    private var pendingBody: [ByteBuffer] = []
+    private var pendingBytes = 0
+    private var clientEnded = false
+    private var bodyBytesForwarded = 0
+    private var waitingForClientWritability = false
+    private var responseTimer: Scheduled<Void>?
+    private var upstreamKeepAlive = false
+    /// For the access log: which server answered and with what.
+    private(set) var server: UpstreamServer?
+    private(set) var upstreamStatus: Int?
+
+    init(upstream: String, request: HTTPRequestHead, pool: UpstreamPool, client: any ProxyClient, eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger) {
+        self.upstream = upstream
+        self.request = request
+        self.pool = pool
+        self.client = client
+        self.eventLoop = eventLoop
+        self.responseTimeout = responseTimeout
+        self.logger = logger
+    }
+
+    /// Retrying may repeat a side effect only for methods RFC 9110 calls idempotent.
+    private var isIdempotent: Bool {
+        [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE].contains(request.method)
+    }
+
+    func start() {
+        attempts += 1
+        guard let chosen = pool.choose(upstream, excluding: tried) else {
+            finishWithFailure(.badGateway, cause: "no server of upstream '\(upstream)' is reachable")
+            return
+        }
+        server = chosen
+        pool.lease(chosen) { [self] result in
+            guard phase != .done else {
+                if case .success(let leased) = result { pool.release(leased.connection, reusable: true) } else { pool.abandon(chosen) }
+                return
+            }
+            switch result {
+            case .failure(let error):
+                pool.abandon(chosen)
+                pool.markDown(chosen, reason: "\(error)")
+                tried.insert(chosen)
+                // Nothing was sent: any method may go to another server.
+                if pool.choose(upstream, excluding: tried) != nil && attempts < 4 {
+                    start()
+                } else {
+                    finishWithFailure(.badGateway, cause: "cannot connect to \(chosen): \(error)")
+                }
+            case .success(let leased):
+                connection = leased.connection
+                reused = leased.reused
+                leased.connection.listener = self
+                send()
+            }
+        }
+    }
+
+    private func send() {
+        guard let channel = connection?.channel else { return }
+        phase = .awaitingResponse
+        channel.write(HTTPClientRequestPart.head(request), promise: nil)
+        for body in pendingBody { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        bodyBytesForwarded += pendingBytes
+        pendingBody = []
+        pendingBytes = 0
+        if clientEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
+        channel.flush()
+        client?.proxyPauseClientReads(false)
+        responseTimer = eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) { [self] in
+            guard phase == .awaitingResponse else { return }
+            finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
+        }
+        channel.read()
+    }
+
+    /// A piece of the request body from the client.
+    func clientBody(_ body: ByteBuffer) {
+        guard phase != .done else { return }
+        guard let channel = connection?.channel, phase != .connecting else {
+            pendingBody.append(body)
+            pendingBytes += body.readableBytes
+            // Hold the client until the upstream connection is there.
+            if pendingBytes > 256 * 1024 { client?.proxyPauseClientReads(true) }
+            return
+        }
+        bodyBytesForwarded += body.readableBytes
+        channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body))).assumeIsolated().whenComplete { [weak self] _ in
+            self?.client?.proxyPauseClientReads(false)
+        }
+        if !channel.isWritable { client?.proxyPauseClientReads(true) }
+    }
+
+    func clientEnd() {
+        clientEnded = true
+        guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    /// The client can take more: pull the next piece of the response.
+    func clientBecameWritable() {
+        guard waitingForClientWritability, let channel = connection?.channel else { return }
+        waitingForClientWritability = false
+        channel.read()
+    }
+
+    /// The client went away or the request was refused: abandon the upstream request (no leaked connection).
+    func cancel() {
+        guard phase != .done else { return }
+        phase = .done
+        responseTimer?.cancel()
+        if let connection { pool.release(connection, reusable: false) } else if let server { pool.abandon(server) }
+        connection = nil
+    }
+
+    // MARK: - UpstreamListener
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard phase == .awaitingResponse || phase == .streamingResponse else { return }
+        switch part {
+        case .head(let head):
+            responseTimer?.cancel()
+            phase = .streamingResponse
+            upstreamStatus = Int(head.status.code)
+            upstreamKeepAlive = head.isKeepAlive
+            client?.proxyResponseHead(head)
+        case .body(let body):
+            client?.proxyResponseBody(body)
+        case .end:
+            phase = .done
+            // Reusable only if the upstream keeps it alive and our request went out whole.
+            if let connection { pool.release(connection, reusable: upstreamKeepAlive && clientEnded) }
+            connection = nil
+            client?.proxyResponseEnd()
+        }
+    }
+
+    func upstreamReadComplete() {
+        guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
+        if client?.clientIsWritable ?? false {
+            channel.read()
+        } else {
+            waitingForClientWritability = true
+        }
+    }
+
+    func upstreamClosed(error: (any Error)?) {
+        guard phase == .awaitingResponse || phase == .streamingResponse else { return }
+        let cause = error.map { "\($0)" } ?? "upstream closed the connection"
+        if phase == .awaitingResponse, reused, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {
+            // A pooled connection the upstream had closed while idle: the request never reached the app.
+            if let connection { pool.release(connection, reusable: false) }
+            connection = nil
+            phase = .connecting
+            responseTimer?.cancel()
+            start()
+            return
+        }
+        let status: HTTPStatus = error is HTTPParserError ? .badGateway : .badGateway
+        finishWithFailure(status, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
+    }
+
+    private func finishWithFailure(_ status: HTTPStatus, cause: String) {
+        guard phase != .done else { return }
+        phase = .done
+        responseTimer?.cancel()
+        if let connection { pool.release(connection, reusable: false) }
+        connection = nil
+        upstreamStatus = upstreamStatus ?? 0
+        client?.proxyFailed(status, cause: cause)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Edge in front of the real AppServer over a Unix socket, as in production.
+@Suite struct ProxyTests {
+    let directory = TestDirectory()
+    let app: Process
+    let edge: EdgeProcess
+    let appLog = LineCollector()
+
+    init() throws {
+        directory.write("site/s.txt", "static")
+        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
+        app = Process()
+        app.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: EdgeProcess.binary).deletingLastPathComponent().appendingPathComponent("appserver").path)
+        app.arguments = ["--config", directory.path + "/app.yaml"]
+        let pipe = Pipe()
+        app.standardError = pipe
+        app.standardOutput = FileHandle.nullDevice
+        appLog.read(from: pipe.fileHandleForReading)
+        try app.run()
+        guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
+        edge = try EdgeProcess(
+            directory: directory,
+            config: """
+                upstreams:
+                  app: {servers: ["unix:app.sock"]}
+                  gone: {servers: ["unix:nothing-here.sock"]}
+                routes:
+                  - {prefix: /static/, dir: site}
+                  - {prefix: /down/, upstream: gone}
+                  - {prefix: /, upstream: app}
+                limits: {max_body_size: 1MiB}
+                timeouts: {upstream_response: 1s}
+                """)
+    }
+
+    @Test func proxiesToAppServerAndServesStaticBesideIt() throws {
+        let plain = try get(edge.port, "/plaintext")
+        #expect(plain.status == 200)
+        #expect(plain.bodyText == "Hello, World!")
+        #expect(plain.header("Server") == "edge")
+        #expect(plain.header("X-Request-ID")?.count == 32)
+        #expect(try get(edge.port, "/static/s.txt").bodyText == "static")
+    }
+
+    @Test func forwardedHeadersAreEdgesNotTheClients() throws {
+        let response = try fetch(
+            edge.port,
+            "POST /echo HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Request-ID: forged\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nContent-Length: 5\r\n\r\nhello")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+        let headers = (object["headers"] as? [[String: String]] ?? []).reduce(into: [String: [String]]()) {
+            $0[$1["name"]!.lowercased(), default: []].append($1["value"]!)
+        }
+        #expect(headers["x-forwarded-for"] == ["127.0.0.1"])  // the client's claim is dropped: 127.0.0.1 is not in real_ip.trusted
+        #expect(headers["x-real-ip"] == ["127.0.0.1"])
+        #expect(headers["x-forwarded-host"] == ["example.test"])
+        #expect(headers["x-forwarded-proto"] == ["http"])
+        #expect(headers["x-request-id"]?.first != "forged")
+        #expect(headers["x-request-id"]?.first == response.header("X-Request-ID"))
+        #expect(headers["x-secret"] == nil)  // named in Connection: hop-by-hop
+        #expect(headers["connection"] == nil)
+        #expect(headers["content-length"] == ["5"])
+        #expect(object["authority"] as? String == "example.test")
+        #expect(object["body_sha256"] as? String == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        #expect(object["client_address"] as? String == "127.0.0.1")
+    }
+
+    @Test func uploadsStreamThroughToTheMediaDirectory() throws {
+        let payload = String(repeating: "abcdefgh", count: 100_000)  // 800 KB, chunked by the client
+        let connection = try edge.connect()
+        var request = "POST /upload?name=through-edge.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        for chunk in stride(from: 0, to: payload.utf8.count, by: 65536) {
+            let piece = payload.utf8.dropFirst(chunk).prefix(65536)
+            request += String(piece.count, radix: 16) + "\r\n" + String(decoding: piece, as: UTF8.self) + "\r\n"
+        }
+        try connection.send(request + "0\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 201)
+        #expect(try String(contentsOfFile: directory.path + "/media/through-edge.bin", encoding: .utf8) == payload)
+    }
+
+    @Test func bodiesOverTheLimitGet413BeforeAnythingIsSent() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")
+        let response = try connection.readResponse()
+        #expect(response.status == 413)
+        #expect(connection.waitForClose())
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/media/big.bin"))
+
+        let chunked = try edge.connect()
+        try chunked.send("POST /upload?name=grown.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let megabyte = String(repeating: "z", count: 300_000)
+        for _ in 0..<4 { try? chunked.send(String(megabyte.utf8.count, radix: 16) + "\r\n" + megabyte + "\r\n") }
+        #expect(try chunked.readResponse().status == 413)
+    }
+
+    @Test func expectContinueIsAnswered() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try connection.readResponse()
+        #expect(interim.status == 100)
+        try connection.send("abc")
+        #expect(try connection.readResponse().status == 200)
+    }
+
+    @Test func unreachableUpstreamIs502AndSlowIs504() throws {
+        let down = try get(edge.port, "/down/anything")
+        #expect(down.status == 502)
+        #expect(edge.waitForLog(containing: "proxy failed")?.contains("nothing-here.sock") == true)
+        let slow = try get(edge.port, "/__test/sleep?ms=3000")
+        #expect(slow.status == 504)
+        #expect(try get(edge.port, "/plaintext").status == 200)
+    }
+
+    @Test func keepAliveAndPipeliningThroughTheProxy() throws {
+        let connection = try edge.connect()
+        try connection.send(String(repeating: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", count: 5) + "GET /static/s.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in 0..<5 { #expect(try connection.readResponse().bodyText == "Hello, World!") }
+        #expect(try connection.readResponse().bodyText == "static")
+        for _ in 0..<20 {
+            try connection.send("GET /json HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+    }
+}
