@@ -1,0 +1,73 @@
+import NIOCore
+import NIOHTTP1
+import Shared
+import Testing
+
+@testable import EdgeCore
+
+@Suite struct ProxyHeadersTests {
+    private func head(_ text: String) throws -> RequestHead {
+        var parser = HTTP1RequestParser(limits: .init(maxURILength: 1024, maxHeaderSize: 4096))
+        parser.append(ByteBuffer(string: text))
+        guard case .head(let head) = try parser.next() else { throw TestError() }
+        return head
+    }
+
+    struct TestError: Error {}
+
+    private func facts(peer: String, _ headers: String, trusted: [String] = ["10.0.0.0/8"], header: RealIPConfig.Header = .xForwardedFor) throws -> ClientFacts {
+        var realIP = RealIPConfig()
+        realIP.trusted = trusted.compactMap(CIDR.init)
+        realIP.header = header
+        let parsed = try head("GET / HTTP/1.1\r\nHost: h\r\n\(headers)\r\n")
+        return ProxyHeaders.clientFacts(peer: peer, headers: parsed.headers, realIP: realIP, scheme: "http", port: 80) { "generated" }
+    }
+
+    @Test func untrustedPeersCannotClaimAnAddress() throws {
+        let client = try facts(peer: "203.0.113.9", "X-Forwarded-For: 1.2.3.4\r\nX-Request-ID: abc\r\n")
+        #expect(client.address == "203.0.113.9")
+        #expect(client.forwardedFor == "203.0.113.9")
+        #expect(client.requestID == "generated")
+    }
+
+    @Test func trustedChainIsWalkedFromTheRightPastTrustedHops() throws {
+        let client = try facts(peer: "10.0.0.2", "X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.5\r\nX-Request-ID: req-1\r\n")
+        #expect(client.address == "198.51.100.7")  // 10.0.0.5 is one of ours; 6.6.6.6 could be forged by the client
+        #expect(client.forwardedFor == "6.6.6.6, 198.51.100.7, 10.0.0.5, 10.0.0.2")
+        #expect(client.requestID == "req-1")
+    }
+
+    @Test func cloudflareHeaderWhenConfigured() throws {
+        let client = try facts(peer: "10.1.1.1", "CF-Connecting-IP: 192.0.2.44\r\nX-Forwarded-For: 9.9.9.9\r\n", header: .cfConnectingIP)
+        #expect(client.address == "192.0.2.44")
+        let spoofed = try facts(peer: "192.0.2.1", "CF-Connecting-IP: 192.0.2.44\r\n", header: .cfConnectingIP)
+        #expect(spoofed.address == "192.0.2.1")
+    }
+
+    @Test func malformedRequestIDsAreReplaced() throws {
+        #expect(try facts(peer: "10.0.0.1", "X-Request-ID: has space\r\n").requestID == "generated")
+        #expect(try facts(peer: "10.0.0.1", "X-Request-ID: \(String(repeating: "a", count: 200))\r\n").requestID == "generated")
+    }
+
+    @Test func hopByHopFieldsNeverCrossAndFramingIsEdges() throws {
+        let request = try head(
+            "POST /u HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, X-Private\r\nX-Private: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nUpgrade: foo\r\nProxy-Connection: x\r\nX-Forwarded-Proto: https\r\nContent-Length: 3\r\nAccept: */*\r\n\r\n")
+        let client = ClientFacts(address: "1.1.1.1", forwardedFor: "1.1.1.1", scheme: "http", host: "h", port: 8080, requestID: "r")
+        let upstream = ProxyHeaders.upstreamRequest(request, client: client)
+        let names = Set(upstream.headers.map { $0.name.lowercased() })
+        for dropped in ["connection", "x-private", "keep-alive", "te", "upgrade", "proxy-connection"] { #expect(!names.contains(dropped)) }
+        #expect(upstream.headers["x-forwarded-proto"] == ["http"])
+        #expect(upstream.headers["content-length"] == ["3"])
+        #expect(upstream.headers["host"] == ["h"])
+        #expect(upstream.headers["accept"] == ["*/*"])
+        #expect(upstream.headers["x-forwarded-port"] == ["8080"])
+
+        var response = HTTPResponseHead(version: .http1_1, status: .ok)
+        response.headers.add(name: "Connection", value: "X-Internal")
+        response.headers.add(name: "X-Internal", value: "secret")
+        response.headers.add(name: "Transfer-Encoding", value: "chunked")
+        response.headers.add(name: "Content-Type", value: "text/plain")
+        let passed = ProxyHeaders.clientResponseFields(response).map { $0.0.lowercased() }
+        #expect(passed == ["content-type"])
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A deliberately misbehaving upstream on a Unix socket: each accepted connection gets `behaviour` for every
+/// request it sends.
+final class FakeUpstream: @unchecked Sendable {
+    enum Behaviour: Sendable {
+        /// A valid keep-alive response, after which the server closes the connection while it is idle.
+        case answerThenCloseIdle
+        /// Bytes that are not HTTP.
+        case garbage
+        /// A head promising 100 bytes, 10 of them, then a reset.
+        case resetMidResponse
+    }
+
+    let path: String
+    private let fd: CInt
+    private let lock = NSLock()
+    private var _connections = 0
+
+    var connections: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return _connections
+    }
+
+    init(directory: TestDirectory, name: String, behaviour: Behaviour) throws {
+        path = directory.path + "/" + name
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { throw TestFailure("fake upstream: \(String(cString: strerror(errno)))") }
+        let listener = fd
+        Thread { [self] in
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection < 0 { return }
+                lock.lock()
+                _connections += 1
+                lock.unlock()
+                Thread { Self.serve(connection, behaviour) }.start()
+            }
+        }.start()
+    }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+
+    private static func serve(_ connection: CInt, _ behaviour: Behaviour) {
+        defer { close(connection) }
+        var pending = [UInt8]()
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        while true {
+            // Wait for one whole request head (the tests send no bodies here).
+            while !pending.containsHeadEnd {
+                let count = recv(connection, &scratch, scratch.count, 0)
+                if count <= 0 { return }
+                pending += scratch[..<count]
+            }
+            pending.removeAll()
+            switch behaviour {
+            case .answerThenCloseIdle:
+                send(connection, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+                usleep(50_000)
+                return  // closes while Edge keeps it pooled
+            case .garbage:
+                send(connection, "THIS IS NOT HTTP\r\n\r\n")
+                return
+            case .resetMidResponse:
+                send(connection, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+                var linger = linger(l_onoff: 1, l_linger: 0)
+                setsockopt(connection, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+                return
+            }
+        }
+    }
+
+    private static func send(_ connection: CInt, _ text: String) {
+        _ = text.withCString { Glibc.send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    var containsHeadEnd: Bool {
+        guard count >= 4 else { return false }
+        return (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+    }
+}
