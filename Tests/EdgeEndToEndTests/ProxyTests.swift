@@ -118,6 +118,20 @@ import Glibc
         #expect(try get(edge.port, "/plaintext").status == 200)
     }
 
+    @Test func accessLogNamesTheUpstream() throws {
+        let response = try get(edge.port, "/json", "User-Agent: logger-test/1")
+        let id = try #require(response.header("X-Request-ID"))
+        _ = try get(edge.port, "/down/x")
+        let lines = try edge.stopAndReadAccessLog()
+        let proxied = try #require(lines.first { $0.contains("GET /json") })
+        #expect(proxied.contains("\"logger-test/1\""))
+        #expect(proxied.contains(" upstream=unix:\(directory.path)/app.sock upstream_status=200 upstream_time="))
+        #expect(proxied.hasSuffix(" request_id=\(id)"))
+        let failed = try #require(lines.first { $0.contains("GET /down/x") })
+        #expect(failed.contains("\" 502 "))
+        #expect(failed.contains("upstream=unix:\(directory.path)/nothing-here.sock upstream_status=0"))
+    }
+
     @Test func keepAliveAndPipeliningThroughTheProxy() throws {
         let connection = try edge.connect()
         try connection.send(String(repeating: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", count: 5) + "GET /static/s.txt HTTP/1.1\r\nHost: x\r\n\r\n")

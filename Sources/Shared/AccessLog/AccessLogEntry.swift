@@ -13,6 +13,23 @@ public struct AccessLogEntry: Sendable {
     public var userAgent: String?
     /// Seconds from the request head's arrival to the last byte handed to the kernel.
     public var requestTime: Double
+    /// For proxied requests: which upstream server answered, its status and how long it took.
+    public var upstream: UpstreamFacts?
+    /// The request id sent upstream, for proxied requests.
+    public var requestID: String?
+
+    /// What the access log says about the upstream part of a proxied request.
+    public struct UpstreamFacts: Sendable {
+        public var address: String
+        public var status: Int
+        public var seconds: Double
+
+        public init(address: String, status: Int, seconds: Double) {
+            self.address = address
+            self.status = status
+            self.seconds = seconds
+        }
+    }
 
     public init(
         remoteAddress: String, time: String, method: String, uri: String, version: String, status: Int,

@@ -4,6 +4,7 @@ import NIOCore
 ///
 /// combined: `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time`
 /// — the nginx `combined` line with `$request_time` appended, so tools that read combined logs keep working.
+/// Proxied requests add `upstream=ADDRESS upstream_status=CODE upstream_time=SECONDS request_id=ID` after it.
 public enum AccessLogFormatter {
     /// Appends one line for `entry`, ending in a newline.
     public static func write(_ entry: AccessLogEntry, format: AccessLogFormat, into buffer: inout ByteBuffer) {
@@ -33,6 +34,15 @@ public enum AccessLogFormatter {
         writeEscaped(entry.userAgent ?? "-", into: &buffer)
         buffer.writeStaticString("\" ")
         buffer.writeString(formatSeconds(entry.requestTime))
+        if let upstream = entry.upstream {
+            buffer.writeStaticString(" upstream=")
+            writeEscaped(upstream.address, into: &buffer)
+            buffer.writeString(" upstream_status=\(upstream.status) upstream_time=\(formatSeconds(upstream.seconds))")
+        }
+        if let requestID = entry.requestID {
+            buffer.writeStaticString(" request_id=")
+            writeEscaped(requestID, into: &buffer)
+        }
         buffer.writeStaticString("\n")
     }
 
@@ -51,7 +61,17 @@ public enum AccessLogFormatter {
         writeJSONString(entry.referer ?? "", into: &buffer)
         buffer.writeStaticString(",\"user_agent\":")
         writeJSONString(entry.userAgent ?? "", into: &buffer)
-        buffer.writeString(",\"request_time\":\(formatSeconds(entry.requestTime))}\n")
+        buffer.writeString(",\"request_time\":\(formatSeconds(entry.requestTime))")
+        if let upstream = entry.upstream {
+            buffer.writeStaticString(",\"upstream\":")
+            writeJSONString(upstream.address, into: &buffer)
+            buffer.writeString(",\"upstream_status\":\(upstream.status),\"upstream_time\":\(formatSeconds(upstream.seconds))")
+        }
+        if let requestID = entry.requestID {
+            buffer.writeStaticString(",\"request_id\":")
+            writeJSONString(requestID, into: &buffer)
+        }
+        buffer.writeStaticString("}\n")
     }
 
     /// `0.003`: seconds with millisecond precision, like nginx.

@@ -217,10 +217,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
     func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
-        facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext
+        facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext,
+        upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil
     ) {
         var entry = accessLogEntry(
             for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now)
+        entry?.upstream = upstream
+        entry?.requestID = requestID
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
         head.writeImmutableBuffer(response.head)
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())

@@ -160,7 +160,11 @@ extension HTTP1ConnectionHandler: ProxyClient {
         response.closesConnection = response.closesConnection || status == .payloadTooLarge
         let keepAlive = self.state.willKeepAlive(responseClosesConnection: response.closesConnection)
         let head = request?.head
-        write(response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, request?.start ?? context.eventLoop.now), context: context)
+        let start = request?.start ?? context.eventLoop.now
+        write(
+            response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, start), context: context,
+            upstream: .init(address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0, seconds: 0),
+            requestID: state.requestID)
         proxy = nil
         request = nil
         perform(self.state.responseWritten(responseClosesConnection: !keepAlive).action, context: context)
@@ -181,10 +185,15 @@ extension HTTP1ConnectionHandler: ProxyClient {
     private func finishProxy(closes: Bool) {
         guard let state = proxy else { return }
         if var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: state.exchange.upstreamStatus ?? 0, reason: ""), facts: nil,
+            for: request?.head, status: HTTPStatus(code: state.exchange.upstreamStatus ?? 0, reason: ""),
+            facts: request.map { RequestHeaderFacts($0.head.headers) },
             start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
         {
             entry.bodyBytesSent = state.responseBytes
+            entry.upstream = .init(
+                address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0,
+                seconds: state.exchange.upstreamSeconds)
+            entry.requestID = state.requestID
             resources.accessLog.append(entry)
         }
         proxy = nil

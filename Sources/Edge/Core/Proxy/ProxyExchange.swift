@@ -44,6 +44,8 @@ final class ProxyExchange: UpstreamListener {
     /// For the access log: which server answered and with what.
     private(set) var server: UpstreamServer?
     private(set) var upstreamStatus: Int?
+    private var startedAt: NIODeadline?
+    private(set) var upstreamSeconds: Double = 0
 
     init(upstream: String, request: HTTPRequestHead, pool: UpstreamPool, client: any ProxyClient, eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger) {
         self.upstream = upstream
@@ -61,6 +63,7 @@ final class ProxyExchange: UpstreamListener {
     }
 
     func start() {
+        if startedAt == nil { startedAt = eventLoop.now }
         attempts += 1
         guard let chosen = pool.choose(upstream, excluding: tried) else {
             finishWithFailure(.badGateway, cause: "no server of upstream '\(upstream)' is reachable")
@@ -164,6 +167,7 @@ final class ProxyExchange: UpstreamListener {
             client?.proxyResponseBody(body)
         case .end:
             phase = .done
+            upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
             // Reusable only if the upstream keeps it alive and our request went out whole.
             if let connection { pool.release(connection, reusable: upstreamKeepAlive && clientEnded) }
             connection = nil
