@@ -24,6 +24,8 @@ struct ReferenceApp: HTTPApplication {
         let path = request.head.path ?? "/"
         let route = path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? path
         switch (request.head.method, route) {
+        case (.get, "/"):
+            try await HomePage.respond(writer: writer)
         case (.get, "/plaintext"):
             try await writer.write(.text("text/plain"), body: ByteBuffer(string: "Hello, World!"))
         case (.get, "/json"):
