@@ -29,7 +29,9 @@ import Testing
         #expect(warnings.isEmpty)
         #expect(config.routes.count == 3)
         #expect(config.listen.first?.address == .tcp(host: "127.0.0.1", port: 8080))
-        #expect(config.routes.allSatisfy { $0.dir.hasPrefix("/") })
+        #expect(config.routes.filter { $0.upstream == nil }.allSatisfy { $0.dir.hasPrefix("/") })
+        #expect(config.routes.last?.upstream == "app")
+        #expect(config.upstreams["app"]?.servers.first == .unix(path: repository.path + "/conf/var/run/app.sock"))
     }
 
     @Test func decodesEveryKey() throws {
