@@ -132,6 +132,15 @@ import Glibc
         #expect(failed.contains("upstream=unix:\(directory.path)/nothing-here.sock upstream_status=0"))
     }
 
+    @Test func streamedResponsesArriveAsTheyAreProduced() throws {
+        let connection = try edge.connect()
+        try connection.send("GET /__test/stream?n=3&ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let started = Date()
+        // The first event must arrive long before the upstream finishes (3 × 1.5 s).
+        #expect(try connection.readSome(4096) > 0)
+        #expect(Date().timeIntervalSince(started) < 2.5, "the first event waited for the whole response")
+    }
+
     @Test func keepAliveAndPipeliningThroughTheProxy() throws {
         let connection = try edge.connect()
         try connection.send(String(repeating: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", count: 5) + "GET /static/s.txt HTTP/1.1\r\nHost: x\r\n\r\n")

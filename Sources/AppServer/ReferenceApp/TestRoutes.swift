@@ -22,6 +22,17 @@ enum TestRoutes {
         case "/__test/crash":
             let values: [Int] = []
             _ = values[Int(getpid()) % 1 + 1]  // out of bounds: a Swift trap kills this worker only
+        case "/__test/stream":
+            // Server-sent events, one every `ms`: proxies must pass each on as it comes.
+            var head = HTTPResponse.text("text/event-stream")
+            head.headerFields[.cacheControl] = "no-cache"
+            try await writer.writeHead(head)
+            let count = Int(request.query["n"] ?? "") ?? 3
+            for index in 0..<count {
+                try await writer.writeBody(ByteBuffer(string: "data: \(index)\n\n"))
+                try await Task.sleep(for: .milliseconds(milliseconds))
+            }
+            try await writer.finish()
         case "/__test/pid":
             try await writer.write(.text("text/plain"), body: ByteBuffer(string: "\(getpid())"))
         default:

@@ -124,10 +124,13 @@ final class ProxyExchange: UpstreamListener {
             return
         }
         bodyBytesForwarded += body.readableBytes
-        channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body))).assumeIsolated().whenComplete { [weak self] _ in
-            self?.client?.proxyPauseClientReads(false)
-        }
+        channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        // The upstream is full: stop reading from the client until it drains (upstreamBecameWritable).
         if !channel.isWritable { client?.proxyPauseClientReads(true) }
+    }
+
+    func upstreamBecameWritable() {
+        client?.proxyPauseClientReads(false)
     }
 
     func clientEnd() {

@@ -6,6 +6,8 @@ protocol UpstreamListener: AnyObject {
     func upstreamReceived(_ part: HTTPClientResponsePart)
     func upstreamReadComplete()
     func upstreamClosed(error: (any Error)?)
+    /// The upstream takes request bytes again after having been full.
+    func upstreamBecameWritable()
 }
 
 /// The last handler of a pooled upstream connection: forwards response parts to the exchange currently using
@@ -32,6 +34,11 @@ final class UpstreamConnection: ChannelInboundHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         listener?.upstreamReadComplete()
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { listener?.upstreamBecameWritable() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
