@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Edge → AppServer against nginx → the same AppServer (upstream keep-alive on both), `/plaintext`, same run.
+#
+# Both proxies get one worker/event loop; proxy and AppServer (one worker) share CPU 0, wrk runs on CPU 1.
+# Usage: Benchmarks/proxy.sh [runs per side (default 3)] [seconds per run (default 5)]
+# Env: SERVER_CPU (default 0), CLIENT_CPU (default 1), CONNECTIONS (default 64).
+set -euo pipefail
+
+RUNS=${1:-3}
+DURATION=${2:-5}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CONNECTIONS=${CONNECTIONS:-64}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH="$ROOT/Benchmarks"
+source "$ROOT/scripts/common.sh"
+
+require_packages nginx wrk curl
+require_swift
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+say "building release binaries (reuses .build)"
+swift build "${RELEASE_FLAGS[@]}" --product edge 2>&1 | tail -1 >&2
+swift build "${RELEASE_FLAGS[@]}" --product appserver 2>&1 | tail -1 >&2
+BIN=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)
+
+WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
+chmod 755 "$WORK"
+mkdir -p "$WORK/tmp"
+APP_PID=
+PROXY_PID=
+cleanup() {
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_ready() { for _ in $(seq 1 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
+
+say "starting AppServer (one worker) on $WORK/app.sock"
+taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers 1 --socket-mode 0666 \
+    --access-log off --log-level warning &
+APP_PID=$!
+for _ in $(seq 1 100); do [ -S "$WORK/app.sock" ] && break; sleep 0.05; done
+
+start_nginx() {
+    PORT=$(free_port)
+    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/nginx-proxy.conf.template" > "$WORK/nginx.conf"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+    wait_ready "http://127.0.0.1:$PORT/plaintext"
+}
+stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
+start_edge() {
+    PORT=$(free_port)
+    sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/edge-proxy.yaml.template" > "$WORK/edge.yaml"
+    taskset -c "$SERVER_CPU" "$BIN/edge" --config "$WORK/edge.yaml" --log-level warning &
+    PROXY_PID=$!
+    wait_ready "http://127.0.0.1:$PORT/plaintext"
+}
+stop_edge() { kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=; }
+
+load() {
+    local out
+    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/plaintext")
+    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
+    awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+: > "$WORK/nginx.rps"; : > "$WORK/edge.rps"
+for run in $(seq 1 "$RUNS"); do
+    for side in nginx edge; do
+        "start_$side"
+        rps=$(load)
+        echo "$rps" >> "$WORK/$side.rps"
+        say "run $run $side → AppServer: $rps req/s"
+        "stop_$side"
+    done
+done
+
+n=$(median < "$WORK/nginx.rps"); e=$(median < "$WORK/edge.rps")
+printf '\n| proxy in front of AppServer | req/s (median) |\n|---|---:|\n| nginx | %.0f |\n| Edge | %.0f |\n' "$n" "$e"
+printf '\nEdge / nginx: %.2f×  (%s runs per side of %ss, %s connections, server side on CPU %s, wrk on CPU %s, %s)\n' \
+    "$(awk -v e="$e" -v n="$n" 'BEGIN {print e/n}')" "$RUNS" "$DURATION" "$CONNECTIONS" "$SERVER_CPU" "$CLIENT_CPU" "$(date -u +%Y-%m-%d)"
