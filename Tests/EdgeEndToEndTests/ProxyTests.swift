@@ -36,7 +36,7 @@ import Glibc
                   - {prefix: /down/, upstream: gone}
                   - {prefix: /, upstream: app}
                 limits: {max_body_size: 1MiB}
-                timeouts: {upstream_response: 1s}
+                timeouts: {upstream_response: 1s, body: 1s}
                 """)
     }
 
@@ -98,6 +98,25 @@ import Glibc
         let megabyte = String(repeating: "z", count: 300_000)
         for _ in 0..<4 { try? chunked.send(String(megabyte.utf8.count, radix: 16) + "\r\n" + megabyte + "\r\n") }
         #expect(try chunked.readResponse().status == 413)
+    }
+
+    @Test func aClientStillSendingItsBodySeesThe413() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /upload?name=huge.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
+        // Keep sending, as a client that did not ask for 100-continue does, while the refusal comes back.
+        let sender = Thread {
+            let chunk = [UInt8](repeating: 0x61, count: 65536)
+            for _ in 0..<100 { if (try? connection.send(chunk)) == nil { return } }
+        }
+        sender.start()
+        #expect(try connection.readResponse().status == 413)
+    }
+
+    @Test func aStalledRequestBodyIsCutAtTheBodyTimeout() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        #expect(connection.waitForClose())
+        #expect(connection.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
     }
 
     @Test func expectContinueIsAnswered() throws {

@@ -6,7 +6,7 @@ import Glibc
 
 /// A blocking TCP connection to 127.0.0.1 that sends exact bytes and parses exact responses: what a test needs to
 /// check pipelining, malformed requests and slow clients, which high-level clients hide.
-public final class RawConnection {
+public final class RawConnection: @unchecked Sendable {  // a test may send from one thread while reading on another
     /// One parsed response.
     public struct Response {
         public var status: Int

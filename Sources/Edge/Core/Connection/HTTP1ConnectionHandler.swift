@@ -30,6 +30,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     var context: ChannelHandlerContext!
     /// The proxied exchange in progress, if any (see `HTTP1ConnectionHandler+Proxy`).
     var proxy: ProxyState?
+    /// Set when closing while the client may still be sending a body: discard input and close output first.
+    var lingerBeforeClose = false
 
     var timer = ConnectionTimer()
     private var outstandingFileChunks = 0
@@ -71,6 +73,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A refused body still arriving while the connection lingers is dropped unparsed.
+        guard !(lingerBeforeClose && state.phase == .closing) else { return }
         parser.append(unwrapInboundIn(data))
         processEvents(context: context)
     }
@@ -346,9 +350,23 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
             let barrier = context.eventLoop.makePromise(of: Void.self)
             context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: barrier)
             needsFlush = true
-            barrier.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            let linger = lingerBeforeClose
+            barrier.futureResult.assumeIsolated().whenComplete { _ in
+                guard linger else {
+                    context.close(promise: nil)
+                    return
+                }
+                // The client may still be sending a body we refused. Closing now would reset the connection and the
+                // client could lose our response; instead stop writing, read and drop what still comes for a
+                // while (nginx's lingering close), then close.
+                context.close(mode: .output, promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            }
         }
     }
+
+    /// How long a refused body may keep arriving before the connection is closed anyway.
+    static let lingerTime = TimeAmount.seconds(2)
 
     func flushIfNeeded(context: ChannelHandlerContext) {
         guard needsFlush else { return }

@@ -54,6 +54,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     private func finishWithoutProxy(_ response: Response, head: RequestHead, context: ChannelHandlerContext) {
         let start = request?.start ?? context.eventLoop.now
         request = nil
+        lingerBeforeClose = head.bodyFraming != .none
         write(response, keepAlive: false, http10: head.minorVersion == 0, logAs: (head, start), context: context)
         perform(state.responseWritten(responseClosesConnection: true).action, context: context)
     }
@@ -158,6 +159,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
             return
         }
         var response = Response.simple(status, headers: [("X-Request-ID", state.requestID)], closesConnection: !state.requestEnded)
+        lingerBeforeClose = !state.requestEnded
         response.closesConnection = response.closesConnection || status == .payloadTooLarge
         let keepAlive = self.state.willKeepAlive(responseClosesConnection: response.closesConnection)
         let head = request?.head

@@ -106,11 +106,18 @@ final class ProxyExchange: UpstreamListener {
         if clientEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
         channel.flush()
         client?.proxyPauseClientReads(false)
+        if clientEnded { startResponseTimer() }
+        channel.read()
+    }
+
+    /// `timeouts.upstream_response` runs from the moment the whole request is upstream (while the body still
+    /// streams, `timeouts.body` watches the client instead).
+    private func startResponseTimer() {
+        responseTimer?.cancel()
         responseTimer = eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) { [self] in
             guard phase == .awaitingResponse else { return }
             finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
         }
-        channel.read()
     }
 
     /// A piece of the request body from the client.
@@ -137,6 +144,7 @@ final class ProxyExchange: UpstreamListener {
         clientEnded = true
         guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        if phase == .awaitingResponse { startResponseTimer() }
     }
 
     /// The client can take more: pull the next piece of the response.
