@@ -8,12 +8,14 @@ import Testing
     let idleCloser: FakeUpstream
     let garbage: FakeUpstream
     let resetter: FakeUpstream
+    let echo: FakeUpstream
     let edge: EdgeProcess
 
     init() throws {
         idleCloser = try FakeUpstream(directory: directory, name: "idle.sock", behaviour: .answerThenCloseIdle)
         garbage = try FakeUpstream(directory: directory, name: "garbage.sock", behaviour: .garbage)
         resetter = try FakeUpstream(directory: directory, name: "reset.sock", behaviour: .resetMidResponse)
+        echo = try FakeUpstream(directory: directory, name: "echo.sock", behaviour: .upgradeEcho)
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -22,10 +24,12 @@ import Testing
                   idle: {servers: ["unix:idle.sock"]}
                   garbage: {servers: ["unix:garbage.sock"]}
                   reset: {servers: ["unix:reset.sock"]}
+                  echo: {servers: ["unix:echo.sock"]}
                 routes:
                   - {prefix: /idle/, upstream: idle}
                   - {prefix: /garbage/, upstream: garbage}
                   - {prefix: /reset/, upstream: reset}
+                  - {prefix: /ws/, upstream: echo}
                 """)
     }
 
@@ -39,6 +43,21 @@ import Testing
             usleep(150_000)  // the fake upstream has closed the pooled connection by now
         }
         #expect(idleCloser.connections >= 5)
+    }
+
+    @Test func upgradedConnectionsAreTunnelledBothWays() throws {
+        let connection = try edge.connect()
+        // The first tunnelled bytes travel in the same packet as the request head.
+        try connection.send("GET /ws/chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly-")
+        let switching = try connection.readResponse(isHead: true)
+        #expect(switching.status == 101)
+        #expect(switching.header("Upgrade") == "echo")
+        #expect(switching.header("Connection")?.lowercased() == "upgrade")
+        #expect(try connection.readExactly(6) == "early-")
+        try connection.send("ping")
+        #expect(try connection.readExactly(4) == "ping")
+        try connection.send(String(repeating: "x", count: 100_000))
+        #expect(try connection.readExactly(100_000) == String(repeating: "x", count: 100_000))
     }
 
     @Test func garbageFromUpstreamIs502() throws {

@@ -113,6 +113,15 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         return taken
     }
 
+    /// Exactly `count` bytes as text, waiting for them.
+    public func readExactly(_ count: Int) throws -> String {
+        while buffer.count < count {
+            guard try fill() else { throw TestFailure("connection closed after \(buffer.count) of \(count) bytes") }
+        }
+        defer { buffer.removeFirst(count) }
+        return String(decoding: buffer[..<count], as: UTF8.self)
+    }
+
     /// Whether the peer closes the connection (EOF or reset) before the receive timeout.
     public func waitForClose() -> Bool {
         var scratch = [UInt8](repeating: 0, count: 4096)

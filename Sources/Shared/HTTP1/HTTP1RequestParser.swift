@@ -69,6 +69,12 @@ public struct HTTP1RequestParser {
         }
     }
 
+    /// The bytes received but not parsed, handed over when the connection stops speaking HTTP (an upgrade).
+    public mutating func takeUnparsedBytes() -> ByteBuffer {
+        defer { buffer = ByteBuffer() }
+        return buffer
+    }
+
     /// Whether part of a request head has arrived and the rest is awaited (header timeout territory).
     public var hasPartialHead: Bool { state == .head && buffer.readableBytes > 0 }
 

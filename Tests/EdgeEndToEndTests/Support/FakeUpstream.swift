@@ -15,6 +15,8 @@ final class FakeUpstream: @unchecked Sendable {
         case garbage
         /// A head promising 100 bytes, 10 of them, then a reset.
         case resetMidResponse
+        /// Switches protocols (101) and then echoes every byte back, like a WebSocket echo server.
+        case upgradeEcho
     }
 
     let path: String
@@ -76,6 +78,13 @@ final class FakeUpstream: @unchecked Sendable {
             case .garbage:
                 send(connection, "THIS IS NOT HTTP\r\n\r\n")
                 return
+            case .upgradeEcho:
+                send(connection, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+                while true {
+                    let count = recv(connection, &scratch, scratch.count, 0)
+                    if count <= 0 { return }
+                    _ = scratch.withUnsafeBytes { Glibc.send(connection, $0.baseAddress, count, Int32(MSG_NOSIGNAL)) }
+                }
             case .resetMidResponse:
                 send(connection, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
                 var linger = linger(l_onoff: 1, l_linger: 0)

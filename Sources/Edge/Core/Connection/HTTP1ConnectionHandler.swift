@@ -9,7 +9,7 @@ import Shared
 /// Responses are written as raw bytes (pre-encoded heads, `FileRegion` bodies) rather than through
 /// `HTTPResponseEncoder`, so a cached file costs one buffer copy and one write. Decisions about the connection's
 /// life live in `HTTP1ConnectionState`; this class performs them.
-public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
+public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
@@ -20,7 +20,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
 
     let settings: ConnectionSettings
     let resources: LoopResources
-    private var parser: HTTP1RequestParser
+    var parser: HTTP1RequestParser
     var state = HTTP1ConnectionState()
     var request: RequestInProgress?
     var remoteAddress = "-"
@@ -32,6 +32,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
     var proxy: ProxyState?
     /// Set when closing while the client may still be sending a body: discard input and close output first.
     var lingerBeforeClose = false
+    /// Set between an upstream's 101 and the switch to a tunnel: input is kept, not parsed.
+    var upgrading = false
 
     var timer = ConnectionTimer()
     private var outstandingFileChunks = 0
@@ -76,6 +78,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler {
         // A refused body still arriving while the connection lingers is dropped unparsed.
         guard !(lingerBeforeClose && state.phase == .closing) else { return }
         parser.append(unwrapInboundIn(data))
+        guard !upgrading else { return }
         processEvents(context: context)
     }
 

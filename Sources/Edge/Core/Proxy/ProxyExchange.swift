@@ -12,6 +12,8 @@ protocol ProxyClient: AnyObject {
     /// The exchange failed; `status` is for the client if no response head was sent yet.
     func proxyFailed(_ status: HTTPStatus, cause: String)
     func proxyPauseClientReads(_ paused: Bool)
+    /// The upstream switched protocols (101): from now on the two connections are a byte tunnel.
+    func proxyUpgraded(_ head: HTTPResponseHead, upstream: UpstreamConnection)
 }
 
 /// One request proxied to an upstream: leases a pooled connection on the client's own event loop, streams the
@@ -41,6 +43,7 @@ final class ProxyExchange: UpstreamListener {
     private var waitingForClientWritability = false
     private var responseTimer: Scheduled<Void>?
     private var upstreamKeepAlive = false
+    private var switchingHead: HTTPResponseHead?
     /// For the access log: which server answered and with what.
     private(set) var server: UpstreamServer?
     private(set) var upstreamStatus: Int?
@@ -56,6 +59,9 @@ final class ProxyExchange: UpstreamListener {
         self.responseTimeout = responseTimeout
         self.logger = logger
     }
+
+    /// Whether the client asked to switch protocols (`Connection: upgrade`), so a 101 makes a tunnel.
+    var isUpgrade: Bool { request.headers.first(name: "upgrade") != nil }
 
     /// Retrying may repeat a side effect only for methods RFC 9110 calls idempotent.
     private var isIdempotent: Bool {
@@ -168,6 +174,18 @@ final class ProxyExchange: UpstreamListener {
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
         switch part {
+        case .head(let head) where head.status == .switchingProtocols && isUpgrade:
+            // The tunnel starts after the decoder has delivered this response's end, so no HTTP part reaches it.
+            responseTimer?.cancel()
+            switchingHead = head
+            upstreamStatus = 101
+        case .end where switchingHead != nil:
+            phase = .done
+            upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
+            guard let connection, let head = switchingHead else { return }
+            self.connection = nil
+            pool.detach(connection)  // a tunnel never returns to the pool
+            client?.proxyUpgraded(head, upstream: connection)
         case .head(let head):
             responseTimer?.cancel()
             phase = .streamingResponse

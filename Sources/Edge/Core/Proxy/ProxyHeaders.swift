@@ -63,6 +63,11 @@ public enum ProxyHeaders {
             }
             headers.add(name: name, value: value)
         }
+        // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on, explicitly.
+        if connectionTokens.contains("upgrade"), let upgrade = head.headers.first("upgrade") {
+            headers.add(name: "Connection", value: "upgrade")
+            headers.add(name: "Upgrade", value: upgrade)
+        }
         headers.add(name: "X-Forwarded-For", value: client.forwardedFor)
         headers.add(name: "X-Forwarded-Proto", value: client.scheme)
         if let host = client.host { headers.add(name: "X-Forwarded-Host", value: host) }

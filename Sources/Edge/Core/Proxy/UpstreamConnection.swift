@@ -12,7 +12,7 @@ protocol UpstreamListener: AnyObject {
 
 /// The last handler of a pooled upstream connection: forwards response parts to the exchange currently using
 /// the connection, and tells the pool when an idle connection goes away.
-final class UpstreamConnection: ChannelInboundHandler {
+final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     let channel: any Channel
@@ -21,6 +21,8 @@ final class UpstreamConnection: ChannelInboundHandler {
     /// Set by the pool while the connection is idle, so a close by the upstream removes it from the pool.
     var onIdleClose: (() -> Void)?
     private(set) var isClosed = false
+    /// The HTTP codec, removed when the connection becomes a tunnel after an upgrade.
+    var codec: (encoder: HTTPRequestEncoder, decoder: ByteToMessageHandler<HTTPResponseDecoder>)?
 
     init(channel: any Channel, server: UpstreamServer) {
         self.channel = channel
@@ -52,5 +54,28 @@ final class UpstreamConnection: ChannelInboundHandler {
         listener?.upstreamClosed(error: error)
         listener = nil
         context.close(promise: nil)
+    }
+}
+
+extension UpstreamConnection {
+    /// Turns this connection into a raw byte tunnel: the HTTP codec and this handler leave the pipeline, `tunnel`
+    /// takes their place and receives any bytes the decoder had already read past the 101 response. `ready` runs
+    /// once nothing HTTP is left in the pipeline (the decoder also watches writes, so it must be gone first).
+    func becomeTunnel(_ tunnel: TunnelHandler, ready: @escaping () -> Void) throws {
+        let pipeline = channel.pipeline.syncOperations
+        listener = nil
+        try pipeline.addHandler(tunnel)
+        pipeline.removeHandler(self, promise: nil)
+        guard let codec else {
+            ready()
+            return
+        }
+        pipeline.removeHandler(codec.encoder, promise: nil)
+        let decoderGone = channel.eventLoop.makePromise(of: Void.self)
+        pipeline.removeHandler(codec.decoder, promise: decoderGone)
+        decoderGone.futureResult.assumeIsolated().whenComplete { [channel] _ in
+            try? channel.syncOptions?.setOption(.autoRead, value: true)
+            ready()
+        }
     }
 }

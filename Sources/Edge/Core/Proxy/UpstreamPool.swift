@@ -75,6 +75,11 @@ final class UpstreamPool {
         idle[server, default: []].append(connection)
     }
 
+    /// A leased connection that leaves the pool's care for good (it became a tunnel).
+    func detach(_ connection: UpstreamConnection) {
+        active[connection.server, default: 1] -= 1
+    }
+
     /// A lease that never produced a connection.
     func abandon(_ server: UpstreamServer) {
         active[server, default: 1] -= 1
@@ -96,8 +101,13 @@ final class UpstreamPool {
             .channelOption(.autoRead, value: false)  // the exchange pulls: upstream reads follow client writability
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(channel: channel, server: server))
+                    let encoder = HTTPRequestEncoder()
+                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    let connection = UpstreamConnection(channel: channel, server: server)
+                    connection.codec = (encoder, decoder)
+                    try channel.pipeline.syncOperations.addHandler(encoder)
+                    try channel.pipeline.syncOperations.addHandler(decoder)
+                    try channel.pipeline.syncOperations.addHandler(connection)
                 }
             }
         let connected: EventLoopFuture<any Channel>
