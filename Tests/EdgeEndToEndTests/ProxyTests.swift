@@ -31,9 +31,11 @@ import Glibc
                 upstreams:
                   app: {servers: ["unix:app.sock"]}
                   gone: {servers: ["unix:nothing-here.sock"]}
+                  mixed: {servers: ["unix:nothing-here.sock", "unix:app.sock"]}
                 routes:
                   - {prefix: /static/, dir: site}
                   - {prefix: /down/, upstream: gone}
+                  - {prefix: /mixed/, upstream: mixed}
                   - {prefix: /, upstream: app}
                 limits: {max_body_size: 1MiB}
                 timeouts: {upstream_response: 1s, body: 1s}
@@ -126,6 +128,17 @@ import Glibc
         #expect(interim.status == 100)
         try connection.send("abc")
         #expect(try connection.readResponse().status == 200)
+    }
+
+    @Test func aServerThatRefusesIsSkippedAndLogged() throws {
+        for _ in 0..<10 {
+            // Every request succeeds: a refused connect is retried on the other server (nothing was sent).
+            #expect(try get(edge.port, "/mixed/healthz").status == 404)  // the app's 404: it was reached
+        }
+        #expect(edge.waitForLog(containing: "upstream server refuses connections") != nil)
+        // Health is tracked per event loop (no cross-thread state on the request path): one line per loop at most.
+        let lines = edge.errorLog.components(separatedBy: "upstream server refuses connections").count - 1
+        #expect((1...ProcessInfo.processInfo.activeProcessorCount).contains(lines))
     }
 
     @Test func unreachableUpstreamIs502AndSlowIs504() throws {
