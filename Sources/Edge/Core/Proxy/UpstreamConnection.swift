@@ -17,7 +17,9 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     let channel: any Channel
     let server: UpstreamServer
-    weak var listener: (any UpstreamListener)?
+    /// The exchange using the connection; set by the exchange, cleared by the pool on release (strong: see
+    /// `ProxyExchange.client`).
+    var listener: (any UpstreamListener)?
     /// Set by the pool while the connection is idle, so a close by the upstream removes it from the pool.
     var onIdleClose: (() -> Void)?
     private(set) var isClosed = false
