@@ -20,8 +20,9 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// The exchange using the connection; set by the exchange, cleared by the pool on release (strong: see
     /// `ProxyExchange.client`).
     var listener: (any UpstreamListener)?
-    /// Set by the pool while the connection is idle, so a close by the upstream removes it from the pool.
-    var onIdleClose: (() -> Void)?
+    /// The pool holding this connection while it is idle, so a close by the upstream removes it there. (A plain
+    /// reference rather than a closure with weak captures: those cost slow-path reference counting per release.)
+    var idleIn: UpstreamPool?
     private(set) var isClosed = false
     /// The HTTP codec, removed when the connection becomes a tunnel after an upgrade.
     var codec: (encoder: HTTPRequestEncoder, decoder: ByteToMessageHandler<HTTPResponseDecoder>)?
@@ -47,7 +48,8 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
-        onIdleClose?()
+        idleIn?.idleConnectionClosed(self)
+        idleIn = nil
         listener?.upstreamClosed(error: nil)
         context.fireChannelInactive()
     }

@@ -49,7 +49,7 @@ final class UpstreamPool {
         active[server, default: 0] += 1
         while var list = idle[server], let connection = list.popLast() {
             idle[server] = list
-            connection.onIdleClose = nil
+            connection.idleIn = nil
             if !connection.isClosed {
                 completion(.success((connection, true)))
                 return
@@ -68,11 +68,13 @@ final class UpstreamPool {
             connection.channel.close(promise: nil)
             return
         }
-        connection.onIdleClose = { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            self.idle[server]?.removeAll { $0 === connection }
-        }
+        connection.idleIn = self
         idle[server, default: []].append(connection)
+    }
+
+    /// An idle connection the upstream closed.
+    func idleConnectionClosed(_ connection: UpstreamConnection) {
+        idle[connection.server]?.removeAll { $0 === connection }
     }
 
     /// A leased connection that leaves the pool's care for good (it became a tunnel).
