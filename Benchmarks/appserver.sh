@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# nginx → AppServer (reference app /plaintext) against nginx → gunicorn sync (2 × cores + 1 workers) serving the
-# same bytes from a WSGI hello app, same machine, same run.
+# nginx → AppServer (reference app /plaintext) and Edge → AppServer (the pair) against nginx → gunicorn sync
+# (2 × cores + 1 workers) serving the same bytes from a WSGI hello app, same machine, same run.
 #
 # Server side (nginx + app server) pinned to one CPU, wrk to another; runs alternate; medians reported.
 # Usage: Benchmarks/appserver.sh [runs per side (default 3)] [seconds per run (default 5)]
@@ -33,6 +33,7 @@ fi
 
 say "building release binaries (reuses .build)"
 swift build "${RELEASE_FLAGS[@]}" --product appserver 2>&1 | tail -1 >&2
+swift build "${RELEASE_FLAGS[@]}" --product edge 2>&1 | tail -1 >&2
 BIN=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)
 
 WORK=$(mktemp -d /tmp/appserver-bench.XXXXXX)
@@ -42,6 +43,7 @@ SERVER_PID=
 cleanup() {
     [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
     [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+    [ -n "${EDGE_PID:-}" ] && kill "$EDGE_PID" 2>/dev/null || true
     [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -66,6 +68,23 @@ start_appserver() {
 }
 stop_appserver() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
+EDGE_PID=
+start_pair() {
+    taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers "$APPSERVER_WORKERS" \
+        --access-log off --log-level warning &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do [ -S "$WORK/app.sock" ] && break; sleep 0.05; done
+    PORT=$(free_port)
+    sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/edge-proxy.yaml.template" > "$WORK/edge.yaml"
+    taskset -c "$SERVER_CPU" "$BIN/edge" --config "$WORK/edge.yaml" --log-level warning &
+    EDGE_PID=$!
+    wait_ready "http://127.0.0.1:$PORT/plaintext"
+}
+stop_pair() {
+    kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=
+    kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
+}
+
 start_gunicorn() {
     (cd "$BENCH" && taskset -c "$SERVER_CPU" "$VENV/bin/gunicorn" --workers "$GUNICORN_WORKERS" --worker-class sync \
         --bind "unix:$WORK/gunicorn.sock" --umask 0 --log-level warning wsgi_hello:app) &
@@ -83,20 +102,22 @@ load() {
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
-: > "$WORK/gunicorn.rps"; : > "$WORK/appserver.rps"
+: > "$WORK/gunicorn.rps"; : > "$WORK/appserver.rps"; : > "$WORK/pair.rps"
 for run in $(seq 1 "$RUNS"); do
-    for side in gunicorn appserver; do
+    for side in gunicorn appserver pair; do
         "start_$side"
         rps=$(load)
         echo "$rps" >> "$WORK/$side.rps"
-        say "run $run nginx → $side: $rps req/s"
+        say "run $run $side: $rps req/s"
         "stop_$side"
     done
 done
 
-g=$(median < "$WORK/gunicorn.rps"); a=$(median < "$WORK/appserver.rps")
-printf '\n| upstream behind nginx | workers | req/s (median) |\n|---|---:|---:|\n'
-printf '| gunicorn sync (WSGI hello) | %s | %.0f |\n' "$GUNICORN_WORKERS" "$g"
-printf '| AppServer (reference app /plaintext) | %s | %.0f |\n' "$APPSERVER_WORKERS" "$a"
+g=$(median < "$WORK/gunicorn.rps"); a=$(median < "$WORK/appserver.rps"); p=$(median < "$WORK/pair.rps")
+printf '\n| stack | app workers | req/s (median) |\n|---|---:|---:|\n'
+printf '| nginx → gunicorn sync (WSGI hello) | %s | %.0f |\n' "$GUNICORN_WORKERS" "$g"
+printf '| nginx → AppServer (reference app /plaintext) | %s | %.0f |\n' "$APPSERVER_WORKERS" "$a"
+printf '| Edge → AppServer (the pair) | %s | %.0f |\n' "$APPSERVER_WORKERS" "$p"
+printf '\nEdge + AppServer / nginx + gunicorn: %.2f×\n' "$(awk -v p="$p" -v g="$g" 'BEGIN {print p/g}')"
 printf '\nAppServer / gunicorn: %.2f×  (%s runs per side of %ss, %s connections, server side on CPU %s, wrk on CPU %s, %s)\n' \
     "$(awk -v a="$a" -v g="$g" 'BEGIN {print a/g}')" "$RUNS" "$DURATION" "$CONNECTIONS" "$SERVER_CPU" "$CLIENT_CPU" "$(date -u +%Y-%m-%d)"

@@ -267,13 +267,15 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
-    private func encodeHead(_ response: HTTPResponse, exchange id: UInt64, into buffer: inout ByteBuffer) throws {
+    private func encodeHead(
+        _ response: HTTPResponse, exchange id: UInt64, bodyLength: Int? = nil, into buffer: inout ByteBuffer
+    ) throws {
         if isClosed { throw ConnectionClosed() }
         guard var exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
         exchange.encoder.encodeHead(
             response, isHead: exchange.head.method == .HEAD, minorVersion: exchange.head.minorVersion,
-            keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), into: &buffer)
+            keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), bodyLength: bodyLength, into: &buffer)
         exchange.headWritten = true
         exchange.status = response.status.code
         phase = .exchange(exchange)
@@ -282,7 +284,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     /// A whole response in one buffer and one write: the common case of a small body.
     func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
-        try encodeHead(response, exchange: id, into: &buffer)
+        try encodeHead(response, exchange: id, bodyLength: body.readableBytes, into: &buffer)
         guard var exchange = current(id) else { throw ResponseStateError() }
         exchange.encoder.encodeBody(body, into: &buffer)
         exchange.encoder.encodeEnd(into: &buffer)

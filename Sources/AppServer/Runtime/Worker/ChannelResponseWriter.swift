@@ -27,8 +27,7 @@ struct ChannelResponseWriter: ResponseWriter {
 
     func write(_ head: HTTPResponse, body: ByteBuffer) async throws {
         @Sendable func writeAll() throws {
-            var head = head
-            head.headerFields[.contentLength] = String(body.readableBytes)
+            // Content-Length is written by the encoder from the body: setting it here would copy the fields.
             try handler.value.writeWhole(head, body: body, exchange: exchangeID)
         }
         if eventLoop.inEventLoop { return try writeAll() }

@@ -10,35 +10,51 @@ struct ResponseEncoder {
     private(set) var framing: Framing = .length
 
     /// The head bytes; `keepAlive` false adds `Connection: close`.
+    ///
+    /// The app's fields are written as they are, skipping the ones this encoder owns, rather than copied and
+    /// edited: mutating `HTTPFields` copies its storage, an allocation per response.
     mutating func encodeHead(
         _ response: HTTPResponse, isHead: Bool, minorVersion: Int, keepAlive: inout Bool, date: ByteBuffer,
-        into buffer: inout ByteBuffer
+        bodyLength: Int? = nil, into buffer: inout ByteBuffer
     ) {
-        var fields = response.headerFields
+        let fields = response.headerFields
         let status = response.status.code
         let bodyless = isHead || status == 204 || status == 304 || (100..<200).contains(status)
-        if fields[.contentLength] != nil || bodyless {
+        var hasLength = false, hasServer = false, hasDate = false
+        for field in fields {
+            switch field.name {
+            case .contentLength: hasLength = true
+            case .server: hasServer = true
+            case .date: hasDate = true
+            default: break
+            }
+        }
+        let addLength = !hasLength && bodyLength != nil && !(100..<200).contains(status) && status != 204 && status != 304
+        if hasLength || addLength || bodyless {
             framing = bodyless ? .none : .length
         } else if minorVersion == 1 {
             framing = .chunked
-            fields[.transferEncoding] = "chunked"
         } else {
             framing = .untilClose
             keepAlive = false
         }
-        if isHead, fields[.contentLength] == nil, framing == .none { /* HEAD: length unknown, none sent */ }
-        fields[.connection] = nil
         if status == 200 {
             buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
         } else {
             buffer.writeString("HTTP/1.1 \(status) \(response.status.reasonPhrase)\r\n")
         }
-        if fields[.server] == nil { buffer.writeStaticString("Server: appserver\r\n") }
-        if fields[.date] == nil { buffer.writeImmutableBuffer(date) }
-        for field in fields {
+        if !hasServer { buffer.writeStaticString("Server: appserver\r\n") }
+        if !hasDate { buffer.writeImmutableBuffer(date) }
+        for field in fields where field.name != .connection && field.name != .transferEncoding {
             buffer.writeString(field.name.rawName)
             buffer.writeStaticString(": ")
             buffer.writeString(field.value)
+            buffer.writeStaticString("\r\n")
+        }
+        if framing == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if addLength, let bodyLength {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(bodyLength))
             buffer.writeStaticString("\r\n")
         }
         if !keepAlive {
