@@ -52,6 +52,12 @@ final class AppServerProcess: @unchecked Sendable {
     }
 
     deinit {
+        guard process.isRunning else { return }
+        // INT stops the master and its workers at once; KILL only if that fails (workers would then exit by
+        // themselves when they notice the master is gone).
+        kill(process.processIdentifier, SIGINT)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -99,6 +105,8 @@ final class LoadGenerator: @unchecked Sendable {
     private let finished = DispatchGroup()
 
     init(server: AppServerProcess, path: String = "/plaintext", clients: Int = 4) {
+        // Only the socket path is captured: holding the server would keep it (and its processes) alive after the test.
+        let socketPath = server.socketPath
         for _ in 0..<clients {
             finished.enter()
             let thread = Thread { [self] in
@@ -106,7 +114,7 @@ final class LoadGenerator: @unchecked Sendable {
                 var connection: RawConnection?
                 while isRunning {
                     do {
-                        if connection == nil { connection = try server.connect() }
+                        if connection == nil { connection = try RawConnection(unixPath: socketPath) }
                         try connection!.send("GET \(path) HTTP/1.1\r\nHost: app\r\n\r\n")
                         let response = try connection!.readResponse()
                         record(success: response.status == 200, detail: "status \(response.status)")

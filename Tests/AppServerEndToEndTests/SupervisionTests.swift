@@ -99,6 +99,8 @@ import Glibc
         #expect(rename(binary + ".new", binary) == 0)
         server.signal(SIGHUP)
         #expect(server.log.waitFor(containing: "generation 2 ready", timeout: 20) != nil)
+        // Until the old worker has left, a new connection may still reach it.
+        #expect(server.log.waitFor(containing: "worker exiting generation=1", timeout: 20) != nil)
         let worker = try server.request("GET", "/__test/pid").bodyText
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/exe") == binary)
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.pid)/exe") == binary + " (deleted)")

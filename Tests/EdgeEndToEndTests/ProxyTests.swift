@@ -9,21 +9,16 @@ import Glibc
 /// Edge in front of the real AppServer over a Unix socket, as in production.
 @Suite struct ProxyTests {
     let directory = TestDirectory()
-    let app: Process
+    let app: ChildProcess
     let edge: EdgeProcess
     let appLog = LineCollector()
 
     init() throws {
         directory.write("site/s.txt", "static")
         directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
-        app = Process()
-        app.executableURL = URL(fileURLWithPath: URL(fileURLWithPath: EdgeProcess.binary).deletingLastPathComponent().appendingPathComponent("appserver").path)
-        app.arguments = ["--config", directory.path + "/app.yaml"]
-        let pipe = Pipe()
-        app.standardError = pipe
-        app.standardOutput = FileHandle.nullDevice
-        appLog.read(from: pipe.fileHandleForReading)
-        try app.run()
+        app = try ChildProcess(
+            URL(fileURLWithPath: EdgeProcess.binary).deletingLastPathComponent().appendingPathComponent("appserver").path,
+            ["--config", directory.path + "/app.yaml"], log: appLog)
         guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
         edge = try EdgeProcess(
             directory: directory,

@@ -1,0 +1,30 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process started for a test and stopped (TERM, then KILL) when the last reference goes, so no test leaves
+/// servers running behind it.
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+
+    /// Starts `executable` with `arguments`, its standard error collected into `log`.
+    public init(_ executable: String, _ arguments: [String], log: LineCollector) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        log.read(from: pipe.fileHandleForReading)
+        try process.run()
+    }
+
+    deinit {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
