@@ -18,6 +18,7 @@ APPSERVER_WORKERS=${APPSERVER_WORKERS:-$(tr ',' '\n' <<<"$SERVER_CPU" | wc -l)}
 GUNICORN_WORKERS=$((2 * CORES + 1))
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/Benchmarks"
+source "$BENCH/lib.sh"
 source "$ROOT/scripts/common.sh"
 
 require_packages nginx wrk curl python3-venv
@@ -48,8 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
 
 start_nginx() { # socket
     PORT=$(free_port)
@@ -94,19 +93,12 @@ start_gunicorn() {
 }
 stop_gunicorn() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
-load() {
-    local out
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/plaintext")
-    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
-    awk '/Requests\/sec/ {print $2}' <<<"$out"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : > "$WORK/gunicorn.rps"; : > "$WORK/appserver.rps"; : > "$WORK/pair.rps"
 for run in $(seq 1 "$RUNS"); do
     for side in gunicorn appserver pair; do
         "start_$side"
-        rps=$(load)
+        rps=$(load /plaintext)
         echo "$rps" >> "$WORK/$side.rps"
         say "run $run $side: $rps req/s"
         "stop_$side"

@@ -13,6 +13,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/Benchmarks"
+source "$BENCH/lib.sh"
 source "$ROOT/scripts/common.sh"
 
 require_packages nginx wrk curl
@@ -37,8 +38,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { for _ in $(seq 1 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "$1 did not come up" >&2; exit 1; }
 
 say "starting AppServer (one worker) on $WORK/app.sock"
 taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers 1 --socket-mode 0666 \
@@ -62,19 +61,12 @@ start_edge() {
 }
 stop_edge() { kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=; }
 
-load() {
-    local out
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT/plaintext")
-    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
-    awk '/Requests\/sec/ {print $2}' <<<"$out"
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 : > "$WORK/nginx.rps"; : > "$WORK/edge.rps"
 for run in $(seq 1 "$RUNS"); do
     for side in nginx edge; do
         "start_$side"
-        rps=$(load)
+        rps=$(load /plaintext)
         echo "$rps" >> "$WORK/$side.rps"
         say "run $run $side → AppServer: $rps req/s"
         "stop_$side"

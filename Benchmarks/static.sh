@@ -13,6 +13,7 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/Benchmarks"
+source "$BENCH/lib.sh"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -48,12 +49,7 @@ chmod 755 "$WORK" "$WORK/files"  # nginx workers run as www-data
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$WORK/files/1k.txt"
 head -c $((1024 * 1024)) /dev/urandom > "$WORK/files/1m.bin"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
 
-wait_ready() { # url
-    for _ in $(seq 1 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done
-    echo "server at $1 did not come up" >&2; exit 1
-}
 
 start_nginx() {
     PORT=$(free_port)
@@ -72,15 +68,7 @@ start_edge() {
 }
 stop_edge() { kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=; }
 
-# Prints req/s; fails the run on socket errors or non-2xx responses.
-load() { # path
-    local out
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT$1")
-    if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
-    awk '/Requests\/sec/ {print $2}' <<<"$out"
-}
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 declare -A RESULTS
 for file in 1k.txt 1m.bin; do

@@ -5,16 +5,7 @@ import Testing
 /// Command line, access log and graceful stop of the real binary.
 @Suite struct LifecycleTests {
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: EdgeProcess.binary)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runToCompletion(EdgeProcess.binary, arguments)
     }
 
     @Test func helpAndVersion() throws {
