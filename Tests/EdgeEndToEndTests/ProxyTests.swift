@@ -15,7 +15,7 @@ import Glibc
 
     init() throws {
         directory.write("site/s.txt", "static")
-        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
+        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nlog_level: debug\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
         app = try ChildProcess(
             URL(fileURLWithPath: EdgeProcess.binary).deletingLastPathComponent().appendingPathComponent("appserver").path,
             ["--config", directory.path + "/app.yaml"], log: appLog)
@@ -157,6 +157,17 @@ import Glibc
         let failed = try #require(lines.first { $0.contains("GET /down/x") })
         #expect(failed.contains("\" 502 "))
         #expect(failed.contains("upstream=unix:\(directory.path)/nothing-here.sock upstream_status=0"))
+    }
+
+    @Test func aClientThatLeavesAbortsItsUpstreamRequest() throws {
+        let connection = try edge.connect()
+        try connection.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(300_000)  // the request is with the app now
+        connection.close()
+        // Edge closes the upstream connection rather than keeping it for a response nobody will read: the app's
+        // write then finds its client gone.
+        #expect(appLog.waitFor(containing: "client went away before the response was complete", timeout: 10) != nil)
+        #expect(try get(edge.port, "/plaintext").status == 200)
     }
 
     @Test func streamedResponsesArriveAsTheyAreProduced() throws {
