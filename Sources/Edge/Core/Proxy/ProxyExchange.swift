@@ -222,8 +222,10 @@ final class ProxyExchange: UpstreamListener {
 
     func upstreamClosed(error: (any Error)?) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
-        let cause = error.map { "\($0)" } ?? "upstream closed the connection"
-        if phase == .awaitingResponse, reused, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {
+        let malformed = error is HTTPParserError
+        let cause = malformed ? "malformed response (\(error!))" : error.map { "\($0)" } ?? "upstream closed the connection"
+        // A malformed response proves the request reached the app: never retried.
+        if phase == .awaitingResponse, reused, !malformed, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {
             // A pooled connection the upstream had closed while idle: the request never reached the app.
             if let connection { pool.release(connection, reusable: false) }
             connection = nil
@@ -232,8 +234,7 @@ final class ProxyExchange: UpstreamListener {
             start()
             return
         }
-        let status: HTTPStatus = error is HTTPParserError ? .badGateway : .badGateway
-        finishWithFailure(status, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
+        finishWithFailure(.badGateway, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
     }
 
     private func finishWithFailure(_ status: HTTPStatus, cause: String) {
