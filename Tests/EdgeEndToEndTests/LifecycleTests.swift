@@ -59,6 +59,31 @@ import Testing
         #expect(lines.contains { $0.contains("\"GET /nothing HTTP/1.1\" 404 ") })
     }
 
+    @Test func hupReloadsTheConfigForNewConnectionsAndRefusesABadOne() throws {
+        let directory = TestDirectory()
+        directory.write("one/page.txt", "version one")
+        directory.write("two/page.txt", "version two")
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: one}]", accessLog: false)
+        let kept = try edge.connect()
+        try kept.send("GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try kept.readResponse().bodyText == "version one")
+
+        let yaml = try String(contentsOfFile: edge.configPath, encoding: .utf8)
+        directory.write("edge.yaml", yaml.replacingOccurrences(of: "dir: one", with: "dir: two"))
+        edge.signal(SIGHUP)
+        #expect(edge.waitForLog(containing: "HUP: configuration reloaded") != nil)
+        #expect(try get(edge.port, "/page.txt").bodyText == "version two")
+        // A connection opened before the reload finishes with the configuration it started with.
+        try kept.send("GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try kept.readResponse().bodyText == "version one")
+
+        directory.write("edge.yaml", yaml.replacingOccurrences(of: "dir: one", with: "dir: missing"))
+        edge.signal(SIGHUP)
+        let refused = edge.waitForLog(containing: "HUP: configuration refused")
+        #expect(refused?.contains("routes[0].dir") == true)
+        #expect(try get(edge.port, "/page.txt").bodyText == "version two")
+    }
+
     @Test func tellsSystemdWhenReadyAndWhenStopping() throws {
         let directory = TestDirectory()
         directory.write("site/a.txt", "alpha")

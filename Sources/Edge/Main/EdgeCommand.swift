@@ -10,7 +10,7 @@ struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge",
         abstract: "Edge: the HTTP front server (static files, limits, timeouts) that replaces nginx.",
-        discussion: "Signals: TERM graceful stop, INT/QUIT fast stop, USR1 reopen the access log.",
+        discussion: "Signals: HUP reload the config, TERM graceful stop, INT/QUIT fast stop, USR1 reopen the access log.",
         version: BuildInfo.version)
 
     @Option(name: .long, help: "YAML config file.")

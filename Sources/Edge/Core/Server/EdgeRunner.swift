@@ -33,10 +33,30 @@ public enum EdgeRunner {
             case .sigusr1:
                 server.reopenLogs()
             case .sighup:
-                logger.warning("HUP received: configuration reload is not supported yet; restart edge to apply changes")
+                reload(server: server, configPath: configPath, logger: logger, notifier: notifier)
             default:
                 break
             }
+        }
+    }
+}
+
+extension EdgeRunner {
+    /// HUP: re-read the config file; on any problem keep the running configuration and say why.
+    static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000)")
+        defer { notifier.notify("READY=1") }
+        do {
+            let (config, warnings) = try EdgeConfig.load(from: configPath)
+            for warning in warnings { logger.warning("\(warning)") }
+            try server.reload(config)
+            logger.info("HUP: configuration reloaded; new connections use it", metadata: ["config": "\(configPath)"])
+        } catch let problems as ConfigProblems {
+            logger.error("HUP: configuration refused, keeping the running one: \(problems.problems.map(\.description).joined(separator: "; "))")
+        } catch {
+            logger.error("HUP: configuration refused, keeping the running one: \(error)")
         }
     }
 }

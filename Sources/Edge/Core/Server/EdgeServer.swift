@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Shared
@@ -9,6 +10,13 @@ import Glibc
 import Musl
 #endif
 
+/// What new connections are served with. A reload (HUP) replaces it; connections keep the one they started with.
+struct ServingGeneration: Sendable {
+    var config: EdgeConfig
+    var settings: ConnectionSettings
+    var resources: PerLoopResources
+}
+
 /// A running Edge: its listeners, event loops and connections.
 public final class EdgeServer: Sendable {
     /// The addresses actually bound (port 0 in the config becomes the port the kernel chose).
@@ -16,24 +24,41 @@ public final class EdgeServer: Sendable {
     private let listeners: [any Channel]
     private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
-    private let resources: PerLoopResources
+    private let accessLogs: PerLoop<AccessLogBuffer>
     private let accessLog: AccessLogSink
-    private let config: EdgeConfig
+    private let current: NIOLockedValueBox<ServingGeneration>
     private let logger: Logger
+
+    private var config: EdgeConfig { current.withLockedValue { $0.config } }
 
     private init(
         boundAddresses: [SocketAddress], listeners: [any Channel], group: MultiThreadedEventLoopGroup,
-        registry: ConnectionRegistry, resources: PerLoopResources, accessLog: AccessLogSink, config: EdgeConfig,
-        logger: Logger
+        registry: ConnectionRegistry, accessLogs: PerLoop<AccessLogBuffer>, accessLog: AccessLogSink,
+        current: NIOLockedValueBox<ServingGeneration>, logger: Logger
     ) {
         self.boundAddresses = boundAddresses
         self.listeners = listeners
         self.group = group
         self.registry = registry
-        self.resources = resources
+        self.accessLogs = accessLogs
         self.accessLog = accessLog
-        self.config = config
+        self.current = current
         self.logger = logger
+    }
+
+    /// Per-loop caches and upstream pools for `config`; access-log batches outlive generations.
+    private static func makeResources(
+        _ config: EdgeConfig, group: MultiThreadedEventLoopGroup, accessLogs: PerLoop<AccessLogBuffer>, logger: Logger
+    ) throws -> PerLoopResources {
+        let upstreams = config.upstreams
+        let connectTimeout = TimeAmount.milliseconds(config.timeouts.upstreamConnect.milliseconds)
+        return try PerLoopResources(group: group) {
+            // Runs on the loop it creates resources for: the pool must never be touched from another thread.
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop!
+            let pool = upstreams.isEmpty
+                ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
+            return LoopResources(files: OpenFileCache(), accessLog: accessLogs.forLoop(loop), upstreams: pool)
+        }
     }
 
     /// Opens the access log, starts the event loops and binds every listener; throws naming the address or file
@@ -44,22 +69,17 @@ public final class EdgeServer: Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
             let format = config.accessLogFormat
-            let upstreams = config.upstreams
-            let connectTimeout = TimeAmount.milliseconds(config.timeouts.upstreamConnect.milliseconds)
-            let resources = try PerLoopResources(group: group) {
-                // Runs on the loop it creates resources for: the pool must never be touched from another thread.
-                let loop = MultiThreadedEventLoopGroup.currentEventLoop!
-                let pool = upstreams.isEmpty
-                    ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
-                return LoopResources(files: OpenFileCache(), accessLog: AccessLogBuffer(sink: accessLog, format: format), upstreams: pool)
-            }
-            resources.every(.seconds(1)) { $0.accessLog.flush() }
+            let accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: format) }
+            accessLogs.every(.seconds(1)) { $0.flush() }
+            let generation = ServingGeneration(
+                config: config, settings: ConnectionSettings(config: config, logger: logger),
+                resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger))
+            let current = NIOLockedValueBox(generation)
             let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)
-            let settings = ConnectionSettings(config: config, logger: logger)
             var listeners: [any Channel] = []
             do {
                 for listen in config.listen {
-                    listeners.append(try await bind(listen, group: group, registry: registry, resources: resources, settings: settings))
+                    listeners.append(try await bind(listen, group: group, registry: registry, current: current))
                 }
             } catch {
                 for listener in listeners { try? await listener.close() }
@@ -67,16 +87,37 @@ public final class EdgeServer: Sendable {
             }
             return EdgeServer(
                 boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners, group: group,
-                registry: registry, resources: resources, accessLog: accessLog, config: config, logger: logger)
+                registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error
         }
     }
 
+    /// Serves new connections with `newConfig` (routes, limits, timeouts, upstreams, real_ip); connections already
+    /// open finish with the configuration they started with. Settings that need new sockets, threads or files
+    /// (`listen`, `threads`, `access_log`, `limits.max_connections`) keep their running values and are logged.
+    public func reload(_ newConfig: EdgeConfig) throws {
+        let running = config
+        var unchanged: [String] = []
+        if newConfig.listen != running.listen { unchanged.append("listen") }
+        if newConfig.threads != running.threads { unchanged.append("threads") }
+        if newConfig.accessLog != running.accessLog || newConfig.accessLogFormat != running.accessLogFormat {
+            unchanged.append("access_log")
+        }
+        if newConfig.limits.maxConnections != running.limits.maxConnections { unchanged.append("limits.max_connections") }
+        if !unchanged.isEmpty {
+            logger.warning("HUP: these settings need a restart and keep their running values", metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
+        }
+        let generation = ServingGeneration(
+            config: newConfig, settings: ConnectionSettings(config: newConfig, logger: logger),
+            resources: try Self.makeResources(newConfig, group: group, accessLogs: accessLogs, logger: logger))
+        current.withLockedValue { $0 = generation }
+    }
+
     private static func bind(
         _ listen: ListenConfig, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
-        resources: PerLoopResources, settings: ConnectionSettings
+        current: NIOLockedValueBox<ServingGeneration>
     ) async throws -> any Channel {
         let isTCP: Bool
         if case .tcp = listen.address { isTCP = true } else { isTCP = false }
@@ -91,7 +132,9 @@ public final class EdgeServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let loopResources = resources.forLoop(channel.eventLoop)
+                    let generation = current.withLockedValue { $0 }
+                    let settings = generation.settings
+                    let loopResources = generation.resources.forLoop(channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTP1ConnectionHandler(settings: settings, resources: loopResources))
                 }
@@ -164,7 +207,7 @@ public final class EdgeServer: Sendable {
     }
 
     private func finish() async {
-        await resources.forEach { $0.accessLog.flush() }
+        await accessLogs.forEach { $0.flush() }
         try? await group.shutdownGracefully()
     }
 }
