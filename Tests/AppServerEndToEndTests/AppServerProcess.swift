@@ -13,14 +13,8 @@ final class AppServerProcess: @unchecked Sendable {
     let socketPath: String
     let log = LineCollector()
 
-    static var binary: String {
-        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
-        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("appserver").path) {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("appserver").path
-    }
+    /// The `appserver` executable built next to this test bundle.
+    static var binary: String { builtProduct("appserver") }
 
     /// Writes a config (`bind` set to a socket in the directory, then `config`) and starts the master; waits for
     /// all workers to be ready unless `waitUntilReady` is false.

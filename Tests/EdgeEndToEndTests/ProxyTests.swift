@@ -17,7 +17,7 @@ import Glibc
         directory.write("site/s.txt", "static")
         directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nlog_level: debug\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
         app = try ChildProcess(
-            URL(fileURLWithPath: EdgeProcess.binary).deletingLastPathComponent().appendingPathComponent("appserver").path,
+            builtProduct("appserver"),
             ["--config", directory.path + "/app.yaml"], log: appLog)
         guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
         edge = try EdgeProcess(

@@ -11,15 +11,7 @@ final class EdgeProcess: @unchecked Sendable {
     let accessLogPath: String
 
     /// The `edge` executable built next to this test bundle.
-    static var binary: String {
-        let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
-        // The test runner may be inside a bundle directory; walk up until the build products are found.
-        for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("edge").path) {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("edge").path
-    }
+    static var binary: String { builtProduct("edge") }
 
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
     /// it logs that it is ready.
