@@ -137,6 +137,19 @@ final class LoadGenerator: @unchecked Sendable {
         if success { succeeded += 1 } else { failures.append(detail) }
     }
 
+    /// Waits until at least `count` requests have succeeded (the load is really running).
+    func waitForSuccesses(_ count: Int, timeout: TimeInterval = 20) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            lock.lock()
+            let done = succeeded >= count
+            lock.unlock()
+            if done { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
     func stop() -> (succeeded: Int, failures: [String]) {
         lock.lock()
         running = false

@@ -45,12 +45,13 @@ import Glibc
     @Test func termLetsTheSlowRequestFinishThenExits0() throws {
         let directory = TestDirectory()
         let pidFile = directory.path + "/appserver.pid"
-        let server = try AppServerProcess(directory: directory, config: "workers: 1\napp: {test_routes: true}", arguments: ["--pid", pidFile])
+        let server = try AppServerProcess(
+            directory: directory, config: "workers: 1\nlog_level: debug\napp: {test_routes: true}", arguments: ["--pid", pidFile])
         #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(server.pid)\n")
         let slow = try server.connect()
         try slow.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: app\r\n\r\n")
-        #expect(server.log.waitFor(containing: "spawned worker", timeout: 5) != nil)
-        usleep(200_000)  // let the request reach the app before TERM; the test then waits on its response
+        // TERM only once the request is with the app: the test is about finishing in-flight requests.
+        #expect(server.log.waitFor(containing: #"path="/__test/sleep"#, timeout: 10) != nil)
         server.signal(SIGTERM)
         let response = try slow.readResponse()
         #expect(response.status == 200)
@@ -62,10 +63,10 @@ import Glibc
     }
 
     @Test func quitStopsAtOnce() throws {
-        let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
+        let server = try AppServerProcess(config: "workers: 2\nlog_level: debug\napp: {test_routes: true}")
         let slow = try server.connect()
         try slow.send("GET /__test/sleep?ms=20000 HTTP/1.1\r\nHost: app\r\n\r\n")
-        usleep(200_000)
+        #expect(server.log.waitFor(containing: #"path="/__test/sleep"#, timeout: 10) != nil)
         server.signal(SIGQUIT)
         #expect(slow.waitForClose())  // not served: a fast stop does not wait
         #expect(server.waitForExit(timeout: 10) == 0)
@@ -144,7 +145,7 @@ import Glibc
         let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
         let victim = Int32(try server.request("GET", "/__test/pid").bodyText)!
         let load = LoadGenerator(server: server, clients: 4)
-        usleep(300_000)
+        #expect(load.waitForSuccesses(50))
         kill(victim, SIGKILL)
         #expect(server.log.waitFor(containing: "worker \(victim) (generation 1) died: signal 9 (SIGKILL)", timeout: 20) != nil)
         #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))

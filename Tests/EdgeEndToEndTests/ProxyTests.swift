@@ -162,7 +162,7 @@ import Glibc
     @Test func aClientThatLeavesAbortsItsUpstreamRequest() throws {
         let connection = try edge.connect()
         try connection.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
-        usleep(300_000)  // the request is with the app now
+        #expect(appLog.waitFor(containing: #"path="/__test/sleep"#, timeout: 10) != nil)
         connection.close()
         // Edge closes the upstream connection rather than keeping it for a response nobody will read: the app's
         // write then finds its client gone.

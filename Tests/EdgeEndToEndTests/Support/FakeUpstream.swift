@@ -23,11 +23,29 @@ final class FakeUpstream: @unchecked Sendable {
     private let fd: CInt
     private let lock = NSLock()
     private var _connections = 0
+    private var _closed = 0
 
     var connections: Int {
         lock.lock()
         defer { lock.unlock() }
         return _connections
+    }
+
+    /// Connections this server has closed so far.
+    var closed: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return _closed
+    }
+
+    /// Waits until this server has closed at least `count` connections.
+    func waitForClosed(_ count: Int, timeout: TimeInterval = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while closed < count {
+            if Date() > deadline { return false }
+            usleep(10_000)
+        }
+        return true
     }
 
     init(directory: TestDirectory, name: String, behaviour: Behaviour) throws {
@@ -48,7 +66,12 @@ final class FakeUpstream: @unchecked Sendable {
                 lock.lock()
                 _connections += 1
                 lock.unlock()
-                Thread { Self.serve(connection, behaviour) }.start()
+                Thread { [self] in
+                    Self.serve(connection, behaviour)
+                    lock.lock()
+                    _closed += 1
+                    lock.unlock()
+                }.start()
             }
         }.start()
     }

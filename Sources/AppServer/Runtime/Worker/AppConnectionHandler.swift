@@ -190,6 +190,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
                 start: context.eventLoop.now, client: client))
         let requestID = head.headers.first("x-request-id").map { " (request id \($0))" } ?? ""
         worker.board?.currentRequest = "\(head.method.rawValue) \(head.target)\(requestID)"
+        // Debug level: the message is built only when enabled, so the request path pays one level check.
+        worker.logger.debug("request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
         worker.requests.increment()
 
         let appRequest = AppRequest(head: request, clientAddress: client, scheme: scheme, body: body)
