@@ -49,13 +49,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-
-start_nginx() { # socket
-    PORT=$(free_port)
-    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$1|g" "$BENCH/nginx-proxy.conf.template" > "$WORK/nginx.conf"
-    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
-}
-stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
+start_nginx() { start_nginx_with nginx-proxy.conf.template /plaintext "$1"; }
 
 start_appserver() {
     # The socket must be reachable by nginx's www-data workers.
@@ -63,7 +57,6 @@ start_appserver() {
         --socket-mode 0666 --access-log off --log-level warning &
     SERVER_PID=$!
     start_nginx "$WORK/app.sock"
-    wait_ready "http://127.0.0.1:$PORT/plaintext"
 }
 stop_appserver() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
 
@@ -73,14 +66,10 @@ start_pair() {
         --access-log off --log-level warning &
     SERVER_PID=$!
     for _ in $(seq 1 100); do [ -S "$WORK/app.sock" ] && break; sleep 0.05; done
-    PORT=$(free_port)
-    sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/edge-proxy.yaml.template" > "$WORK/edge.yaml"
-    taskset -c "$SERVER_CPU" "$BIN/edge" --config "$WORK/edge.yaml" --log-level warning &
-    EDGE_PID=$!
-    wait_ready "http://127.0.0.1:$PORT/plaintext"
+    start_edge_with edge-proxy.yaml.template /plaintext "$WORK/app.sock"
 }
 stop_pair() {
-    kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=
+    stop_edge
     kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 }
 
@@ -89,10 +78,8 @@ start_gunicorn() {
         --bind "unix:$WORK/gunicorn.sock" --umask 0 --log-level warning wsgi_hello:app) &
     SERVER_PID=$!
     start_nginx "$WORK/gunicorn.sock"
-    wait_ready "http://127.0.0.1:$PORT/plaintext"
 }
 stop_gunicorn() { stop_nginx; kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=; }
-
 
 : > "$WORK/gunicorn.rps"; : > "$WORK/appserver.rps"; : > "$WORK/pair.rps"
 for run in $(seq 1 "$RUNS"); do

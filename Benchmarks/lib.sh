@@ -21,3 +21,26 @@ load() {
 
 # The median of the numbers on standard input.
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# Fills a config template (@WORK@, @PORT@, @SOCKET@) into $2 with a fresh PORT.
+render() { # template output [socket]
+    PORT=$(free_port)
+    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|${3:-}|g" "$BENCH/$1" > "$2"
+}
+
+# Starts nginx (pinned to SERVER_CPU) with a template, waiting until `ready_path` answers.
+start_nginx_with() { # template ready_path [socket]
+    render "$1" "$WORK/nginx.conf" "${3:-}"
+    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+    wait_ready "http://127.0.0.1:$PORT$2"
+}
+stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
+
+# Starts Edge (pinned to SERVER_CPU) with a template, waiting until `ready_path` answers; sets EDGE_PID.
+start_edge_with() { # template ready_path [socket]
+    render "$1" "$WORK/edge.yaml" "${3:-}"
+    taskset -c "$SERVER_CPU" "$BIN/edge" --config "$WORK/edge.yaml" --log-level warning &
+    EDGE_PID=$!
+    wait_ready "http://127.0.0.1:$PORT$2"
+}
+stop_edge() { kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=; }

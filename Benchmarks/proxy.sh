@@ -29,15 +29,14 @@ WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 chmod 755 "$WORK"
 mkdir -p "$WORK/tmp"
 APP_PID=
-PROXY_PID=
+EDGE_PID=
 cleanup() {
     [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
-    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "$EDGE_PID" ] && kill "$EDGE_PID" 2>/dev/null || true
     [ -n "$APP_PID" ] && kill "$APP_PID" 2>/dev/null || true
     [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
 
 say "starting AppServer (one worker) on $WORK/app.sock"
 taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers 1 --socket-mode 0666 \
@@ -45,22 +44,8 @@ taskset -c "$SERVER_CPU" "$BIN/appserver" --bind "unix:$WORK/app.sock" --workers
 APP_PID=$!
 for _ in $(seq 1 100); do [ -S "$WORK/app.sock" ] && break; sleep 0.05; done
 
-start_nginx() {
-    PORT=$(free_port)
-    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/nginx-proxy.conf.template" > "$WORK/nginx.conf"
-    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
-    wait_ready "http://127.0.0.1:$PORT/plaintext"
-}
-stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
-start_edge() {
-    PORT=$(free_port)
-    sed -e "s|@PORT@|$PORT|g" -e "s|@SOCKET@|$WORK/app.sock|g" "$BENCH/edge-proxy.yaml.template" > "$WORK/edge.yaml"
-    taskset -c "$SERVER_CPU" "$BIN/edge" --config "$WORK/edge.yaml" --log-level warning &
-    PROXY_PID=$!
-    wait_ready "http://127.0.0.1:$PORT/plaintext"
-}
-stop_edge() { kill -TERM "$PROXY_PID"; wait "$PROXY_PID" 2>/dev/null || true; PROXY_PID=; }
-
+start_nginx() { start_nginx_with nginx-proxy.conf.template /plaintext "$WORK/app.sock"; }
+start_edge() { start_edge_with edge-proxy.yaml.template /plaintext "$WORK/app.sock"; }
 
 : > "$WORK/nginx.rps"; : > "$WORK/edge.rps"
 for run in $(seq 1 "$RUNS"); do

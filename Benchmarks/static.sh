@@ -15,27 +15,15 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/Benchmarks"
 source "$BENCH/lib.sh"
 
-say() { printf '==> %s\n' "$*" >&2; }
+source "$ROOT/scripts/common.sh"
 
-need() {
-    local missing=()
-    for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" = 0 ]; then
-        say "installing ${missing[*]} (apt)"
-        apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
-    else
-        echo "missing: ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
-}
-need nginx wrk curl taskset
+require_packages nginx wrk curl util-linux
+require_swift
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 say "building release binaries (reuses .build)"
-# Exclusivity checks off for every module (ours and swift-nio): see docs/performance.md.
-(cd "$ROOT" && swift build -c release -Xswiftc -enforce-exclusivity=unchecked --product edge 2>&1 | tail -1 >&2)
-EDGE="$ROOT/.build/release/edge"
+swift build "${RELEASE_FLAGS[@]}" --product edge 2>&1 | tail -1 >&2
+BIN=$(swift build "${RELEASE_FLAGS[@]}" --show-bin-path)
 
 WORK=$(mktemp -d /tmp/edge-bench.XXXXXX)
 cleanup() {
@@ -49,26 +37,8 @@ chmod 755 "$WORK" "$WORK/files"  # nginx workers run as www-data
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$WORK/files/1k.txt"
 head -c $((1024 * 1024)) /dev/urandom > "$WORK/files/1m.bin"
 
-
-
-start_nginx() {
-    PORT=$(free_port)
-    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" "$BENCH/nginx-static.conf.template" > "$WORK/nginx.conf"
-    taskset -c "$SERVER_CPU" "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
-    wait_ready "http://127.0.0.1:$PORT/static/1k.txt"
-}
-stop_nginx() { kill "$(cat "$WORK/nginx.pid")"; while [ -f "$WORK/nginx.pid" ]; do sleep 0.05; done; }
-
-start_edge() {
-    PORT=$(free_port)
-    sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$PORT|g" "$BENCH/edge-static.yaml.template" > "$WORK/edge.yaml"
-    taskset -c "$SERVER_CPU" "$EDGE" --config "$WORK/edge.yaml" --log-level warning &
-    EDGE_PID=$!
-    wait_ready "http://127.0.0.1:$PORT/static/1k.txt"
-}
-stop_edge() { kill -TERM "$EDGE_PID"; wait "$EDGE_PID" 2>/dev/null || true; EDGE_PID=; }
-
-
+start_nginx() { start_nginx_with nginx-static.conf.template /static/1k.txt; }
+start_edge() { start_edge_with edge-static.yaml.template /static/1k.txt; }
 
 declare -A RESULTS
 for file in 1k.txt 1m.bin; do
