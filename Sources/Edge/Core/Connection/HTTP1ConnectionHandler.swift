@@ -36,7 +36,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var upgrading = false
 
     var timer = ConnectionTimer()
-    private var outstandingFileChunks = 0
+    var outstandingFileChunks = 0
     /// TCP connections cork while sending files, as nginx's `tcp_nopush`: the head and the file's first bytes leave
     /// in full segments instead of a small head packet followed by the file (measured: ~1.6x on 1 MiB files).
     private var canCork = false
@@ -330,79 +330,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,
             requestTime: Double((now - start).nanoseconds) / 1e9)
-    }
-
-    // MARK: - Connection life
-
-    func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
-        switch action {
-        case .none:
-            break
-        case .armTimer(let timeout):
-            let delay: TimeAmount
-            switch timeout {
-            case .header: delay = settings.headerTimeout
-            case .keepalive: delay = settings.keepaliveTimeout
-            case .body: delay = settings.bodyTimeout
-            }
-            timer.arm(timeout, at: context.eventLoop.now + delay)
-            scheduleTimerCheck(context: context)
-        case .closeAfterPendingWrites:
-            timer.disarm()
-            // An empty write completes only after every earlier write, so the client receives all of them.
-            let barrier = context.eventLoop.makePromise(of: Void.self)
-            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: barrier)
-            needsFlush = true
-            let linger = lingerBeforeClose
-            barrier.futureResult.assumeIsolated().whenComplete { _ in
-                guard linger else {
-                    context.close(promise: nil)
-                    return
-                }
-                // The client may still be sending a body we refused. Closing now would reset the connection and the
-                // client could lose our response; instead stop writing, read and drop what still comes for a
-                // while (nginx's lingering close), then close.
-                context.close(mode: .output, promise: nil)
-                context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
-            }
-        }
-    }
-
-    /// How long a refused body may keep arriving before the connection is closed anyway.
-    static let lingerTime = TimeAmount.seconds(2)
-
-    func flushIfNeeded(context: ChannelHandlerContext) {
-        guard needsFlush else { return }
-        needsFlush = false
-        context.flush()
-    }
-
-    func scheduleTimerCheck(context: ChannelHandlerContext) {
-        let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
-        guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout) else { return }
-        timer.schedule(at: deadline, on: context.eventLoop) { [self] in
-            self.timerFired(context: context)
-        }
-    }
-
-    private func timerFired(context: ChannelHandlerContext) {
-        let stalled = outstandingFileChunks > 0 || !context.channel.isWritable
-        switch timer.expired(now: context.eventLoop.now, sendStalled: stalled, sendTimeout: settings.sendTimeout) {
-        case .none:
-            scheduleTimerCheck(context: context)
-        case .send:
-            settings.logger.info("client stopped reading; closing", metadata: ["client": "\(remoteAddress)"])
-            context.close(promise: nil)
-        case .request(let timeout):
-            let (send408, action) = state.timedOut(timeout)
-            if send408 {
-                settings.logger.info("request head not received in time", metadata: ["client": "\(remoteAddress)"])
-                write(.simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
-                      logAs: (request?.head, request?.start ?? context.eventLoop.now), context: context)
-            }
-            perform(action, context: context)
-            flushIfNeeded(context: context)
-        }
     }
 
     private static func describe(_ address: SocketAddress) -> String {
