@@ -16,16 +16,20 @@ public struct RequestHead: Sendable {
     public var keepAlive: Bool
     /// How the body is delimited.
     public var bodyFraming: BodyFraming
+    /// What `Connection` names besides `close` and `keep-alive`, lowercased (hop-by-hop fields, `upgrade`).
+    public var connectionOptions: [String] = []
 
     /// `HTTP/1.0` or `HTTP/1.1`.
     public var versionText: String { minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1" }
 }
 
-/// How a request body is delimited (RFC 9112 §6).
+/// How a message body is delimited (RFC 9112 §6).
 public enum BodyFraming: Hashable, Sendable {
     case none
     case length(Int)
     case chunked
+    /// Responses only: the body is everything until the connection closes.
+    case untilClose
 }
 
 /// Header fields as ranges into the head's bytes, in the order received.
@@ -69,6 +73,17 @@ public struct HeaderFields: Sendable, Sequence {
         bytes.withUnsafeReadableBytes { raw in
             for field in fields {
                 body(UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), field)
+            }
+        }
+    }
+
+    /// Calls `body` with each field's name and value bytes, in order, without allocating.
+    public func forEachNameAndValue(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeReadableBytes { raw in
+            for field in fields {
+                body(
+                    UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]),
+                    UnsafeRawBufferPointer(rebasing: raw[Int(field.valueStart)..<Int(field.valueStart + field.valueLength)]))
             }
         }
     }

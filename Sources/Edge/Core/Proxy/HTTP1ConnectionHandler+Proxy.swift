@@ -40,10 +40,13 @@ extension HTTP1ConnectionHandler: ProxyClient {
         let client = ProxyHeaders.clientFacts(
             peer: remoteAddress, headers: head.headers, realIP: settings.realIP, scheme: "http", port: localPort,
             newRequestID: Self.newRequestID)
-        var upstreamHead = ProxyHeaders.upstreamRequest(head, client: client)
-        upstreamHead.headers.remove(name: "expect")
+        var encoded = context.channel.allocator.buffer(capacity: head.headers.byteCount + 384)
+        ProxyHeaders.writeUpstreamRequest(head, client: client, into: &encoded)
+        let request = UpstreamRequest(
+            head: encoded, method: head.method, chunkedBody: head.bodyFraming == .chunked,
+            isUpgrade: head.connectionOptions.contains("upgrade") && head.headers.first("upgrade") != nil)
         let exchange = ProxyExchange(
-            upstream: upstream, request: upstreamHead, pool: pool, client: self, eventLoop: context.eventLoop,
+            upstream: upstream, request: request, pool: pool, client: self, eventLoop: context.eventLoop,
             responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
         proxy = ProxyState(exchange: exchange, requestID: client.requestID)
         // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
@@ -86,26 +89,29 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     var clientIsWritable: Bool { context.channel.isWritable }
 
-    func proxyResponseHead(_ upstreamHead: HTTPResponseHead) {
+    func proxyResponseHead(_ upstreamHead: ResponseHead) {
         guard var state = proxy, let request else { return }
-        let status = Int(upstreamHead.status.code)
-        let bodyless = request.head.method == .HEAD || status == 204 || status == 304 || (100..<200).contains(status)
-        let length = upstreamHead.headers.first(name: "content-length")
-        state.chunked = !bodyless && length == nil && request.head.minorVersion == 1
-        let closeDelimited = !bodyless && length == nil && request.head.minorVersion == 0
-        state.keepAlive = self.state.willKeepAlive(responseClosesConnection: closeDelimited)
-        var head = context.channel.allocator.buffer(capacity: 512)
-        head.writeString("HTTP/1.1 \(upstreamHead.status.code) \(upstreamHead.status.reasonPhrase)\r\n")
-        head.writeStaticString("Server: edge\r\n")
-        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
-        for (name, value) in ProxyHeaders.clientResponseFields(upstreamHead) {
-            head.writeString(name)
-            head.writeStaticString(": ")
-            head.writeString(value)
-            head.writeStaticString("\r\n")
+        // The upstream's framing is undone; a body of unknown length is chunked again for HTTP/1.1 clients, and
+        // delimited by closing the connection for HTTP/1.0 ones.
+        let unknownLength: Bool
+        switch upstreamHead.bodyFraming {
+        case .chunked, .untilClose: unknownLength = true
+        case .none, .length: unknownLength = false
         }
+        state.chunked = unknownLength && request.head.minorVersion == 1
+        state.keepAlive = self.state.willKeepAlive(responseClosesConnection: unknownLength && request.head.minorVersion == 0)
+        var head = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 256)
+        head.writeStaticString("HTTP/1.1 ")
+        head.writeString(String(upstreamHead.status))
+        head.writeStaticString(" ")
+        head.writeImmutableBuffer(upstreamHead.reason)
+        head.writeStaticString("\r\nServer: edge\r\n")
+        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
         if state.chunked { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        head.writeString("X-Request-ID: \(state.requestID)\r\n")
+        head.writeStaticString("X-Request-ID: ")
+        head.writeString(state.requestID)
+        head.writeStaticString("\r\n")
         if !state.keepAlive {
             head.writeStaticString("Connection: close\r\n")
         } else if request.head.minorVersion == 0 {
@@ -132,8 +138,13 @@ extension HTTP1ConnectionHandler: ProxyClient {
         } else {
             context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil)
         }
-        // Streamed responses (server-sent events) must reach the client as they are produced.
-        context.flush()
+        // Flushed when the upstream's read burst ends (`proxyFlush`), so a streamed response (server-sent events)
+        // reaches the client as it is produced, at one flush per burst rather than per piece.
+        needsFlush = true
+    }
+
+    func proxyFlush() {
+        flushIfNeeded(context: context)
     }
 
     func proxyResponseEnd() {
@@ -185,15 +196,13 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
     }
 
-    func proxyUpgraded(_ upstreamHead: HTTPResponseHead, upstream: UpstreamConnection) {
+    func proxyUpgraded(_ upstreamHead: ResponseHead, upstream: UpstreamConnection) {
         guard let state = proxy else { return }
         var head = context.channel.allocator.buffer(capacity: 512)
         head.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nServer: edge\r\n")
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
-        for (name, value) in ProxyHeaders.clientResponseFields(upstreamHead) {
-            head.writeString("\(name): \(value)\r\n")
-        }
-        head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first(name: "upgrade") ?? "")\r\n")
+        ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
+        head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
         head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         if var entry = accessLogEntry(
@@ -217,18 +226,13 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     private func switchToTunnel(upstream: UpstreamConnection, requestID: String) {
-        let leftover = parser.takeUnparsedBytes()
         let (clientSide, upstreamSide) = TunnelHandler.pair()
         do {
-            // The client side first, so bytes the upstream sent right after its 101 have somewhere to go; this
-            // handler stays in front (keeping what the client sends) until the upstream side is pure bytes.
+            // The client side first, so bytes the upstream sent right after its 101 have somewhere to go.
             try context.pipeline.syncOperations.addHandler(clientSide, position: .after(self))
-            try upstream.becomeTunnel(upstreamSide) { [self] in
-                let pending = parser.takeUnparsedBytes()
-                clientSide.forwardToPartner(leftover)
-                clientSide.forwardToPartner(pending)
-                context.pipeline.syncOperations.removeHandler(self, promise: nil)
-            }
+            try upstream.becomeTunnel(upstreamSide)
+            clientSide.forwardToPartner(parser.takeUnparsedBytes())
+            context.pipeline.syncOperations.removeHandler(self, promise: nil)
         } catch {
             settings.logger.error("cannot set up the upgrade tunnel", metadata: ["error": "\(error)", "request_id": "\(requestID)"])
             upstream.channel.close(promise: nil)

@@ -3,17 +3,29 @@ import NIOCore
 import NIOHTTP1
 import Shared
 
+/// A request as it goes upstream: its head already encoded, and what the exchange must know about it.
+struct UpstreamRequest {
+    var head: ByteBuffer
+    var method: HTTPMethod
+    /// The client sends a chunked body, so the pieces are chunk-framed again on the way up.
+    var chunkedBody: Bool
+    /// The client asked to switch protocols (`Connection: upgrade`), so a 101 makes a tunnel.
+    var isUpgrade: Bool
+}
+
 /// The client side of a proxied exchange: the connection handler that writes the upstream's response.
 protocol ProxyClient: AnyObject {
     var clientIsWritable: Bool { get }
-    func proxyResponseHead(_ head: HTTPResponseHead)
+    func proxyResponseHead(_ head: ResponseHead)
     func proxyResponseBody(_ body: ByteBuffer)
     func proxyResponseEnd()
+    /// The upstream's read burst is over: what was written to the client goes out now.
+    func proxyFlush()
     /// The exchange failed; `status` is for the client if no response head was sent yet.
     func proxyFailed(_ status: HTTPStatus, cause: String)
     func proxyPauseClientReads(_ paused: Bool)
     /// The upstream switched protocols (101): from now on the two connections are a byte tunnel.
-    func proxyUpgraded(_ head: HTTPResponseHead, upstream: UpstreamConnection)
+    func proxyUpgraded(_ head: ResponseHead, upstream: UpstreamConnection)
 }
 
 /// One request proxied to an upstream: leases a pooled connection on the client's own event loop, streams the
@@ -25,7 +37,7 @@ final class ProxyExchange: UpstreamListener {
     }
 
     let upstream: String
-    private let request: HTTPRequestHead
+    private let request: UpstreamRequest
     private let pool: UpstreamPool
     /// Strong, and dropped as soon as the exchange is done: weak references cost slow-path reference counting on
     /// every call (it showed in the proxy profile), and the exchange never outlives its `done` phase's bookkeeping.
@@ -45,14 +57,14 @@ final class ProxyExchange: UpstreamListener {
     private var waitingForClientWritability = false
     private var responseTimer: Scheduled<Void>?
     private var upstreamKeepAlive = false
-    private var switchingHead: HTTPResponseHead?
+    private var switchingHead: ResponseHead?
     /// For the access log: which server answered and with what.
     private(set) var server: UpstreamServer?
     private(set) var upstreamStatus: Int?
     private var startedAt: NIODeadline?
     private(set) var upstreamSeconds: Double = 0
 
-    init(upstream: String, request: HTTPRequestHead, pool: UpstreamPool, client: any ProxyClient, eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger) {
+    init(upstream: String, request: UpstreamRequest, pool: UpstreamPool, client: any ProxyClient, eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger) {
         self.upstream = upstream
         self.request = request
         self.pool = pool
@@ -61,9 +73,6 @@ final class ProxyExchange: UpstreamListener {
         self.responseTimeout = responseTimeout
         self.logger = logger
     }
-
-    /// Whether the client asked to switch protocols (`Connection: upgrade`), so a 101 makes a tunnel.
-    var isUpgrade: Bool { request.headers.first(name: "upgrade") != nil }
 
     /// Retrying may repeat a side effect only for methods RFC 9110 calls idempotent.
     private var isIdempotent: Bool {
@@ -103,19 +112,31 @@ final class ProxyExchange: UpstreamListener {
         }
     }
 
+    /// Sends the head with whatever body already arrived, in one write.
     private func send() {
-        guard let channel = connection?.channel else { return }
+        guard let connection else { return }
         phase = .awaitingResponse
-        channel.write(HTTPClientRequestPart.head(request), promise: nil)
-        for body in pendingBody { channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil) }
+        var bytes = request.head
+        for body in pendingBody { frame(body, into: &bytes) }
+        if clientEnded && request.chunkedBody { bytes.writeStaticString("0\r\n\r\n") }
         bodyBytesForwarded += pendingBytes
         pendingBody = []
         pendingBytes = 0
-        if clientEnded { channel.write(HTTPClientRequestPart.end(nil), promise: nil) }
-        channel.flush()
+        connection.send(bytes, respondingToHEAD: request.method == .HEAD)
         client?.proxyPauseClientReads(false)
         if clientEnded { startResponseTimer() }
-        channel.read()
+    }
+
+    /// Appends a body piece as it goes upstream: as is, or as one chunk when the client's body was chunked.
+    private func frame(_ body: ByteBuffer, into bytes: inout ByteBuffer) {
+        guard request.chunkedBody else {
+            bytes.writeImmutableBuffer(body)
+            return
+        }
+        bytes.writeString(String(body.readableBytes, radix: 16))
+        bytes.writeStaticString("\r\n")
+        bytes.writeImmutableBuffer(body)
+        bytes.writeStaticString("\r\n")
     }
 
     /// `timeouts.upstream_response` runs from the moment the whole request is upstream (while the body still
@@ -139,7 +160,13 @@ final class ProxyExchange: UpstreamListener {
             return
         }
         bodyBytesForwarded += body.readableBytes
-        channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        if request.chunkedBody {
+            var framed = channel.allocator.buffer(capacity: body.readableBytes + 16)
+            frame(body, into: &framed)
+            channel.writeAndFlush(framed, promise: nil)
+        } else {
+            channel.writeAndFlush(body, promise: nil)
+        }
         // The upstream is full: stop reading from the client until it drains (upstreamBecameWritable).
         if !channel.isWritable { client?.proxyPauseClientReads(true) }
     }
@@ -151,15 +178,15 @@ final class ProxyExchange: UpstreamListener {
     func clientEnd() {
         clientEnded = true
         guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        if request.chunkedBody { channel.writeAndFlush(ByteBuffer(string: "0\r\n\r\n"), promise: nil) }
         if phase == .awaitingResponse { startResponseTimer() }
     }
 
     /// The client can take more: pull the next piece of the response.
     func clientBecameWritable() {
-        guard waitingForClientWritability, let channel = connection?.channel else { return }
+        guard waitingForClientWritability else { return }
         waitingForClientWritability = false
-        channel.read()
+        connection?.pauseReads(false)
     }
 
     /// The client went away or the request was refused: abandon the upstream request (no leaked connection).
@@ -174,10 +201,10 @@ final class ProxyExchange: UpstreamListener {
 
     // MARK: - UpstreamListener
 
-    func upstreamReceived(_ part: HTTPClientResponsePart) {
+    func upstreamReceived(_ event: HTTP1ResponseParser.Event) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
-        switch part {
-        case .head(let head) where head.status == .switchingProtocols && isUpgrade:
+        switch event {
+        case .head(let head) where head.status == 101 && request.isUpgrade:
             // The tunnel starts after the decoder has delivered this response's end, so no HTTP part reaches it.
             responseTimer?.cancel()
             switchingHead = head
@@ -191,11 +218,13 @@ final class ProxyExchange: UpstreamListener {
             let client = self.client
             self.client = nil
             client?.proxyUpgraded(head, upstream: connection)
+        case .head(let head) where head.status == 101:
+            finishWithFailure(.badGateway, cause: "malformed response (101 to a request that asked for no upgrade)")
         case .head(let head):
             responseTimer?.cancel()
             phase = .streamingResponse
-            upstreamStatus = Int(head.status.code)
-            upstreamKeepAlive = head.isKeepAlive
+            upstreamStatus = head.status
+            upstreamKeepAlive = head.keepAlive
             client?.proxyResponseHead(head)
         case .body(let body):
             client?.proxyResponseBody(body)
@@ -212,17 +241,18 @@ final class ProxyExchange: UpstreamListener {
     }
 
     func upstreamReadComplete() {
-        guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
-        if client?.clientIsWritable ?? false {
-            channel.read()
-        } else {
+        guard phase == .awaitingResponse || phase == .streamingResponse, let connection else { return }
+        client?.proxyFlush()
+        // Back-pressure: the upstream is read only as fast as the client takes the response.
+        if !(client?.clientIsWritable ?? true) {
             waitingForClientWritability = true
+            connection.pauseReads(true)
         }
     }
 
     func upstreamClosed(error: (any Error)?) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
-        let malformed = error is HTTPParserError
+        let malformed = error is HTTP1ParseError
         let cause = malformed ? "malformed response (\(error!))" : error.map { "\($0)" } ?? "upstream closed the connection"
         // A malformed response proves the request reached the app: never retried.
         if phase == .awaitingResponse, reused, !malformed, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {

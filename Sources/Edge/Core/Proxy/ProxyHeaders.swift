@@ -1,4 +1,4 @@
-import NIOHTTP1
+import NIOCore
 import Shared
 
 /// Who the client is, as Edge tells the upstream.
@@ -16,9 +16,6 @@ public struct ClientFacts: Sendable, Equatable {
 /// The header rewriting of a reverse proxy (RFC 9110 §7.6): hop-by-hop fields never cross, forwarded fields are
 /// set by Edge, and a client's own claims are believed only from `real_ip.trusted` peers.
 public enum ProxyHeaders {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection"]
-    static let forwarded: Set<String> = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-real-ip", "x-request-id", "forwarded"]
-
     /// The client facts for a request from `peer`.
     public static func clientFacts(
         peer: String, headers: HeaderFields, realIP: RealIPConfig, scheme: String, port: Int, newRequestID: () -> String
@@ -50,55 +47,102 @@ public enum ProxyHeaders {
         (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { ASCII.isTokenCharacter[Int($0)] && $0 != UInt8(ascii: "|") }
     }
 
-    /// The request head to send upstream.
-    public static func upstreamRequest(_ head: RequestHead, client: ClientFacts) -> HTTPRequestHead {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(head.headers.count + 6)
-        let connectionTokens = Set(head.headers.all("connection").flatMap { $0.lowercased().split(separator: ",") }.map { $0.trimmedOfWhitespace() })
-        for (name, value) in head.headers {
-            let lowered = name.lowercased()
+    /// Encodes the head to send upstream into `buffer`: the client's fields minus hop-by-hop and forwarded ones
+    /// (compared as bytes, no `String` per field), then Edge's forwarded fields and framing.
+    public static func writeUpstreamRequest(_ head: RequestHead, client: ClientFacts, into buffer: inout ByteBuffer) {
+        buffer.writeString(head.method.rawValue)
+        buffer.writeStaticString(" ")
+        buffer.writeString(head.target)
+        buffer.writeStaticString(" HTTP/1.1\r\n")
+        let named = head.connectionOptions
+        head.headers.forEachNameAndValue { name, value in
             // Framing is Edge's to set (below), from the body it actually forwards.
-            if hopByHop.contains(lowered) || connectionTokens.contains(lowered) || forwarded.contains(lowered) || lowered == "content-length" {
-                continue
-            }
-            headers.add(name: name, value: value)
+            guard !isHopByHop(name), !isForwarded(name), !ASCII.equalsIgnoringCase(name, "content-length"),
+                !ASCII.equalsIgnoringCase(name, "expect"), !isNamed(name, in: named)
+            else { return }
+            writeField(name, value, into: &buffer)
         }
         // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on, explicitly.
-        if connectionTokens.contains("upgrade"), let upgrade = head.headers.first("upgrade") {
-            headers.add(name: "Connection", value: "upgrade")
-            headers.add(name: "Upgrade", value: upgrade)
+        if named.contains("upgrade"), let upgrade = head.headers.first("upgrade") {
+            buffer.writeStaticString("Connection: upgrade\r\nUpgrade: ")
+            buffer.writeString(upgrade)
+            buffer.writeStaticString("\r\n")
         }
-        headers.add(name: "X-Forwarded-For", value: client.forwardedFor)
-        headers.add(name: "X-Forwarded-Proto", value: client.scheme)
-        if let host = client.host { headers.add(name: "X-Forwarded-Host", value: host) }
-        headers.add(name: "X-Forwarded-Port", value: String(client.port))
-        headers.add(name: "X-Real-IP", value: client.address)
-        headers.add(name: "X-Request-ID", value: client.requestID)
+        buffer.writeStaticString("X-Forwarded-For: ")
+        buffer.writeString(client.forwardedFor)
+        buffer.writeStaticString("\r\nX-Forwarded-Proto: ")
+        buffer.writeString(client.scheme)
+        if let host = client.host {
+            buffer.writeStaticString("\r\nX-Forwarded-Host: ")
+            buffer.writeString(host)
+        }
+        buffer.writeStaticString("\r\nX-Forwarded-Port: ")
+        buffer.writeString(String(client.port))
+        buffer.writeStaticString("\r\nX-Real-IP: ")
+        buffer.writeString(client.address)
+        buffer.writeStaticString("\r\nX-Request-ID: ")
+        buffer.writeString(client.requestID)
+        buffer.writeStaticString("\r\n")
         switch head.bodyFraming {
-        case .none, .length(0): if head.method == .POST || head.method == .PUT || head.method == .PATCH { headers.add(name: "Content-Length", value: "0") }
-        case .length(let length): headers.add(name: "Content-Length", value: String(length))
-        case .chunked: headers.add(name: "Transfer-Encoding", value: "chunked")
+        case .none, .length(0), .untilClose:
+            if head.method == .POST || head.method == .PUT || head.method == .PATCH { buffer.writeStaticString("Content-Length: 0\r\n") }
+        case .length(let length):
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(String(length))
+            buffer.writeStaticString("\r\n")
+        case .chunked:
+            buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
         }
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: head.target, headers: headers)
+        buffer.writeStaticString("\r\n")
     }
 
-    /// The upstream response's header lines as the client gets them (hop-by-hop removed; Edge adds its own framing,
-    /// `Date`, `Server` and `Connection`).
-    public static func clientResponseFields(_ upstream: HTTPResponseHead) -> [(String, String)] {
-        let connectionTokens = Set(upstream.headers["connection"].flatMap { $0.lowercased().split(separator: ",") }.map { $0.trimmedOfWhitespace() })
-        return upstream.headers.filter { name, _ in
-            let lowered = name.lowercased()
-            return !hopByHop.contains(lowered) && !connectionTokens.contains(lowered) && lowered != "date" && lowered != "server"
-        }.map { ($0.name, $0.value) }
+    /// Copies the upstream response's field lines the client gets into `buffer` (hop-by-hop removed; Edge adds its
+    /// own framing, `Date`, `Server` and `Connection`).
+    public static func writeClientResponseFields(_ upstream: ResponseHead, into buffer: inout ByteBuffer) {
+        let named = upstream.connectionOptions
+        upstream.headers.forEachNameAndValue { name, value in
+            guard !isHopByHop(name), !ASCII.equalsIgnoringCase(name, "date"), !ASCII.equalsIgnoringCase(name, "server"),
+                !isNamed(name, in: named)
+            else { return }
+            writeField(name, value, into: &buffer)
+        }
     }
-}
 
-extension StringProtocol {
-    /// The text without leading and trailing spaces and tabs.
-    func trimmedOfWhitespace() -> String {
-        var slice = Substring(self)
-        while slice.first == " " || slice.first == "\t" { slice.removeFirst() }
-        while slice.last == " " || slice.last == "\t" { slice.removeLast() }
-        return String(slice)
+    private static func writeField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
+        buffer.writeBytes(name)
+        buffer.writeStaticString(": ")
+        buffer.writeBytes(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    /// RFC 9110 §7.6.1's connection-specific fields, plus the obsolete `Proxy-Connection`.
+    static func isHopByHop(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 2: ASCII.equalsIgnoringCase(name, "te")
+        case 7: ASCII.equalsIgnoringCase(name, "trailer") || ASCII.equalsIgnoringCase(name, "upgrade")
+        case 10: ASCII.equalsIgnoringCase(name, "connection") || ASCII.equalsIgnoringCase(name, "keep-alive")
+        case 16: ASCII.equalsIgnoringCase(name, "proxy-connection")
+        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding")
+        default: false
+        }
+    }
+
+    /// Fields only Edge may set towards the upstream.
+    static func isForwarded(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 9: ASCII.equalsIgnoringCase(name, "x-real-ip") || ASCII.equalsIgnoringCase(name, "forwarded")
+        case 12: ASCII.equalsIgnoringCase(name, "x-request-id")
+        case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
+        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
+        case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
+        default: false
+        }
+    }
+
+    /// Whether `Connection` named this field (so it is hop-by-hop for this message).
+    private static func isNamed(_ name: UnsafeRawBufferPointer, in options: [String]) -> Bool {
+        guard !options.isEmpty else { return false }
+        let lowered = String(decoding: name, as: UTF8.self).lowercased()
+        return options.contains(lowered)
     }
 }

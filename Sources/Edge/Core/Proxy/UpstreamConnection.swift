@@ -1,19 +1,24 @@
 import NIOCore
-import NIOHTTP1
+import Shared
 
 /// What an upstream connection reports to the exchange using it.
 protocol UpstreamListener: AnyObject {
-    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamReceived(_ event: HTTP1ResponseParser.Event)
     func upstreamReadComplete()
     func upstreamClosed(error: (any Error)?)
     /// The upstream takes request bytes again after having been full.
     func upstreamBecameWritable()
 }
 
-/// The last handler of a pooled upstream connection: forwards response parts to the exchange currently using
-/// the connection, and tells the pool when an idle connection goes away.
-final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+/// The only handler of a pooled upstream connection: parses responses with `HTTP1ResponseParser` and hands them to
+/// the exchange currently using the connection, holds reads back while that exchange's client is full, and tells
+/// the pool when an idle connection goes away.
+///
+/// Requests go out as bytes the exchange encodes itself; there is no codec in the pipeline.
+final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     let channel: any Channel
     let server: UpstreamServer
@@ -24,16 +29,53 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     /// reference rather than a closure with weak captures: those cost slow-path reference counting per release.)
     var idleIn: UpstreamPool?
     private(set) var isClosed = false
-    /// The HTTP codec, removed when the connection becomes a tunnel after an upgrade.
-    var codec: (encoder: HTTPRequestEncoder, decoder: ByteToMessageHandler<HTTPResponseDecoder>)?
+    private var parser = HTTP1ResponseParser()
+    /// After a 101 the connection no longer speaks HTTP: bytes are kept for the tunnel that takes over.
+    private var switchedProtocols = false
+    private var lastHeadStatus = 0
+    private var readsPaused = false
+    private var readPending = false
 
     init(channel: any Channel, server: UpstreamServer) {
         self.channel = channel
         self.server = server
     }
 
+    /// Sends an encoded request (head and whatever body is ready) and flushes.
+    func send(_ bytes: ByteBuffer, respondingToHEAD: Bool) {
+        parser.expectResponse(toHEAD: respondingToHEAD)
+        channel.writeAndFlush(bytes, promise: nil)
+    }
+
+    /// Stops reading from the upstream (the client cannot take more) or starts again.
+    func pauseReads(_ paused: Bool) {
+        readsPaused = paused
+        if !paused && readPending {
+            readPending = false
+            channel.read()
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        listener?.upstreamReceived(unwrapInboundIn(data))
+        parser.append(unwrapInboundIn(data))
+        guard !switchedProtocols else { return }
+        guard listener != nil else {
+            // An idle connection has nothing to say; bytes here mean the upstream is confused.
+            context.close(promise: nil)
+            return
+        }
+        do {
+            while let listener, !switchedProtocols, let event = try parser.next() {
+                if case .head(let head) = event { lastHeadStatus = head.status }
+                if case .end = event, lastHeadStatus == 101 { switchedProtocols = true }
+                listener.upstreamReceived(event)
+            }
+        } catch {
+            let listener = self.listener
+            self.listener = nil
+            listener?.upstreamClosed(error: error)
+            context.close(promise: nil)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -50,7 +92,14 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         isClosed = true
         idleIn?.idleConnectionClosed(self)
         idleIn = nil
-        listener?.upstreamClosed(error: nil)
+        if let listener {
+            // A body delimited by the close ends here; anything else cut short is an error.
+            do {
+                if let end = try parser.connectionClosed() { listener.upstreamReceived(end) } else { listener.upstreamClosed(error: nil) }
+            } catch {
+                listener.upstreamClosed(error: error)
+            }
+        }
         context.fireChannelInactive()
     }
 
@@ -59,27 +108,23 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         listener = nil
         context.close(promise: nil)
     }
+
+    func read(context: ChannelHandlerContext) {
+        guard !readsPaused else {
+            readPending = true
+            return
+        }
+        context.read()
+    }
 }
 
 extension UpstreamConnection {
-    /// Turns this connection into a raw byte tunnel: the HTTP codec and this handler leave the pipeline, `tunnel`
-    /// takes their place and receives any bytes the decoder had already read past the 101 response. `ready` runs
-    /// once nothing HTTP is left in the pipeline (the decoder also watches writes, so it must be gone first).
-    func becomeTunnel(_ tunnel: TunnelHandler, ready: @escaping () -> Void) throws {
-        let pipeline = channel.pipeline.syncOperations
+    /// Turns this connection into a raw byte tunnel after a 101: `tunnel` replaces this handler and first receives
+    /// the bytes the upstream sent right after its response.
+    func becomeTunnel(_ tunnel: TunnelHandler) throws {
         listener = nil
-        try pipeline.addHandler(tunnel)
-        pipeline.removeHandler(self, promise: nil)
-        guard let codec else {
-            ready()
-            return
-        }
-        pipeline.removeHandler(codec.encoder, promise: nil)
-        let decoderGone = channel.eventLoop.makePromise(of: Void.self)
-        pipeline.removeHandler(codec.decoder, promise: decoderGone)
-        decoderGone.futureResult.assumeIsolated().whenComplete { [channel] _ in
-            try? channel.syncOptions?.setOption(.autoRead, value: true)
-            ready()
-        }
+        try channel.pipeline.syncOperations.addHandler(tunnel)
+        tunnel.forwardToPartner(parser.takeUnparsedBytes())
+        channel.pipeline.syncOperations.removeHandler(self, promise: nil)
     }
 }

@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import Shared
 
@@ -63,6 +62,7 @@ final class UpstreamPool {
         let server = connection.server
         active[server, default: 1] -= 1
         connection.listener = nil
+        connection.pauseReads(false)
         let limit = upstreams[server.upstream]?.keepalive ?? 0
         guard reusable, !connection.isClosed, (idle[server]?.count ?? 0) < limit else {
             connection.channel.close(promise: nil)
@@ -100,16 +100,9 @@ final class UpstreamPool {
     private func connect(_ server: UpstreamServer, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
-            .channelOption(.autoRead, value: false)  // the exchange pulls: upstream reads follow client writability
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let encoder = HTTPRequestEncoder()
-                    let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
-                    let connection = UpstreamConnection(channel: channel, server: server)
-                    connection.codec = (encoder, decoder)
-                    try channel.pipeline.syncOperations.addHandler(encoder)
-                    try channel.pipeline.syncOperations.addHandler(decoder)
-                    try channel.pipeline.syncOperations.addHandler(connection)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(channel: channel, server: server))
                 }
             }
         let connected: EventLoopFuture<any Channel>

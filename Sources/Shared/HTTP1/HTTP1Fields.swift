@@ -1,0 +1,107 @@
+import NIOCore
+
+/// Header field lines (RFC 9112 §5), parsed in one pass into ranges, refusing what could be used for smuggling.
+enum HTTP1Fields {
+    static func parse(
+        _ section: UnsafeRawBufferPointer, into scan: inout FieldScan
+    ) throws(HTTP1ParseError) -> [HeaderFields.Field] {
+        var fields: [HeaderFields.Field] = []
+        fields.reserveCapacity(12)
+        var lineStart = 0
+        while lineStart < section.count {
+            let newline = section[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? section.count
+            var lineEnd = newline
+            if lineEnd > lineStart && section[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            let first = section[lineStart]
+            if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { throw .malformed("obsolete header line folding") }
+            guard let colon = section[lineStart..<lineEnd].firstIndex(of: UInt8(ascii: ":")), colon > lineStart else {
+                throw .malformed("header line without a name and colon")
+            }
+            for index in lineStart..<colon where !ASCII.isTokenCharacter[Int(section[index])] {
+                throw .malformed("invalid character in header name")
+            }
+            var valueStart = colon + 1
+            var valueEnd = lineEnd
+            while valueStart < valueEnd && (section[valueStart] == 0x20 || section[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (section[valueEnd - 1] == 0x20 || section[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            for index in valueStart..<valueEnd {
+                let byte = section[index]
+                if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw .malformed("invalid character in header value") }
+            }
+            let field = HeaderFields.Field(
+                nameStart: Int32(lineStart), nameLength: Int32(colon - lineStart), valueStart: Int32(valueStart),
+                valueLength: Int32(valueEnd - valueStart))
+            try scan.note(
+                name: UnsafeRawBufferPointer(rebasing: section[lineStart..<colon]),
+                value: UnsafeRawBufferPointer(rebasing: section[valueStart..<valueEnd]))
+            fields.append(field)
+            lineStart = newline + 1
+        }
+        return fields
+    }
+}
+
+/// What the header fields say about framing and the connection, gathered while they are parsed.
+struct FieldScan {
+    var contentLength: Int?
+    var transferEncoding: [UInt8]?
+    var connectionClose = false
+    var connectionKeepAlive = false
+    /// The other options `Connection` names, lowercased: fields a proxy must not forward (and `upgrade`).
+    var connectionOptions: [String] = []
+
+    mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(HTTP1ParseError) {
+        switch name.count {
+        case 14 where ASCII.equalsIgnoringCase(name, "content-length"):
+            guard !value.isEmpty, value.count <= 18, value.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else {
+                throw .malformed("invalid Content-Length")
+            }
+            let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            if let existing = contentLength, existing != length { throw .malformed("conflicting Content-Length headers") }
+            contentLength = length
+        case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
+            if transferEncoding != nil { transferEncoding! += Array(", ".utf8) }
+            transferEncoding = (transferEncoding ?? []) + Array(value)
+        case 10 where ASCII.equalsIgnoringCase(name, "connection"):
+            for token in value.split(separator: UInt8(ascii: ",")) {
+                let trimmed = token.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+                let word = String(decoding: trimmed, as: UTF8.self).lowercased()
+                switch word {
+                case "close": connectionClose = true
+                case "keep-alive": connectionKeepAlive = true
+                case "": break
+                default: connectionOptions.append(word)
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    /// A request's framing: a body only when the fields announce one.
+    func requestFraming(minorVersion: Int) throws(HTTP1ParseError) -> BodyFraming {
+        if let transferEncoding {
+            guard minorVersion == 1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
+            guard contentLength == nil else { throw .malformed("both Content-Length and Transfer-Encoding") }
+            let coding = String(decoding: transferEncoding, as: UTF8.self).lowercased()
+            guard coding == "chunked" else { throw .unsupportedTransferEncoding(coding) }
+            return .chunked
+        }
+        if let contentLength { return .length(contentLength) }
+        return .none
+    }
+
+    /// A response's framing (RFC 9112 §6.3) when the response has a body at all: chunked if that is the final
+    /// coding, otherwise until the connection closes; `Content-Length` next; until close when neither is given.
+    func responseFraming() throws(HTTP1ParseError) -> BodyFraming {
+        if let transferEncoding {
+            // Allowed by the RFC (Transfer-Encoding wins), but a message carrying both is how smuggling starts.
+            guard contentLength == nil else { throw .malformed("both Content-Length and Transfer-Encoding") }
+            let coding = String(decoding: transferEncoding, as: UTF8.self).lowercased()
+            let final = coding.split(separator: ",").last.map { $0.trimmedOfWhitespace() }
+            return final == "chunked" ? .chunked : .untilClose
+        }
+        if let contentLength { return .length(contentLength) }
+        return .untilClose
+    }
+}

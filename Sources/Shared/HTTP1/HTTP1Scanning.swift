@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Byte searches shared by the request and response parsers.
+enum HTTP1Scanning {
+    /// The offset of the first `byte` at or after `start`, found with `memchr`.
+    static func index(of byte: UInt8, in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < raw.count, let base = raw.baseAddress else { return nil }
+        guard let found = memchr(base + start, Int32(byte), raw.count - start) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    /// The length of a head including its blank line (CRLF CRLF, or bare LFs), searching from `start`.
+    static func headLength(in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while index < raw.count {
+            guard let newline = Self.index(of: UInt8(ascii: "\n"), in: raw, from: index) else { return nil }
+            if newline + 1 < raw.count && raw[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
+            if newline + 2 < raw.count && raw[newline + 1] == UInt8(ascii: "\r") && raw[newline + 2] == UInt8(ascii: "\n") {
+                return newline + 3
+            }
+            index = newline + 1
+        }
+        return nil
+    }
+
+    /// `line` without its trailing CR.
+    static func trimCR(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        line.last == UInt8(ascii: "\r") ? UnsafeRawBufferPointer(rebasing: line.dropLast()) : line
+    }
+
+    /// The header section of a complete head: after the start line, before the blank line.
+    static func fieldSection(ofHeadLength length: Int, startLineEnd: Int, in head: UnsafeRawBufferPointer) -> Range<Int> {
+        let fieldsStart = startLineEnd + 1
+        let blankLineLength = head[length - 2] == UInt8(ascii: "\r") ? 2 : 1
+        return fieldsStart..<max(fieldsStart, length - blankLineLength)
+    }
+}
