@@ -320,10 +320,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         try? context.channel.syncOptions?.setOption(.tcpOption(.init(rawValue: 3 /* TCP_CORK */)), value: on ? 1 : 0)
     }
 
+    /// The access log line for a response, `nil` when logging is off; `facts` is evaluated only when logging is on.
     func accessLogEntry(
-        for head: RequestHead?, status: HTTPStatus, facts: RequestHeaderFacts?, start: NIODeadline, now: NIODeadline
+        for head: RequestHead?, status: HTTPStatus, facts: @autoclosure () -> RequestHeaderFacts?, start: NIODeadline,
+        now: NIODeadline
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
+        let facts = facts()
         let version = head?.versionText ?? "-"
         return AccessLogEntry(
             remoteAddress: remoteAddress, time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",

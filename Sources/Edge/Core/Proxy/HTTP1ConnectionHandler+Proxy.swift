@@ -3,10 +3,11 @@ import NIOCore
 import NIOHTTP1
 import Shared
 
-/// What a connection tracks about the proxied exchange in progress.
-struct ProxyState {
-    var exchange: ProxyExchange
-    var requestID: String
+/// What a connection tracks about the proxied exchange in progress. A class: updated in place for every body piece,
+/// where a struct in an optional would be copied out and back each time.
+final class ProxyState {
+    let exchange: ProxyExchange
+    let requestID: String
     /// The client's request (head, body, end) has fully arrived.
     var requestEnded = false
     var bodyBytes = 0
@@ -15,6 +16,11 @@ struct ProxyState {
     var keepAlive = false
     var responseBytes = 0
     var clientReadsPaused = false
+
+    init(exchange: ProxyExchange, requestID: String) {
+        self.exchange = exchange
+        self.requestID = requestID
+    }
 }
 
 extension HTTP1ConnectionHandler: ProxyClient {
@@ -63,9 +69,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyClientBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
-        guard var state = proxy, !state.requestEnded else { return }
+        guard let state = proxy, !state.requestEnded else { return }
         state.bodyBytes += body.readableBytes
-        proxy = state
         if state.bodyBytes > settings.maxBodySize {
             // A chunked body grew past the limit: the upstream never gets more than this.
             settings.logger.info("request body too large while streaming", metadata: ["client": "\(remoteAddress)", "max_body_size": "\(settings.maxBodySize)"])
@@ -78,9 +83,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyClientEnd(context: ChannelHandlerContext) {
-        guard var state = proxy else { return }
+        guard let state = proxy else { return }
         state.requestEnded = true
-        proxy = state
         timer.disarm()
         state.exchange.clientEnd()
     }
@@ -90,7 +94,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     var clientIsWritable: Bool { context.channel.isWritable }
 
     func proxyResponseHead(_ upstreamHead: ResponseHead) {
-        guard var state = proxy, let request else { return }
+        guard let state = proxy, let request else { return }
         // The upstream's framing is undone; a body of unknown length is chunked again for HTTP/1.1 clients, and
         // delimited by closing the connection for HTTP/1.0 ones.
         let unknownLength: Bool
@@ -119,15 +123,13 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
         head.writeStaticString("\r\n")
         state.headSent = true
-        proxy = state
         context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         needsFlush = true
     }
 
     func proxyResponseBody(_ body: ByteBuffer) {
-        guard var state = proxy, body.readableBytes > 0 else { return }
+        guard let state = proxy, body.readableBytes > 0 else { return }
         state.responseBytes += body.readableBytes
-        proxy = state
         if state.chunked {
             var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
             framed.writeString(String(body.readableBytes, radix: 16))
@@ -187,9 +189,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyPauseClientReads(_ paused: Bool) {
-        guard var state = proxy, state.clientReadsPaused != paused else { return }
+        guard let state = proxy, state.clientReadsPaused != paused else { return }
         state.clientReadsPaused = paused
-        proxy = state
         if !paused && readDeferred {
             readDeferred = false
             context.read()
@@ -271,12 +272,6 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 }
 
-extension String {
-    func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
-    }
-}
-
 /// A fast per-thread generator of request ids (xorshift128+, seeded once per thread from the system generator).
 final class RequestIDGenerator: @unchecked Sendable {  // each instance is used by its own thread only
     private var state: (UInt64, UInt64)
@@ -304,7 +299,17 @@ final class RequestIDGenerator: @unchecked Sendable {  // each instance is used 
         return state.1 &+ s0
     }
 
+    /// 32 lowercase hex digits, written straight into the new string's storage (one allocation).
     func next() -> String {
-        String(nextWord(), radix: 16).leftPadded(to: 16) + String(nextWord(), radix: 16).leftPadded(to: 16)
+        let high = nextWord()
+        let low = nextWord()
+        return String(unsafeUninitializedCapacity: 32) { bytes in
+            for index in 0..<32 {
+                let word = index < 16 ? high : low
+                let nibble = UInt8(truncatingIfNeeded: word >> (60 - 4 * UInt64(index % 16))) & 0xF
+                bytes[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            }
+            return 32
+        }
     }
 }

@@ -48,18 +48,18 @@ final class ProxyExchange: UpstreamListener {
     private var phase = Phase.connecting
     private var connection: UpstreamConnection?
     private var reused = false
-    private var tried: Set<UpstreamServer> = []
+    private var tried: [PooledServer] = []
     private var attempts = 0
     private var pendingBody: [ByteBuffer] = []
     private var pendingBytes = 0
     private var clientEnded = false
     private var bodyBytesForwarded = 0
     private var waitingForClientWritability = false
-    private var responseTimer: Scheduled<Void>?
     private var upstreamKeepAlive = false
     private var switchingHead: ResponseHead?
     /// For the access log: which server answered and with what.
-    private(set) var server: UpstreamServer?
+    private var chosen: PooledServer?
+    var server: UpstreamServer? { chosen?.server }
     private(set) var upstreamStatus: Int?
     private var startedAt: NIODeadline?
     private(set) var upstreamSeconds: Double = 0
@@ -82,34 +82,41 @@ final class ProxyExchange: UpstreamListener {
     func start() {
         if startedAt == nil { startedAt = eventLoop.now }
         attempts += 1
-        guard let chosen = pool.choose(upstream, excluding: tried) else {
+        guard let server = pool.choose(upstream, excluding: tried) else {
             finishWithFailure(.badGateway, cause: "no server of upstream '\(upstream)' is reachable")
             return
         }
-        server = chosen
-        pool.lease(chosen) { [self] result in
+        chosen = server
+        if let idle = pool.takeIdle(server) {
+            use(idle, reused: true)
+            return
+        }
+        pool.connect(server) { [self] result in
             guard phase != .done else {
-                if case .success(let leased) = result { pool.release(leased.connection, reusable: true) } else { pool.abandon(chosen) }
+                if case .success(let connection) = result { pool.release(connection, reusable: true) } else { pool.abandon(server) }
                 return
             }
             switch result {
             case .failure(let error):
-                pool.abandon(chosen)
-                pool.markDown(chosen, reason: "\(error)")
-                tried.insert(chosen)
+                pool.connectFailed(server, reason: "\(error)")
+                tried.append(server)
                 // Nothing was sent: any method may go to another server.
                 if pool.choose(upstream, excluding: tried) != nil && attempts < 4 {
                     start()
                 } else {
-                    finishWithFailure(.badGateway, cause: "cannot connect to \(chosen): \(error)")
+                    finishWithFailure(.badGateway, cause: "cannot connect to \(server.server): \(error)")
                 }
-            case .success(let leased):
-                connection = leased.connection
-                reused = leased.reused
-                leased.connection.listener = self
-                send()
+            case .success(let connection):
+                use(connection, reused: false)
             }
         }
+    }
+
+    private func use(_ leased: UpstreamConnection, reused: Bool) {
+        connection = leased
+        self.reused = reused
+        leased.listener = self
+        send()
     }
 
     /// Sends the head with whatever body already arrived, in one write.
@@ -142,11 +149,12 @@ final class ProxyExchange: UpstreamListener {
     /// `timeouts.upstream_response` runs from the moment the whole request is upstream (while the body still
     /// streams, `timeouts.body` watches the client instead).
     private func startResponseTimer() {
-        responseTimer?.cancel()
-        responseTimer = eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) { [self] in
-            guard phase == .awaitingResponse else { return }
-            finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
-        }
+        connection?.expectResponseHead(by: eventLoop.now + responseTimeout)
+    }
+
+    func upstreamTimedOut() {
+        guard phase == .awaitingResponse else { return }
+        finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
     }
 
     /// A piece of the request body from the client.
@@ -193,8 +201,7 @@ final class ProxyExchange: UpstreamListener {
     func cancel() {
         guard phase != .done else { return }
         phase = .done
-        responseTimer?.cancel()
-        if let connection { pool.release(connection, reusable: false) } else if let server { pool.abandon(server) }
+        if let connection { pool.release(connection, reusable: false) }
         connection = nil
         client = nil
     }
@@ -205,8 +212,7 @@ final class ProxyExchange: UpstreamListener {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
         switch event {
         case .head(let head) where head.status == 101 && request.isUpgrade:
-            // The tunnel starts after the decoder has delivered this response's end, so no HTTP part reaches it.
-            responseTimer?.cancel()
+            // The tunnel starts after the parser has delivered this response's end, so no HTTP part reaches it.
             switchingHead = head
             upstreamStatus = 101
         case .end where switchingHead != nil:
@@ -221,7 +227,6 @@ final class ProxyExchange: UpstreamListener {
         case .head(let head) where head.status == 101:
             finishWithFailure(.badGateway, cause: "malformed response (101 to a request that asked for no upgrade)")
         case .head(let head):
-            responseTimer?.cancel()
             phase = .streamingResponse
             upstreamStatus = head.status
             upstreamKeepAlive = head.keepAlive
@@ -260,7 +265,6 @@ final class ProxyExchange: UpstreamListener {
             if let connection { pool.release(connection, reusable: false) }
             connection = nil
             phase = .connecting
-            responseTimer?.cancel()
             start()
             return
         }
@@ -270,7 +274,6 @@ final class ProxyExchange: UpstreamListener {
     private func finishWithFailure(_ status: HTTPStatus, cause: String) {
         guard phase != .done else { return }
         phase = .done
-        responseTimer?.cancel()
         if let connection { pool.release(connection, reusable: false) }
         connection = nil
         upstreamStatus = upstreamStatus ?? 0

@@ -8,6 +8,8 @@ protocol UpstreamListener: AnyObject {
     func upstreamClosed(error: (any Error)?)
     /// The upstream takes request bytes again after having been full.
     func upstreamBecameWritable()
+    /// No response head arrived by the deadline given to `expectResponseHead(by:)`.
+    func upstreamTimedOut()
 }
 
 /// The only handler of a pooled upstream connection: parses responses with `HTTP1ResponseParser` and hands them to
@@ -21,7 +23,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     let channel: any Channel
-    let server: UpstreamServer
+    /// The server this connection goes to, with its pool bookkeeping.
+    let pooled: PooledServer
+    var server: UpstreamServer { pooled.server }
     /// The exchange using the connection; set by the exchange, cleared by the pool on release (strong: see
     /// `ProxyExchange.client`).
     var listener: (any UpstreamListener)?
@@ -35,10 +39,16 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastHeadStatus = 0
     private var readsPaused = false
     private var readPending = false
+    /// When the pending response's head is due (`timeouts.upstream_response`). One check task per connection is
+    /// moved lazily, as `ConnectionTimer` does, so a busy keep-alive connection schedules about one task per timeout
+    /// period instead of one per request.
+    private var responseDeadline: NIODeadline?
+    private var deadlineCheck: Scheduled<Void>?
+    private var deadlineCheckAt = NIODeadline.distantFuture
 
-    init(channel: any Channel, server: UpstreamServer) {
+    init(channel: any Channel, pooled: PooledServer) {
         self.channel = channel
-        self.server = server
+        self.pooled = pooled
     }
 
     /// Sends an encoded request (head and whatever body is ready) and flushes.
@@ -56,6 +66,29 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Starts watching for the response head, due by `deadline`.
+    func expectResponseHead(by deadline: NIODeadline) {
+        responseDeadline = deadline
+        guard deadlineCheck == nil || deadlineCheckAt > deadline else { return }
+        scheduleDeadlineCheck(at: deadline)
+    }
+
+    private func scheduleDeadlineCheck(at deadline: NIODeadline) {
+        deadlineCheck?.cancel()
+        deadlineCheckAt = deadline
+        deadlineCheck = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            deadlineCheck = nil
+            deadlineCheckAt = .distantFuture
+            guard let due = responseDeadline else { return }
+            if due <= channel.eventLoop.now {
+                responseDeadline = nil
+                listener?.upstreamTimedOut()
+            } else {
+                scheduleDeadlineCheck(at: due)
+            }
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         parser.append(unwrapInboundIn(data))
         guard !switchedProtocols else { return }
@@ -66,7 +99,10 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
         do {
             while let listener, !switchedProtocols, let event = try parser.next() {
-                if case .head(let head) = event { lastHeadStatus = head.status }
+                if case .head(let head) = event {
+                    lastHeadStatus = head.status
+                    responseDeadline = nil
+                }
                 if case .end = event, lastHeadStatus == 101 { switchedProtocols = true }
                 listener.upstreamReceived(event)
             }
@@ -90,6 +126,8 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
         idleIn?.idleConnectionClosed(self)
         idleIn = nil
         if let listener {
