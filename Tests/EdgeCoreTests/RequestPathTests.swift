@@ -49,6 +49,25 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        "/", "/plaintext", "/a/b.tar.gz", "/a..b", "/a/", "/media/my photo.jpg", "/media/café.png", "/%41", "/.env",
+        "/a//b", "/../x", "/a/./b", "/a\\b", "/x#y", "relative", "", "/a\u{1}b",
+    ])
+    func plainPathsAreTheirOwnDecoding(raw: String) {
+        // The routing shortcut may only say "plain" where decoding would return the path unchanged.
+        if RequestPath.isPlain(raw[...]) { #expect(decoded(raw) == raw) }
+    }
+
+    @Test func routingAdmitsDotfilesButNotTraversal() {
+        #expect((try? RequestPath.decode("/.well-known/acme"[...], allowingDotfiles: true).get().decoded) == "/.well-known/acme")
+        #expect((try? RequestPath.decode("/%2E%2E/x"[...], allowingDotfiles: true).get()) == nil)
+        let site = StaticSite(routes: [RouteConfig(prefix: "/static/", dir: "/srv"), RouteConfig(prefix: "/", dir: "", upstream: "app")])
+        #expect(site.upstream(for: "/.well-known/acme-challenge/t") == "app")
+        #expect(site.upstream(for: "/api/caf%C3%A9?q=1") == "app")
+        #expect(site.upstream(for: "/static/x.css") == nil)
+        #expect(site.upstream(for: "/static/%2e%2e/api") == nil)  // refused, answered by the static side
+    }
+
     @Test func decodesExactlyOnce() {
         // %2541 is "%41" after one decoding; a second decoding would turn it into "A".
         #expect(decoded("/%2541") == "/%41")

@@ -26,7 +26,9 @@ extension RequestPath {
     ///
     /// Encoded `/`, `\` and `.` are refused rather than decoded: a decoded `%2e%2e` or `%2f` would let a second
     /// decoding step (or a different reading of the path) escape the directory.
-    public static func decode(_ raw: Substring) -> Result<RequestPath, PathRejection> {
+    ///
+    /// `allowingDotfiles` admits segments starting with `.` (other than `.` and `..`), for routing to upstreams.
+    public static func decode(_ raw: Substring, allowingDotfiles: Bool = false) -> Result<RequestPath, PathRejection> {
         let bytes = Array(raw.utf8)
         guard bytes.first == UInt8(ascii: "/") else { return .failure(.malformed("path does not start with '/'")) }
         var decoded: [UInt8] = []
@@ -68,9 +70,29 @@ extension RequestPath {
             let isLast = position == segments.count - 1
             if segment.isEmpty && !isLast { return .failure(.malformed("empty segment ('//') in path")) }
             if segment == "." || segment == ".." { return .failure(.malformed("'\(segment)' segment in path")) }
-            if segment.hasPrefix(".") { return .failure(.hidden("dotfile '\(segment)' requested")) }
+            if segment.hasPrefix(".") && !allowingDotfiles { return .failure(.hidden("dotfile '\(segment)' requested")) }
         }
         return .success(RequestPath(decoded: text))
+    }
+
+    /// Whether `raw` is already what `decode` would return: `/` first, then only bytes that need no decoding and
+    /// are not refused, no empty segment, and no segment starting with `.`. Checked in one pass over the bytes.
+    public static func isPlain(_ raw: Substring) -> Bool {
+        var previous = UInt8(0)
+        var first = true
+        for byte in raw.utf8 {
+            if first {
+                guard byte == UInt8(ascii: "/") else { return false }
+                first = false
+            } else if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) {
+                return false
+            }
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "\\"), UInt8(ascii: "#"), 0..<0x20, 0x7F...: return false
+            default: previous = byte
+            }
+        }
+        return !first
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

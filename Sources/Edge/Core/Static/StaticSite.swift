@@ -28,10 +28,16 @@ public struct StaticSite: Sendable {
     public let hasUpstreams: Bool
 
     /// The upstream a request target is proxied to, if its route is a proxied one.
+    ///
+    /// Routing uses the decoded path, so `/static/%2e%2e/app` cannot pick another route than the one it names; a
+    /// plain path (the usual case) is its own decoding and skips the copy. Dotfile paths are routed (an app may
+    /// serve `/.well-known/`); only a directory route refuses them.
     public func upstream(for uri: String) -> String? {
-        guard hasUpstreams, let target = RequestTarget(uri), case .success(let path) = RequestPath.decode(target.path) else {
-            return nil
+        guard hasUpstreams, let target = RequestTarget(uri) else { return nil }
+        if RequestPath.isPlain(target.path) {
+            return router.match(RequestPath(decoded: String(target.path)))?.route.upstream
         }
+        guard case .success(let path) = RequestPath.decode(target.path, allowingDotfiles: true) else { return nil }
         return router.match(path)?.route.upstream
     }
 
