@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // zlib with streaming and explicit flushes on ByteBuffers (Edge's gzip; docs/compression.md says why).
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         .target(
@@ -49,6 +51,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             path: "Sources/Edge/Core",
             swiftSettings: releaseSettings
@@ -106,9 +109,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
-        .testTarget(name: "EdgeEndToEndTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(
+            name: "EdgeEndToEndTests",
+            dependencies: ["Shared", "TestSupport", .product(name: "CompressNIO", package: "compress-nio")]),
         .testTarget(name: "AppServerTests", dependencies: ["AppServer", "Shared", "TestSupport"]),
         .testTarget(name: "AppServerEndToEndTests", dependencies: ["TestSupport"]),
     ]

@@ -16,6 +16,8 @@ public struct EdgeConfig: Sendable {
     public var upstreams: [String: UpstreamConfig] = [:]
     /// Which peers may tell Edge the client's address.
     public var realIP = RealIPConfig()
+    /// gzip on the fly and precompressed files.
+    public var compression = CompressionConfig()
     /// Where access log lines are written.
     public var accessLog: LogDestination = .standardOutput
     /// The access log line format.
@@ -27,7 +29,7 @@ public struct EdgeConfig: Sendable {
 
 extension EdgeConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case threads, listen, limits, timeouts, routes, upstreams
+        case threads, listen, limits, timeouts, routes, upstreams, compression
         case realIP = "real_ip"
         case accessLog = "access_log"
         case accessLogFormat = "access_log_format"
@@ -43,6 +45,7 @@ extension EdgeConfig: Decodable {
         routes = container.value(.routes, default: routes, decoder)
         upstreams = container.value(.upstreams, default: upstreams, decoder)
         realIP = container.value(.realIP, default: realIP, decoder)
+        compression = container.value(.compression, default: compression, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
     }

@@ -13,10 +13,12 @@ public struct ConnectionSettings: Sendable {
     public var upstreamResponseTimeout: TimeAmount
     public var maxBodySize: Int
     public var realIP: RealIPConfig
+    /// The `compression` rules.
+    public var compression: CompressionPolicy
     public var logger: Logger
 
     public init(config: EdgeConfig, logger: Logger) {
-        self.site = StaticSite(routes: config.routes)
+        self.site = StaticSite(routes: config.routes, precompressed: config.compression.precompressed)
         self.maxHeaderSize = config.limits.maxHeaderSize.bytes
         self.maxURILength = config.limits.maxURILength.bytes
         self.headerTimeout = .milliseconds(config.timeouts.header.milliseconds)
@@ -26,6 +28,7 @@ public struct ConnectionSettings: Sendable {
         self.upstreamResponseTimeout = .milliseconds(config.timeouts.upstreamResponse.milliseconds)
         self.maxBodySize = config.limits.maxBodySize.bytes
         self.realIP = config.realIP
+        self.compression = CompressionPolicy(config.compression)
         self.logger = logger
     }
 }

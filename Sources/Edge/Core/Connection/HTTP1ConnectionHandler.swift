@@ -70,6 +70,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         timer.cancel()
         request = nil
         proxy?.exchange.cancel()
+        proxy?.gzip?.release()
         proxy = nil
         context.fireChannelInactive()
     }
@@ -188,11 +189,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             response = refused
         } else {
             var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+            outcome.response = compressed(outcome.response, request: head, facts: facts)
             if case .file(let path, let identity, _, _) = outcome.response.body {
                 fileHandle = FileOpener.open(path, expecting: identity)
                 if fileHandle == nil {
                     // Changed between lookup and open: the cache notices on this second look.
                     outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+                    outcome.response = compressed(outcome.response, request: head, facts: facts)
                     if case .file(let path, let identity, _, _) = outcome.response.body {
                         fileHandle = FileOpener.open(path, expecting: identity)
                         if fileHandle == nil { outcome.response = .simple(.notFound) }

@@ -10,11 +10,14 @@ public final class LoopResources {
     public let accessLog: AccessLogBuffer
     /// Pooled connections to upstream servers, for proxied routes.
     let upstreams: UpstreamPool?
+    /// Reusable deflate streams for gzip on the fly.
+    let gzipStreams: GzipStreams
 
-    init(files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil) {
+    init(files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil, gzipLevel: Int = 5) {
         self.files = files
         self.accessLog = accessLog
         self.upstreams = upstreams
+        self.gzipStreams = GzipStreams(level: gzipLevel)
     }
 }
 

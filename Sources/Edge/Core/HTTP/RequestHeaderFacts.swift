@@ -11,6 +11,8 @@ public struct RequestHeaderFacts {
     public var range: Substring?
     public var referer: String?
     public var userAgent: String?
+    /// `Accept-Encoding` admits gzip (see `AcceptEncoding`).
+    public var acceptsGzip = false
 
     /// Facts from `headers`; `Referer` and `User-Agent` are read only when `forLogging`.
     public init(_ headers: HeaderFields, forLogging: Bool = true) {
@@ -32,6 +34,8 @@ public struct RequestHeaderFacts {
             case 13 where ASCII.equalsIgnoringCase(name, "if-none-match"):
                 let value = headers.value(field)
                 conditions.ifNoneMatch = conditions.ifNoneMatch.map { "\($0), \(value)"[...] } ?? value[...]
+            case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
+                acceptsGzip = acceptsGzip || AcceptEncoding.allowsGzip(headers.value(field))
             case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):
                 conditions.ifModifiedSince = headers.value(field)[...]
             case 19 where ASCII.equalsIgnoringCase(name, "if-unmodified-since"):

@@ -14,6 +14,9 @@ public struct Response {
     public var body: ResponseBody
     /// Whether the connection must close after this response (bad requests and the like).
     public var closesConnection = false
+    /// For the compression filter, set on responses about a file: its media type and full length. `nil` for Edge's
+    /// own short responses and for bodies already encoded.
+    public var representation: (mediaType: String, length: Int)?
 
     /// A response with a ready head.
     public init(status: HTTPStatus, head: ByteBuffer, body: ResponseBody, closesConnection: Bool = false) {

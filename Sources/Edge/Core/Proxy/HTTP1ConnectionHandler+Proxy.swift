@@ -16,6 +16,8 @@ final class ProxyState {
     var keepAlive = false
     var responseBytes = 0
     var clientReadsPaused = false
+    /// Set when the response is gzipped on its way through.
+    var gzip: GzipEncoder?
 
     init(exchange: ProxyExchange, requestID: String) {
         self.exchange = exchange
@@ -102,7 +104,17 @@ extension HTTP1ConnectionHandler: ProxyClient {
         case .chunked, .untilClose: unknownLength = true
         case .none, .length: unknownLength = false
         }
-        state.chunked = unknownLength && request.head.minorVersion == 1
+        let compression = compressionDecision(for: upstreamHead, request: request.head, facts: nil)
+        let hasBody = upstreamHead.bodyFraming != .none
+        if compression == .gzip && hasBody {
+            do {
+                state.gzip = try resources.gzipStreams.take()
+            } catch {
+                settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
+            }
+        }
+        let compressing = state.gzip != nil
+        state.chunked = (unknownLength || compressing) && request.head.minorVersion == 1
         state.keepAlive = self.state.willKeepAlive(responseClosesConnection: unknownLength && request.head.minorVersion == 0)
         var head = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 256)
         head.writeStaticString("HTTP/1.1 ")
@@ -111,8 +123,16 @@ extension HTTP1ConnectionHandler: ProxyClient {
         head.writeImmutableBuffer(upstreamHead.reason)
         head.writeStaticString("\r\nServer: edge\r\n")
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
-        ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
-        if state.chunked { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if compression == .untouched || (compression == .gzip && hasBody && !compressing) {
+            ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
+        } else {
+            var fields = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 64)
+            ProxyHeaders.writeClientResponseFields(upstreamHead, into: &fields)
+            GzipHeaderFilter.rewrite(fields, for: compression, into: &head)
+        }
+        // A HEAD answer carries the framing a GET would get.
+        let headOfGzip = compression == .gzip && request.head.method == .HEAD
+        if state.chunked || headOfGzip { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
         head.writeStaticString("X-Request-ID: ")
         head.writeString(state.requestID)
         head.writeStaticString("\r\n")
@@ -129,6 +149,10 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     func proxyResponseBody(_ body: ByteBuffer) {
         guard let state = proxy, body.readableBytes > 0 else { return }
+        if let gzip = state.gzip {
+            writeCompressed { try gzip.chunk(body, allocator: context.channel.allocator) }
+            return
+        }
         state.responseBytes += body.readableBytes
         if state.chunked {
             var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
@@ -146,12 +170,36 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyFlush() {
+        if let gzip = proxy?.gzip {
+            writeCompressed { try gzip.flush(allocator: context.channel.allocator) }
+        }
         flushIfNeeded(context: context)
+    }
+
+    /// Writes what the gzip stream produced; a failing stream ends the response the only honest way left.
+    private func writeCompressed(_ produce: () throws -> ByteBuffer) {
+        guard let state = proxy else { return }
+        do {
+            let chunk = try produce()
+            guard chunk.readableBytes > 0 else { return }
+            state.responseBytes += chunk.readableBytes
+            context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
+            needsFlush = true
+        } catch {
+            state.gzip?.release()
+            state.gzip = nil
+            state.exchange.cancel()
+            proxyFailed(.badGateway, cause: "gzip failed: \(error)")
+        }
     }
 
     func proxyResponseEnd() {
         guard let state = proxy else { return }
-        if state.chunked {
+        if let gzip = state.gzip {
+            writeCompressed { try gzip.finish(allocator: context.channel.allocator) }
+            state.gzip = nil
+            guard proxy != nil else { return }  // the stream failed and the connection is closing
+        } else if state.chunked {
             context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(string: "0\r\n\r\n"))), promise: nil)
         }
         // A response that ends before the client finished its request leaves the body unread: close then.
@@ -160,6 +208,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     func proxyFailed(_ status: HTTPStatus, cause: String) {
         guard let state = proxy else { return }
+        state.gzip?.release()
+        state.gzip = nil
         settings.logger.error("proxy failed", metadata: [
             "upstream": "\(state.exchange.upstream)", "server": "\(state.exchange.server.map(\.description) ?? "-")",
             "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)", "client": "\(remoteAddress)",

@@ -57,7 +57,9 @@ public final class EdgeServer: Sendable {
             let loop = MultiThreadedEventLoopGroup.currentEventLoop!
             let pool = upstreams.isEmpty
                 ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
-            return LoopResources(files: OpenFileCache(), accessLog: accessLogs.forLoop(loop), upstreams: pool)
+            return LoopResources(
+                files: OpenFileCache(), accessLog: accessLogs.forLoop(loop), upstreams: pool,
+                gzipLevel: config.compression.gzipLevel)
         }
     }
 

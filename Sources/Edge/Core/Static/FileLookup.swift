@@ -77,6 +77,33 @@ public struct FileLookup: Sendable {
         return .file(file)
     }
 
+    /// The precompressed variant of `original` (`original.path + ".gz"`): a regular file, not older than the
+    /// original, in the same real directory (a symlink cannot lead elsewhere); served with the original's type.
+    public func precompressedSibling(of original: CachedFile) -> CachedFile? {
+        let path = original.path + ".gz"
+        guard case .success(var identity) = FileIdentity.of(path: path), identity.kind == .regular,
+            (identity.modifiedSeconds, identity.modifiedNanoseconds)
+                >= (original.identity.modifiedSeconds, original.identity.modifiedNanoseconds),
+            let realOriginal = Self.realPath(original.path), let realSibling = Self.realPath(path),
+            realSibling == realOriginal + ".gz" || Self.directory(of: realSibling) == Self.directory(of: realOriginal)
+        else { return nil }
+        var contents: ByteBuffer? = nil
+        if identity.size <= inMemoryLimit {
+            guard case .success(let (bytes, readIdentity)) = Self.readSmallFile(path, expected: identity) else { return nil }
+            contents = bytes
+            identity = readIdentity
+        } else if access(path, R_OK) != 0 {
+            return nil
+        }
+        return CachedFile(
+            path: path, identity: identity, contentType: original.contentType, cacheControl: original.cacheControl,
+            contents: contents)
+    }
+
+    private static func directory(of path: String) -> Substring {
+        path[..<(path.lastIndex(of: "/") ?? path.startIndex)]
+    }
+
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
@@ -84,7 +111,7 @@ public struct FileLookup: Sendable {
     }
 
     /// Reads a whole small file and the identity of exactly the bytes read (the file may change while we read).
-    private static func readSmallFile(_ path: String, expected: FileIdentity) -> Result<(ByteBuffer, FileIdentity), Errno> {
+    static func readSmallFile(_ path: String, expected: FileIdentity) -> Result<(ByteBuffer, FileIdentity), Errno> {
         // O_NONBLOCK: opening a FIFO someone swapped in must never block the event loop.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return .failure(Errno(errno)) }

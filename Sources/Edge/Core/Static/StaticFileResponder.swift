@@ -30,7 +30,9 @@ public enum StaticFileResponder {
         } else {
             body = .file(path: file.path, identity: file.identity, offset: 0, length: size)
         }
-        return Response(status: .ok, head: file.fullResponseHead, body: body)
+        var response = Response(status: .ok, head: file.fullResponseHead, body: body)
+        response.representation = (file.contentType, size)
+        return response
     }
 
     private static func notModified(_ file: CachedFile) -> Response {
@@ -41,7 +43,9 @@ public enum StaticFileResponder {
         ResponseHeaders.write("Last-Modified", HTTPDate.format(file.validators.lastModified), into: &head)
         ResponseHeaders.write("ETag", file.validators.etag, into: &head)
         if let cacheControl = file.cacheControl { ResponseHeaders.write("Cache-Control", cacheControl, into: &head) }
-        return Response(status: .notModified, head: head, body: .none(length: 0))
+        var response = Response(status: .notModified, head: head, body: .none(length: 0))
+        response.representation = (file.contentType, file.identity.size)
+        return response
     }
 
     private static func partial(_ file: CachedFile, offset: Int, length: Int) -> Response {
@@ -58,6 +62,8 @@ public enum StaticFileResponder {
         } else {
             body = .file(path: file.path, identity: file.identity, offset: offset, length: length)
         }
-        return Response(status: .partialContent, head: head, body: body)
+        var response = Response(status: .partialContent, head: head, body: body)
+        response.representation = (file.contentType, file.identity.size)
+        return response
     }
 }

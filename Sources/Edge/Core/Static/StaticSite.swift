@@ -15,8 +15,12 @@ public struct StaticSite: Sendable {
     private let routes: [RouteConfig]
     private let lookup: FileLookup
 
+    /// Whether `file.gz` beside `file` is sent to clients that accept gzip (`compression.precompressed`).
+    private let precompressed: Bool
+
     /// A site over `routes`; each route's directory is resolved with `realpath` once here.
-    public init(routes: [RouteConfig], lookup: FileLookup = FileLookup()) {
+    public init(routes: [RouteConfig], precompressed: Bool = false, lookup: FileLookup = FileLookup()) {
+        self.precompressed = precompressed
         self.routes = routes
         self.router = Router(routes: routes)
         self.rootRealPaths = routes.map { FileLookup.realPath($0.dir) ?? $0.dir }
@@ -49,7 +53,7 @@ public struct StaticSite: Sendable {
             return Outcome(response: .simple(.badRequest, closesConnection: true, omitBody: isHead), refusal: "bad request target")
         }
         if isRead, let cached = cache.validEntry(for: target.pathKey) {
-            return Outcome(response: StaticFileResponder.respond(to: cached, isHead: isHead, facts: facts))
+            return Outcome(response: respond(to: cached, isHead: isHead, facts: facts, cache: cache))
         }
         let path: RequestPath
         switch RequestPath.decode(target.path) {
@@ -71,7 +75,7 @@ public struct StaticSite: Sendable {
         switch result {
         case .file(let file):
             cache.insert(file, for: target.pathKey)
-            return Outcome(response: StaticFileResponder.respond(to: file, isHead: isHead, facts: facts))
+            return Outcome(response: respond(to: file, isHead: isHead, facts: facts, cache: cache))
         case .directoryWithoutSlash:
             let location = String(target.path) + "/" + (target.query.map { "?" + $0 } ?? "")
             return Outcome(response: .simple(.movedPermanently, headers: [("Location", location)], omitBody: isHead))
@@ -83,6 +87,48 @@ public struct StaticSite: Sendable {
             return Outcome(response: .simple(.forbidden, omitBody: isHead), refusal: reason)
         }
     }
+
+    /// The response for a found file: its precompressed variant when there is one the client can take, otherwise
+    /// the file itself (which the compression filter may still gzip).
+    private func respond(to file: CachedFile, isHead: Bool, facts: RequestHeaderFacts, cache: OpenFileCache) -> Response {
+        let response = StaticFileResponder.respond(to: file, isHead: isHead, facts: facts)
+        // Ranges are served from the uncompressed file; conditional answers (304, 412) come from its validators.
+        guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
+            let variant = precompressedVariant(of: file, cache: cache)
+        else { return response }
+        var head = ByteBuffer()
+        head.reserveCapacity(file.fullResponseHead.readableBytes + 64)
+        GzipHeaderFilter.rewrite(file.fullResponseHead, for: .gzip, into: &head)
+        ResponseHeaders.write("Content-Length", String(variant.identity.size), into: &head)
+        let body: ResponseBody
+        if isHead {
+            body = .none(length: variant.identity.size)
+        } else if let contents = variant.contents {
+            body = .memory(contents)
+        } else {
+            body = .file(path: variant.path, identity: variant.identity, offset: 0, length: variant.identity.size)
+        }
+        return Response(status: .ok, head: head, body: body)
+    }
+
+    /// `file.gz`, from the cache or disk, if it exists and is not older than `file` (as `file` is now).
+    private func precompressedVariant(of file: CachedFile, cache: OpenFileCache) -> CachedFile? {
+        // "gz:" keeps these entries apart from request paths, which start with "/".
+        let key = "gz:" + file.path
+        let variant: CachedFile
+        if let cached = cache.validEntry(for: key) {
+            variant = cached
+        } else if let loaded = lookup.precompressedSibling(of: file) {
+            cache.insert(loaded, for: key)
+            variant = loaded
+        } else {
+            return nil
+        }
+        let notOlder = (variant.identity.modifiedSeconds, variant.identity.modifiedNanoseconds)
+            >= (file.identity.modifiedSeconds, file.identity.modifiedNanoseconds)
+        return notOlder ? variant : nil
+    }
+
 }
 
 /// A request target split into path and query; absolute-form targets (`http://host/path`) are reduced to the path.

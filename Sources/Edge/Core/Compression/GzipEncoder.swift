@@ -1,0 +1,107 @@
+import CompressNIO
+import NIOCore
+
+/// zlib deflate streams for one event loop, reused across responses: setting one up allocates a few hundred
+/// kilobytes, which a busy loop would otherwise do per response. A stream in use belongs to one response.
+final class GzipStreams {
+    private var idle: [ZlibCompressor] = []
+    private let configuration: ZlibConfiguration
+    /// Idle streams kept for reuse; more are freed when returned.
+    private let keep = 16
+
+    init(level: Int) {
+        configuration = ZlibConfiguration(
+            windowSize: 15, compressionLevel: Int32(max(1, level)), memoryLevel: 8, strategy: .default)
+    }
+
+    /// A fresh gzip stream (header not yet written).
+    func take() throws -> GzipEncoder {
+        if let reused = idle.popLast() { return GzipEncoder(reused, owner: self) }
+        return GzipEncoder(try ZlibCompressor(algorithm: .gzip, configuration: configuration), owner: self)
+    }
+
+    fileprivate func giveBack(_ compressor: ZlibCompressor) {
+        guard idle.count < keep, (try? compressor.reset()) != nil else { return }
+        idle.append(compressor)
+    }
+}
+
+/// The body half of compression: gzips one response's body piece by piece, each output framed as an HTTP/1.1
+/// chunk. `flush` empties zlib's buffers (a streamed response's pieces reach the client when the upstream sends
+/// them); `finish` ends the stream and the chunked body.
+final class GzipEncoder {
+    private var compressor: ZlibCompressor?
+    private let owner: GzipStreams
+
+    fileprivate init(_ compressor: ZlibCompressor, owner: GzipStreams) {
+        self.compressor = compressor
+        self.owner = owner
+    }
+
+    /// Compresses `input`; the returned chunk is empty when zlib kept everything for later.
+    func chunk(_ input: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try framed(input, flush: .no, last: false, allocator: allocator)
+    }
+
+    /// Everything compressed so far, as a chunk the client can decode at once.
+    func flush(allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try framed(ByteBuffer(), flush: .sync, last: false, allocator: allocator)
+    }
+
+    /// The rest of the stream, its gzip trailer and the end of the chunked body; the stream is then given back.
+    func finish(_ input: ByteBuffer = ByteBuffer(), allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        defer { release() }
+        return try framed(input, flush: .finish, last: true, allocator: allocator)
+    }
+
+    /// Gives the stream back unfinished (the response was abandoned). Safe to call more than once.
+    func release() {
+        guard let compressor else { return }
+        self.compressor = nil
+        owner.giveBack(compressor)
+    }
+
+    private func framed(_ input: ByteBuffer, flush: CompressNIOFlush, last: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        guard let compressor else { throw CompressNIOError.uninitializedStream }
+        var input = input
+        var output = allocator.buffer(capacity: compressor.maxSize(from: input) + 64)
+        // Room for the chunk-size line, filled in once the compressed size is known.
+        let sizeLineLength = 10
+        output.moveWriterIndex(forwardBy: sizeLineLength)
+        if input.readableBytes > 0 || flush != .no {
+            try Self.deflate(&input, with: compressor, flush: flush, into: &output)
+        }
+        let size = output.readableBytes - sizeLineLength
+        var result: ByteBuffer
+        if size == 0 {
+            result = allocator.buffer(capacity: 5)
+        } else {
+            // An 8-digit hex size (up to 4 GiB) plus CRLF, padded with leading zeros: no second copy.
+            let hex = String(size, radix: 16)
+            let line = String(repeating: "0", count: 8 - hex.utf8.count) + hex + "\r\n"
+            output.setString(line, at: output.readerIndex)
+            output.writeStaticString("\r\n")
+            result = output
+        }
+        if last { result.writeStaticString("0\r\n\r\n") }
+        return result
+    }
+
+    /// Deflates all of `input`, growing `output` while zlib has more to give.
+    private static func deflate(
+        _ input: inout ByteBuffer, with compressor: ZlibCompressor, flush: CompressNIOFlush, into output: inout ByteBuffer
+    ) throws {
+        for _ in 0..<64 {
+            output.reserveCapacity(minimumWritableBytes: compressor.maxSize(from: input) + 1024)
+            do {
+                try compressor.deflate(from: &input, to: &output, flush: flush)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                // Out of room (or, for a flush, nothing left to do): go round with more room.
+                if output.writableBytes > 0 && input.readableBytes == 0 && flush != .finish { return }
+                continue
+            }
+            if output.writableBytes > 0 && input.readableBytes == 0 { return }
+        }
+        throw CompressNIOError.internalError
+    }
+}

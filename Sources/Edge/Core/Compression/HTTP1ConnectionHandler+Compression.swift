@@ -1,0 +1,78 @@
+import NIOCore
+import Shared
+
+/// Where the compression module wraps the connection's responses: Edge's own file responses as a whole, and proxied
+/// responses head first, then piece by piece.
+extension HTTP1ConnectionHandler {
+    /// Files gzipped on the fly are compressed in one go on the event loop; larger ones are sent as they are
+    /// (`precompressed` serves a `.gz` of any size).
+    static let maxOnTheFlyFileSize = 1 << 20
+
+    /// `response` after the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
+    func compressed(_ response: Response, request: RequestHead, facts: RequestHeaderFacts) -> Response {
+        guard let representation = response.representation else { return response }
+        var candidate = CompressionCandidate(
+            status: response.status.code, mediaType: representation.mediaType, length: representation.length)
+        candidate.isPartial = response.status == .partialContent
+        var decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
+        if decision == .gzip && representation.length > Self.maxOnTheFlyFileSize { decision = .varyOnly }
+        guard decision != .untouched else { return response }
+
+        var result = response
+        result.representation = nil
+        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 64)
+        GzipHeaderFilter.rewrite(response.head, for: decision, into: &head)
+        guard decision == .gzip, response.status == .ok else {
+            result.head = head
+            return result
+        }
+        head.writeStaticString("Transfer-Encoding: chunked\r\n")
+        let input: ByteBuffer
+        switch response.body {
+        case .none:
+            result.head = head  // HEAD: the headers a GET would get
+            return result
+        case .memory(let bytes):
+            input = bytes
+        case .file(let path, let identity, _, _):
+            guard case .success(let (bytes, _)) = FileLookup.readSmallFile(path, expected: identity) else {
+                return compressed(withoutBody: response)
+            }
+            input = bytes
+        }
+        do {
+            let encoder = try resources.gzipStreams.take()
+            result.body = .memory(try encoder.finish(input, allocator: context.channel.allocator))
+            result.head = head
+            return result
+        } catch {
+            settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
+            return compressed(withoutBody: response)
+        }
+    }
+
+    /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying.
+    private func compressed(withoutBody response: Response) -> Response {
+        var result = response
+        result.representation = nil
+        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 32)
+        GzipHeaderFilter.rewrite(response.head, for: .varyOnly, into: &head)
+        result.head = head
+        return result
+    }
+
+    /// The compression decision for a proxied response.
+    func compressionDecision(for upstream: ResponseHead, request: RequestHead, facts: RequestHeaderFacts?) -> CompressionDecision {
+        guard settings.compression.level > 0 else { return .untouched }
+        var length: Int?
+        if case .length(let known) = upstream.bodyFraming { length = known }
+        var candidate = CompressionCandidate(status: upstream.status, mediaType: upstream.headers.first("content-type"), length: length)
+        if let encoding = upstream.headers.first("content-encoding") {
+            candidate.isEncoded = encoding.trimmedOfWhitespace().lowercased() != "identity"
+        }
+        candidate.forbidsTransform = upstream.headers.all("cache-control").contains { $0.lowercased().contains("no-transform") }
+        candidate.isPartial = upstream.headers.first("content-range") != nil
+        let acceptsGzip = facts?.acceptsGzip ?? AcceptEncoding.allowsGzip(request.headers.first("accept-encoding"))
+        return settings.compression.decide(candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
+    }
+}
