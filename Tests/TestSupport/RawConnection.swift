@@ -96,6 +96,10 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         }
         var response = Response(status: status, headers: headers, body: [])
+        if !isHead && status != 304 && status != 204, response.header("Transfer-Encoding")?.lowercased() == "chunked" {
+            response.body = try readChunkedBody()
+            return response
+        }
         let length = isHead || status == 304 ? 0 : Int(response.header("Content-Length") ?? "0") ?? 0
         while buffer.count < length {
             guard try fill() else { throw TestFailure("connection closed after \(buffer.count) of \(length) body bytes") }
@@ -103,6 +107,38 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         response.body = Array(buffer[..<length])
         buffer.removeFirst(length)
         return response
+    }
+
+    /// A chunked body (RFC 9112 §7.1), decoded; trailers are skipped.
+    private func readChunkedBody() throws -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            let lineEnd = try readUntil([13, 10])
+            let sizeText = String(decoding: buffer[..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            buffer.removeFirst(lineEnd + 2)
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                throw TestFailure("bad chunk size line '\(sizeText)'")
+            }
+            if size == 0 {
+                while true {
+                    let trailerEnd = try readUntil([13, 10])
+                    buffer.removeFirst(trailerEnd + 2)
+                    if trailerEnd == 0 { return body }
+                }
+            }
+            while buffer.count < size + 2 {
+                guard try fill() else { throw TestFailure("connection closed inside a chunk") }
+            }
+            body += buffer[..<size]
+            buffer.removeFirst(size + 2)
+        }
+    }
+
+    /// Raw bytes as they arrive (at least one), for tests that watch a response being streamed.
+    public func readAvailable() throws -> [UInt8] {
+        while buffer.isEmpty { guard try fill() else { return [] } }
+        defer { buffer.removeAll() }
+        return buffer
     }
 
     /// Reads (and discards) up to `count` bytes as they arrive; returns how many came.

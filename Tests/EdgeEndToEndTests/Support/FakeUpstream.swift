@@ -17,6 +17,8 @@ final class FakeUpstream: @unchecked Sendable {
         case resetMidResponse
         /// Switches protocols (101) and then echoes every byte back, like a WebSocket echo server.
         case upgradeEcho
+        /// The same complete response to every request, keeping the connection.
+        case fixed(String)
     }
 
     let path: String
@@ -101,6 +103,8 @@ final class FakeUpstream: @unchecked Sendable {
             case .garbage:
                 send(connection, "THIS IS NOT HTTP\r\n\r\n")
                 return
+            case .fixed(let response):
+                send(connection, response)
             case .upgradeEcho:
                 send(connection, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
                 while true {
