@@ -21,7 +21,7 @@ BENCH="$ROOT/Benchmarks"
 source "$BENCH/lib.sh"
 source "$ROOT/scripts/common.sh"
 
-require_packages nginx wrk curl python3-venv
+require_packages nginx wrk curl zlib1g-dev python3-venv
 require_swift
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 

@@ -10,11 +10,14 @@ wait_ready() {
     exit 1
 }
 
+# Extra wrk arguments (headers), e.g. WRK_ARGS=(-H "Accept-Encoding: gzip").
+WRK_ARGS=()
+
 # Runs wrk pinned to CLIENT_CPU against http://127.0.0.1:$PORT$1 and prints req/s; any socket error or non-2xx
 # response fails the whole benchmark, with wrk's output.
 load() {
     local out
-    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "http://127.0.0.1:$PORT$1")
+    out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "${WRK_ARGS[@]}" "http://127.0.0.1:$PORT$1")
     if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then echo "errors in run:" >&2; echo "$out" >&2; exit 1; fi
     awk '/Requests\/sec/ {print $2}' <<<"$out"
 }

@@ -16,7 +16,7 @@ BENCH="$ROOT/Benchmarks"
 source "$BENCH/lib.sh"
 source "$ROOT/scripts/common.sh"
 
-require_packages nginx wrk curl
+require_packages nginx wrk curl zlib1g-dev
 require_swift
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 

@@ -17,7 +17,7 @@ source "$BENCH/lib.sh"
 
 source "$ROOT/scripts/common.sh"
 
-require_packages nginx wrk curl util-linux
+require_packages nginx wrk curl zlib1g-dev util-linux
 require_swift
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
