@@ -64,7 +64,7 @@ final class GzipEncoder {
     private func framed(_ input: ByteBuffer, flush: CompressNIOFlush, last: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         guard let compressor else { throw CompressNIOError.uninitializedStream }
         var input = input
-        var output = allocator.buffer(capacity: compressor.maxSize(from: input) + 64)
+        var output = allocator.buffer(capacity: compressor.maxSize(from: input) + 1024 + 64)
         // Room for the chunk-size line, filled in once the compressed size is known.
         let sizeLineLength = 10
         output.moveWriterIndex(forwardBy: sizeLineLength)

@@ -22,8 +22,23 @@ public final class CachedFile {
     public let contents: ByteBuffer?
     /// Tick of the last use, for evicting the least recently used entries.
     var lastUsed: UInt64 = 0
+    /// For a precompressed variant (`file.gz`): the version of the original file its head was made for.
+    let variantOf: FileIdentity?
+
+    /// A precompressed variant of `original`, answered with `head` (the original's headers made gzip's).
+    init(variantOf original: CachedFile, path: String, identity: FileIdentity, contents: ByteBuffer?, head: ByteBuffer) {
+        self.path = path
+        self.identity = identity
+        self.contentType = original.contentType
+        self.cacheControl = original.cacheControl
+        self.validators = original.validators
+        self.contents = contents
+        self.fullResponseHead = head
+        self.variantOf = original.identity
+    }
 
     init(path: String, identity: FileIdentity, contentType: String, cacheControl: String?, contents: ByteBuffer?) {
+        self.variantOf = nil
         self.path = path
         self.identity = identity
         self.contentType = contentType

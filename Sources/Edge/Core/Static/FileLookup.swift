@@ -95,9 +95,12 @@ public struct FileLookup: Sendable {
         } else if access(path, R_OK) != 0 {
             return nil
         }
-        return CachedFile(
-            path: path, identity: identity, contentType: original.contentType, cacheControl: original.cacheControl,
-            contents: contents)
+        // The head is made once here: the original's headers as gzip's, with the variant's exact length.
+        var head = ByteBuffer()
+        head.reserveCapacity(original.fullResponseHead.readableBytes + 64)
+        GzipHeaderFilter.rewrite(original.fullResponseHead, for: .gzip, into: &head)
+        ResponseHeaders.write("Content-Length", String(identity.size), into: &head)
+        return CachedFile(variantOf: original, path: path, identity: identity, contents: contents, head: head)
     }
 
     private static func directory(of path: String) -> Substring {

@@ -96,10 +96,6 @@ public struct StaticSite: Sendable {
         guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
             let variant = precompressedVariant(of: file, cache: cache)
         else { return response }
-        var head = ByteBuffer()
-        head.reserveCapacity(file.fullResponseHead.readableBytes + 64)
-        GzipHeaderFilter.rewrite(file.fullResponseHead, for: .gzip, into: &head)
-        ResponseHeaders.write("Content-Length", String(variant.identity.size), into: &head)
         let body: ResponseBody
         if isHead {
             body = .none(length: variant.identity.size)
@@ -108,7 +104,7 @@ public struct StaticSite: Sendable {
         } else {
             body = .file(path: variant.path, identity: variant.identity, offset: 0, length: variant.identity.size)
         }
-        return Response(status: .ok, head: head, body: body)
+        return Response(status: .ok, head: variant.fullResponseHead, body: body)
     }
 
     /// `file.gz`, from the cache or disk, if it exists and is not older than `file` (as `file` is now).
@@ -116,7 +112,7 @@ public struct StaticSite: Sendable {
         // "gz:" keeps these entries apart from request paths, which start with "/".
         let key = "gz:" + file.path
         let variant: CachedFile
-        if let cached = cache.validEntry(for: key) {
+        if let cached = cache.validEntry(for: key), cached.variantOf == file.identity {
             variant = cached
         } else if let loaded = lookup.precompressedSibling(of: file) {
             cache.insert(loaded, for: key)
