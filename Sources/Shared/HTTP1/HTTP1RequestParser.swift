@@ -49,13 +49,7 @@ public struct HTTP1RequestParser {
 
     /// Adds received bytes. The common case (nothing left over) keeps the buffer without copying.
     public mutating func append(_ bytes: ByteBuffer) {
-        if buffer.readableBytes == 0 {
-            buffer = bytes
-        } else {
-            var bytes = bytes
-            if buffer.readerIndex > 0 { buffer.discardReadBytes() }
-            buffer.writeBuffer(&bytes)
-        }
+        buffer.appendAdopting(bytes)
     }
 
     /// The bytes received but not parsed, handed over when the connection stops speaking HTTP (an upgrade).

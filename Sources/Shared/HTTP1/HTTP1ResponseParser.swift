@@ -38,25 +38,13 @@ public struct HTTP1ResponseParser {
 
     /// Adds received bytes, adopting the buffer without a copy when nothing is left over.
     public mutating func append(_ bytes: ByteBuffer) {
-        if buffer.readableBytes == 0 {
-            buffer = bytes
-        } else {
-            var bytes = bytes
-            if buffer.readerIndex > 0 { buffer.discardReadBytes() }
-            buffer.writeBuffer(&bytes)
-        }
+        buffer.appendAdopting(bytes)
     }
 
     /// The bytes received but not parsed (those following a 101 belong to the new protocol).
     public mutating func takeUnparsedBytes() -> ByteBuffer {
         defer { buffer = ByteBuffer() }
         return buffer
-    }
-
-    /// Whether the parser sits between responses with nothing pending.
-    public var isIdle: Bool {
-        if case .head = state { return buffer.readableBytes == 0 }
-        return false
     }
 
     /// The next event, `nil` when more bytes are needed. After an error the parser stays failed.

@@ -4,6 +4,21 @@ import Glibc
 import Musl
 #endif
 
+import NIOCore
+
+extension ByteBuffer {
+    /// Appends received bytes for a parser. The common case (nothing left over) adopts `bytes` without copying.
+    mutating func appendAdopting(_ bytes: ByteBuffer) {
+        if readableBytes == 0 {
+            self = bytes
+        } else {
+            var bytes = bytes
+            if readerIndex > 0 { discardReadBytes() }
+            writeBuffer(&bytes)
+        }
+    }
+}
+
 /// Byte searches shared by the request and response parsers.
 enum HTTP1Scanning {
     /// The offset of the first `byte` at or after `start`, found with `memchr`.
