@@ -17,6 +17,8 @@ public struct AccessLogEntry: Sendable {
     public var upstream: UpstreamFacts?
     /// The request id sent upstream, for proxied requests.
     public var requestID: String?
+    /// `http` or `https`: how the request reached the server.
+    public var scheme: String
 
     /// What the access log says about the upstream part of a proxied request.
     public struct UpstreamFacts: Sendable {
@@ -33,8 +35,9 @@ public struct AccessLogEntry: Sendable {
 
     public init(
         remoteAddress: String, time: String, method: String, uri: String, version: String, status: Int,
-        bodyBytesSent: Int, referer: String?, userAgent: String?, requestTime: Double
+        bodyBytesSent: Int, referer: String?, userAgent: String?, requestTime: Double, scheme: String = "http"
     ) {
+        self.scheme = scheme
         self.remoteAddress = remoteAddress
         self.time = time
         self.method = method

@@ -4,7 +4,8 @@ import NIOCore
 ///
 /// combined: `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time`
 /// — the nginx `combined` line with `$request_time` appended, so tools that read combined logs keep working.
-/// Proxied requests add `upstream=ADDRESS upstream_status=CODE upstream_time=SECONDS request_id=ID` after it.
+/// Proxied requests add `upstream=ADDRESS upstream_status=CODE upstream_time=SECONDS request_id=ID` after it, and
+/// requests that came over TLS end in `scheme=https` (plain-HTTP lines stay exactly nginx's).
 public enum AccessLogFormatter {
     /// Appends one line for `entry`, ending in a newline.
     public static func write(_ entry: AccessLogEntry, format: AccessLogFormat, into buffer: inout ByteBuffer) {
@@ -43,6 +44,10 @@ public enum AccessLogFormatter {
             buffer.writeStaticString(" request_id=")
             writeEscaped(requestID, into: &buffer)
         }
+        if entry.scheme != "http" {
+            buffer.writeStaticString(" scheme=")
+            writeEscaped(entry.scheme, into: &buffer)
+        }
         buffer.writeStaticString("\n")
     }
 
@@ -55,6 +60,8 @@ public enum AccessLogFormatter {
         writeJSONString(entry.method, into: &buffer)
         buffer.writeStaticString(",\"uri\":")
         writeJSONString(entry.uri, into: &buffer)
+        buffer.writeStaticString(",\"scheme\":")
+        writeJSONString(entry.scheme, into: &buffer)
         buffer.writeStaticString(",\"protocol\":")
         writeJSONString(entry.version, into: &buffer)
         buffer.writeString(",\"status\":\(entry.status),\"body_bytes_sent\":\(entry.bodyBytesSent),\"referer\":")

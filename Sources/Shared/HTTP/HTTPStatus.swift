@@ -11,6 +11,7 @@ public struct HTTPStatus: Hashable, Sendable {
     public static let ok = HTTPStatus(code: 200, reason: "OK")
     public static let partialContent = HTTPStatus(code: 206, reason: "Partial Content")
     public static let movedPermanently = HTTPStatus(code: 301, reason: "Moved Permanently")
+    public static let permanentRedirect = HTTPStatus(code: 308, reason: "Permanent Redirect")
     public static let notModified = HTTPStatus(code: 304, reason: "Not Modified")
     public static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
     public static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")

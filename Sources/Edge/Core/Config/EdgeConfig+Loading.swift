@@ -28,6 +28,11 @@ extension EdgeConfig {
             if case .unix(let socketPath) = listen[index].address {
                 listen[index].address = .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile))
             }
+            guard let pairs = listen[index].tls?.certificates else { continue }
+            listen[index].tls?.certificates = pairs.map { pair in
+                CertificatePairConfig(
+                    cert: ConfigFile.resolve(pair.cert, relativeTo: configFile), key: ConfigFile.resolve(pair.key, relativeTo: configFile))
+            }
         }
     }
 
@@ -40,6 +45,7 @@ extension EdgeConfig {
         for (index, entry) in listen.enumerated() where !seenAddresses.insert(entry.address).inserted {
             diagnostics.record("address \(entry.address) is listed twice", keyPath: "listen[\(index)].address")
         }
+        validateTLS(into: diagnostics)
         var seenPrefixes: Set<String> = []
         for (index, route) in routes.enumerated() {
             if !seenPrefixes.insert(route.prefix).inserted {
@@ -55,6 +61,25 @@ extension EdgeConfig {
         }
         if case .file(let logPath) = accessLog {
             Self.validateWritableFile(logPath, keyPath: "access_log", into: diagnostics)
+        }
+    }
+
+    /// Every certificate/key pair loads, matches and is valid now; a redirect to https has an https listener.
+    private func validateTLS(into diagnostics: ConfigDiagnostics) {
+        for (index, entry) in listen.enumerated() {
+            if entry.redirectToHTTPS && !listen.contains(where: { $0.tls != nil }) {
+                diagnostics.record("needs a listener with tls to redirect to", keyPath: "listen[\(index)].redirect_to_https")
+            }
+            guard let tls = entry.tls else { continue }
+            if case .unix = entry.address {
+                diagnostics.record("TLS is for TCP listeners", keyPath: "listen[\(index)].tls")
+            }
+            for (pairIndex, pair) in tls.certificates.enumerated() where !pair.cert.isEmpty && !pair.key.isEmpty {
+                let keyPath = "listen[\(index)].tls.certificates[\(pairIndex)]"
+                let inspection = CertificateInspection(pair)
+                for error in inspection.errors { diagnostics.record(error, keyPath: keyPath) }
+                for warning in inspection.warnings { diagnostics.record(warning, keyPath: keyPath, isWarning: true) }
+            }
         }
     }
 

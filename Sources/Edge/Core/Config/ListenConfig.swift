@@ -4,16 +4,23 @@ import Shared
 public struct ListenConfig: Sendable, Hashable {
     /// Where to accept connections; port 0 asks the kernel for a free port (tests use this).
     public var address: BindAddress
+    /// TLS termination on this listener; `nil` serves plain HTTP.
+    public var tls: TLSConfig?
+    /// A plain listener that answers every request with 308 to the same URL on https.
+    public var redirectToHTTPS = false
 
     /// A plain-HTTP listener on `address`.
-    public init(address: BindAddress) {
+    public init(address: BindAddress, tls: TLSConfig? = nil, redirectToHTTPS: Bool = false) {
         self.address = address
+        self.tls = tls
+        self.redirectToHTTPS = redirectToHTTPS
     }
 }
 
 extension ListenConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case address
+        case address, tls
+        case redirectToHTTPS = "redirect_to_https"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -21,6 +28,13 @@ extension ListenConfig: Decodable {
         guard let container = decoder.strictContainer(keyedBy: Keys.self) else { return }
         if let address: BindAddress = container.required(.address, decoder) {
             self.address = address
+        }
+        tls = container.value(.tls, default: nil, decoder)
+        redirectToHTTPS = container.value(.redirectToHTTPS, default: false, decoder)
+        if tls != nil && redirectToHTTPS {
+            decoder.diagnostics.record(
+                "a TLS listener cannot redirect to https; set it on a plain listener",
+                at: decoder.codingPath + [Keys.redirectToHTTPS])
         }
     }
 }

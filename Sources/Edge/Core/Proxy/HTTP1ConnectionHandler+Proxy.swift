@@ -46,7 +46,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
             needsFlush = true
         }
         let client = ProxyHeaders.clientFacts(
-            peer: remoteAddress, headers: head.headers, realIP: settings.realIP, scheme: "http", port: localPort,
+            peer: remoteAddress, headers: head.headers, realIP: settings.realIP, scheme: transport.scheme, port: localPort,
             newRequestID: Self.newRequestID)
         var encoded = context.channel.allocator.buffer(capacity: head.headers.byteCount + 384)
         ProxyHeaders.writeUpstreamRequest(head, client: client, into: &encoded)
@@ -123,6 +123,10 @@ extension HTTP1ConnectionHandler: ProxyClient {
         head.writeImmutableBuffer(upstreamHead.reason)
         head.writeStaticString("\r\nServer: edge\r\n")
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        // The app's own HSTS policy, if it sends one, wins over the listener's.
+        if let hsts = listener.hstsHeaderLine, upstreamHead.headers.first("strict-transport-security") == nil {
+            head.writeImmutableBuffer(hsts)
+        }
         if compression == .untouched || (compression == .gzip && hasBody && !compressing) {
             ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
         } else {
@@ -252,6 +256,10 @@ extension HTTP1ConnectionHandler: ProxyClient {
         var head = context.channel.allocator.buffer(capacity: 512)
         head.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nServer: edge\r\n")
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        // The app's own HSTS policy, if it sends one, wins over the listener's.
+        if let hsts = listener.hstsHeaderLine, upstreamHead.headers.first("strict-transport-security") == nil {
+            head.writeImmutableBuffer(hsts)
+        }
         ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
         head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
         head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")

@@ -15,6 +15,8 @@ struct ServingGeneration: Sendable {
     var config: EdgeConfig
     var settings: ConnectionSettings
     var resources: PerLoopResources
+    /// Per `listen` entry, in order: TLS certificates and what the listener adds.
+    var listeners: [ListenerSetup]
 }
 
 /// A running Edge: its listeners, event loops and connections.
@@ -75,14 +77,18 @@ public final class EdgeServer: Sendable {
             accessLogs.every(.seconds(1)) { $0.flush() }
             let generation = ServingGeneration(
                 config: config, settings: ConnectionSettings(config: config, logger: logger),
-                resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger))
+                resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
+                listeners: try ListenerSetup.make(for: config.listen, boundPorts: []))
             let current = NIOLockedValueBox(generation)
             let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)
             var listeners: [any Channel] = []
             do {
-                for listen in config.listen {
-                    listeners.append(try await bind(listen, group: group, registry: registry, current: current))
+                for (index, listen) in config.listen.enumerated() {
+                    listeners.append(try await bind(listen, index: index, group: group, registry: registry, current: current))
                 }
+                // Redirects name the https listener's real port, known only now when the config said port 0.
+                let redirectsAware = try ListenerSetup.make(for: config.listen, boundPorts: listeners.map { $0.localAddress?.port })
+                current.withLockedValue { $0.listeners = redirectsAware }
             } catch {
                 for listener in listeners { try? await listener.close() }
                 throw error
@@ -102,7 +108,7 @@ public final class EdgeServer: Sendable {
     public func reload(_ newConfig: EdgeConfig) throws {
         let running = config
         var unchanged: [String] = []
-        if newConfig.listen != running.listen { unchanged.append("listen") }
+        if newConfig.listen.map(\.address) != running.listen.map(\.address) { unchanged.append("listen addresses") }
         if newConfig.threads != running.threads { unchanged.append("threads") }
         if newConfig.accessLog != running.accessLog || newConfig.accessLogFormat != running.accessLogFormat {
             unchanged.append("access_log")
@@ -111,14 +117,23 @@ public final class EdgeServer: Sendable {
         if !unchanged.isEmpty {
             logger.warning("HUP: these settings need a restart and keep their running values", metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
         }
+        // The sockets stay; what each one serves (certificates, protocols, HSTS, redirect) follows the new entry for
+        // the same address, so certificates renewed on disk are picked up by HUP.
+        let served = running.listen.map { runningEntry in
+            newConfig.listen.first { $0.address == runningEntry.address } ?? runningEntry
+        }
+        let listenerSetups = try ListenerSetup.make(for: served, boundPorts: boundAddresses.map(\.port))
+        var kept = newConfig
+        kept.listen = served
         let generation = ServingGeneration(
-            config: newConfig, settings: ConnectionSettings(config: newConfig, logger: logger),
-            resources: try Self.makeResources(newConfig, group: group, accessLogs: accessLogs, logger: logger))
+            config: kept, settings: ConnectionSettings(config: newConfig, logger: logger),
+            resources: try Self.makeResources(newConfig, group: group, accessLogs: accessLogs, logger: logger),
+            listeners: listenerSetups)
         current.withLockedValue { $0 = generation }
     }
 
     private static func bind(
-        _ listen: ListenConfig, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
+        _ listen: ListenConfig, index: Int, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
         current: NIOLockedValueBox<ServingGeneration>
     ) async throws -> any Channel {
         let isTCP: Bool
@@ -135,10 +150,7 @@ public final class EdgeServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let generation = current.withLockedValue { $0 }
-                    let settings = generation.settings
-                    let loopResources = generation.resources.forLoop(channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HTTP1ConnectionHandler(settings: settings, resources: loopResources))
+                    try ConnectionPipeline.configure(channel, listener: generation.listeners[index], generation: generation)
                 }
             }
         if isTCP {

@@ -1,0 +1,29 @@
+import NIOCore
+
+/// How a connection's bytes reach the client, which decides how files are sent and what the logs and the upstream
+/// are told about the request.
+public enum ConnectionTransport: Sendable, Equatable {
+    /// Plain TCP or a Unix socket: file bodies go out with `sendfile`.
+    case plain
+    /// HTTP/1.x inside TLS: files are read in chunks, since `sendfile` cannot pass through the encryption.
+    case tls
+    /// One stream of an HTTP/2 connection (always inside TLS here), bridged to HTTP/1.1 by `HTTP2StreamBridge`.
+    case http2Stream
+
+    /// Whether file bodies may be handed to the kernel with `sendfile`.
+    var canSendfile: Bool { self == .plain }
+
+    /// `http` or `https`, for `X-Forwarded-Proto` and the access log.
+    var scheme: String { self == .plain ? "http" : "https" }
+}
+
+/// What a listener adds to every connection it accepts.
+public struct ListenerRole: Sendable {
+    /// `Strict-Transport-Security` for TLS listeners with `hsts` set.
+    var hstsHeaderLine: ByteBuffer?
+    /// Set on a plain listener with `redirect_to_https`: every request gets a 308 to https.
+    var httpsRedirect: HTTPSRedirect?
+
+    /// A listener that adds nothing.
+    public static let plain = ListenerRole()
+}

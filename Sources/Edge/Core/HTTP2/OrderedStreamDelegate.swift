@@ -1,0 +1,37 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP2
+
+/// Passes stream lifecycle notices on in the order they happened.
+///
+/// NIOHTTP2 announces a stream's creation to the delegate only after activating its channel. A stream that Edge
+/// answers at once (a cached file) is therefore closed, and reported closed, before it is reported created; the
+/// connection manager then asserts. This delegate holds such an early close back until the creation arrives.
+final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
+    private let next: any NIOHTTP2StreamDelegate
+    /// Streams open as far as `next` knows, and streams closed before their creation was reported.
+    private let streams = NIOLockedValueBox((announced: Set<HTTP2StreamID>(), closedEarly: Set<HTTP2StreamID>()))
+
+    init(_ next: any NIOHTTP2StreamDelegate) {
+        self.next = next
+    }
+
+    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
+        let closedEarly = streams.withLockedValue { streams in
+            if streams.closedEarly.remove(id) != nil { return true }
+            streams.announced.insert(id)
+            return false
+        }
+        next.streamCreated(id, channel: channel)
+        if closedEarly { next.streamClosed(id, channel: channel) }
+    }
+
+    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
+        let announced = streams.withLockedValue { streams in
+            if streams.announced.remove(id) != nil { return true }
+            streams.closedEarly.insert(id)
+            return false
+        }
+        if announced { next.streamClosed(id, channel: channel) }
+    }
+}

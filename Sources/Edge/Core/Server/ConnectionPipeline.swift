@@ -1,0 +1,74 @@
+import NIOCore
+import NIOHTTP2
+import NIOSSL
+import NIOTLS
+import Shared
+
+/// Builds each accepted connection's pipeline: `HTTP1ConnectionHandler` alone on plain listeners; on TLS listeners
+/// SNI (which picks the certificate's context) → TLS → handshake deadline → ALPN, which then installs HTTP/1.1 or
+/// HTTP/2 with one `HTTP2StreamBridge` + `HTTP1ConnectionHandler` per stream.
+enum ConnectionPipeline {
+    static func configure(_ channel: any Channel, listener: ListenerSetup, generation: ServingGeneration) throws {
+        let resources = generation.resources.forLoop(channel.eventLoop)
+        let settings = generation.settings
+        let sync = channel.pipeline.syncOperations
+        guard let tls = listener.tls else {
+            try sync.addHandler(HTTP1ConnectionHandler(settings: settings, resources: resources, listener: listener.role))
+            return
+        }
+        let sni = ByteToMessageHandler(SNIHandler { result in
+            let serverName: String? = if case .hostname(let name) = result { name } else { nil }
+            return channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                // In the SNI parser's place, so the ClientHello it held back reaches TLS next.
+                let parser = try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)
+                try sync.addHandler(NIOSSLServerHandler(context: tls.context(forServerName: serverName)), position: .after(parser))
+            }
+        })
+        let alpn = ApplicationProtocolNegotiationHandler { result, channel in
+            channel.eventLoop.makeCompletedFuture {
+                if case .negotiated("h2") = result {
+                    try configureHTTP2(channel, generation: generation, role: listener.role)
+                } else {
+                    try channel.pipeline.syncOperations.addHandler(
+                        HTTP1ConnectionHandler(settings: settings, resources: resources, transport: .tls, listener: listener.role))
+                }
+            }
+        }
+        try sync.addHandlers(sni, HandshakeTimeoutHandler(timeout: settings.headerTimeout), alpn)
+    }
+
+    /// HTTP/2 settings a browser or h2load sees: streams as nginx's `http2_max_concurrent_streams`, a larger window
+    /// than the 64 KiB default so uploads and large files are not throttled by round trips.
+    private static func configureHTTP2(_ channel: any Channel, generation: ServingGeneration, role: ListenerRole) throws {
+        let settings = generation.settings
+        // Idle connections close after the keep-alive timeout; a graceful stop sends GOAWAY and lets streams finish.
+        let management = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: settings.keepaliveTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: settings.maxHeaderSize),
+        ]
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = 1 << 20
+        stream.outboundBufferSizeHighWatermark = 256 * 1024
+        stream.outboundBufferSizeLowWatermark = 128 * 1024
+        let sync = channel.pipeline.syncOperations
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+            streamDelegate: OrderedStreamDelegate(management.http2StreamDelegate)
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                // Streams run on their connection's loop, so they share its caches and upstream pool.
+                let resources = generation.resources.forLoop(streamChannel.eventLoop)
+                try streamChannel.pipeline.syncOperations.addHandlers(
+                    HTTP2StreamBridge(),
+                    HTTP1ConnectionHandler(settings: settings, resources: resources, transport: .http2Stream, listener: role))
+            }
+        }
+        try sync.addHandler(management)
+    }
+}

@@ -1,0 +1,37 @@
+import NIOCore
+import Shared
+
+/// What one listener serves new connections with: its TLS certificates (if any) and the role it plays.
+struct ListenerSetup: Sendable {
+    var tls: TLSListenerContext?
+    var role: ListenerRole
+
+    /// Loads every TLS listener's certificates and works out the https redirect. `boundPorts` are the ports the
+    /// listeners actually got (port 0 in a config becomes a real one), so redirects name the right port.
+    static func make(for listen: [ListenConfig], boundPorts: [Int?]) throws -> [ListenerSetup] {
+        var contexts: [TLSListenerContext?] = []
+        for entry in listen {
+            contexts.append(try entry.tls.map(TLSListenerContext.init))
+        }
+        let httpsIndex = listen.firstIndex { $0.tls != nil }
+        let redirect = httpsIndex.map { index -> HTTPSRedirect in
+            let names = contexts.compactMap { $0?.matcher.namesPerCertificate }.flatMap { $0 }
+            let port = (index < boundPorts.count ? boundPorts[index] : nil) ?? listen[index].address.port ?? 443
+            return HTTPSRedirect(names: ServerNameMatcher(namesPerCertificate: names), httpsPort: port)
+        }
+        return zip(listen, contexts).map { entry, tls in
+            var role = ListenerRole()
+            role.hstsHeaderLine = tls?.hstsHeaderLine
+            if entry.redirectToHTTPS { role.httpsRedirect = redirect }
+            return ListenerSetup(tls: tls, role: role)
+        }
+    }
+}
+
+extension BindAddress {
+    /// The TCP port, `nil` for Unix sockets.
+    var port: Int? {
+        if case .tcp(_, let port) = self { return port }
+        return nil
+    }
+}
