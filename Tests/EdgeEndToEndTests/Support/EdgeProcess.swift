@@ -7,6 +7,8 @@ final class EdgeProcess: @unchecked Sendable {
     let process = Process()
     let configPath: String
     private(set) var port = 0
+    /// Every listener's port, in `listen` order.
+    private(set) var ports: [Int] = []
     private let stderrLines = LineCollector()
     let accessLogPath: String
 
@@ -16,14 +18,14 @@ final class EdgeProcess: @unchecked Sendable {
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
     /// it logs that it is ready.
     init(
-        directory: TestDirectory = TestDirectory(), config configBody: String, accessLog: Bool = true,
-        environment: [String: String] = [:]
+        directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0", config configBody: String,
+        accessLog: Bool = true, environment: [String: String] = [:]
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
         let yaml = """
             listen:
-              - address: 127.0.0.1:0
+            \(listen)
             access_log: \(accessLog ? accessLogPath : "off")
             \(configBody)
             """
@@ -41,9 +43,10 @@ final class EdgeProcess: @unchecked Sendable {
             throw TestFailure("edge did not become ready; stderr:\n\(stderrLines.text)")
         }
         _ = readyLine
-        guard let listening = stderrLines.lines.first(where: { $0.contains("listening on http://127.0.0.1:") }),
-            let portText = listening.split(separator: ":").last, let port = Int(portText)
-        else { throw TestFailure("no listening line in:\n\(stderrLines.text)") }
+        ports = stderrLines.lines.filter { $0.contains("listening on http") }.compactMap { line in
+            line.split(separator: ":").last.flatMap { Int($0) }
+        }
+        guard let port = ports.first else { throw TestFailure("no listening line in:\n\(stderrLines.text)") }
         self.port = port
     }
 

@@ -42,7 +42,8 @@ extension EdgeConfig {
             diagnostics.record("needs at least one address", keyPath: "listen")
         }
         var seenAddresses: Set<BindAddress> = []
-        for (index, entry) in listen.enumerated() where !seenAddresses.insert(entry.address).inserted {
+        // Port 0 asks the kernel for a free port each time, so several such entries do not collide.
+        for (index, entry) in listen.enumerated() where entry.address.port != 0 && !seenAddresses.insert(entry.address).inserted {
             diagnostics.record("address \(entry.address) is listed twice", keyPath: "listen[\(index)].address")
         }
         validateTLS(into: diagnostics)

@@ -11,8 +11,8 @@ public enum EdgeRunner {
         // Trap signals before binding so a TERM that arrives during start-up is not lost to the default handler.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup, .sigusr1)
         let server = try await EdgeServer.start(config: config, logger: logger)
-        for address in server.boundAddresses {
-            logger.info("listening on http://\(address.displayForm)")
+        for (address, entry) in zip(server.boundAddresses, config.listen) {
+            logger.info("listening on \(entry.tls == nil ? "http" : "https")://\(address.displayForm)")
         }
         logger.info("ready", metadata: ["config": "\(configPath)", "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))"])
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")

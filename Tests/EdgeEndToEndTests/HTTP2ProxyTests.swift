@@ -1,0 +1,74 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real AppServer behind a TLS listener: proxying over HTTP/2 and HTTP/1.1 inside TLS behaves as over plain
+/// HTTP/1.1, with `X-Forwarded-Proto: https`.
+@Suite struct HTTP2ProxyTests {
+    let directory = TestDirectory()
+    let app: ChildProcess
+    let edge: EdgeProcess
+    let appLog = LineCollector()
+
+    init() throws {
+        let certificates = try TestCertificates(in: directory)
+        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
+        app = try ChildProcess(builtProduct("appserver"), ["--config", directory.path + "/app.yaml"], log: appLog)
+        guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
+        edge = try EdgeProcess(
+            directory: directory,
+            listen: """
+                  - address: 127.0.0.1:0
+                    tls:
+                      certificates:
+                \(certificates.yamlList)
+                """,
+            config: """
+                upstreams:
+                  app: {servers: ["unix:app.sock"]}
+                routes:
+                  - {prefix: /, upstream: app}
+                limits: {max_body_size: 1MiB}
+                """)
+    }
+
+    var base: String { "https://localhost:\(edge.port)" }
+
+    @Test func forwardedProtoIsHTTPSOverBothProtocols() throws {
+        for http in ["--http2", "--http1.1"] {
+            let result = try curl([http, "-X", "POST", "--data-binary", "hello", "-H", "X-Forwarded-Proto: http", base + "/echo"])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            let headers = (object["headers"] as? [[String: String]] ?? []).reduce(into: [String: [String]]()) {
+                $0[$1["name"]!.lowercased(), default: []].append($1["value"]!)
+            }
+            #expect(headers["x-forwarded-proto"] == ["https"], "\(http)")
+            #expect(object["body_sha256"] as? String == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        }
+    }
+
+    @Test func anHTTP2UploadWithoutLengthStreamsToTheApp() throws {
+        // From a pipe curl cannot announce a length: the body arrives as DATA frames and goes upstream chunked.
+        let upload = try runToCompletion(
+            "/bin/sh", ["-c", "head -c 800000 /dev/zero | tr '\\0' 'u' | curl -sk --http2 -X POST -T - -o /dev/null -w '%{http_code}' '\(base)/upload?name=h2.bin'"])
+        #expect(upload.output == "201", "\(upload.output)")
+        let stored = FileManager.default.contents(atPath: directory.path + "/media/h2.bin")
+        #expect(stored == Data(repeating: UInt8(ascii: "u"), count: 800_000))
+    }
+
+    @Test func anHTTP2BodyOverTheLimitIsRefused() throws {
+        let result = try runToCompletion(
+            "/bin/sh", ["-c", "head -c 2000000 /dev/zero | curl -sk --http2 -H 'Content-Length: 2000000' --data-binary @- -o /dev/null -w '%{http_code}' '\(base)/upload?name=big.bin'"])
+        #expect(result.output == "413", "\(result.output)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path + "/media/big.bin"))
+    }
+
+    @Test func concurrentProxiedStreams() throws {
+        let result = try runToCompletion("/usr/bin/h2load", ["-n", "400", "-c", "2", "-m", "40", base + "/plaintext"])
+        #expect(result.output.contains("400 succeeded, 0 failed, 0 errored"), "\(result.output)")
+        #expect(result.output.contains("status codes: 400 2xx"), "\(result.output)")
+    }
+}
