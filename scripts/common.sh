@@ -43,3 +43,16 @@ require_swift() {
 # (-cross-module-optimization was tried and dropped: Edge got ~7 % faster but appserver hung at start; see
 # docs/performance.md.)
 RELEASE_FLAGS=(-c release -Xswiftc -enforce-exclusivity=unchecked)
+
+# A self-signed certificate for localhost in conf/dev/ (git-ignored), for the https listener of conf/edge.yaml.
+# Real deployments point `tls.certificates` at their own files (docs/tls.md).
+ensure_dev_certificate() {
+    local dir="$ROOT/conf/dev"
+    [ -f "$dir/cert.pem" ] && [ -f "$dir/key.pem" ] && return
+    say "making a self-signed development certificate for localhost in conf/dev/"
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 \
+        -keyout "$dir/key.pem" -out "$dir/cert.pem" -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+    chmod 600 "$dir/key.pem"
+}
