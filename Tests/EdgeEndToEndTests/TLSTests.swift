@@ -56,6 +56,12 @@ import Glibc
         #expect(weak.output.contains("handshake failure") || weak.output.contains("alert"), "non-forward-secret suite accepted: \(weak.output)")
     }
 
+    @Test func theServerOrderOfTLS12SuitesWins() throws {
+        // The client prefers ChaCha20; Edge's list puts AES-128-GCM first, and both are allowed.
+        let result = try opensslClient(tlsPort, ["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"])
+        #expect(result.output.contains("Cipher is ECDHE-RSA-AES128-GCM-SHA256"), "\(result.output)")
+    }
+
     @Test func sniPicksTheCertificateExactWildcardOrDefault() throws {
         #expect(try opensslClient(tlsPort, ["-servername", "other.test"]).output.contains("CN = other.test"))
         #expect(try opensslClient(tlsPort, ["-servername", "www.example.test"]).output.contains("CN = localhost"))
@@ -172,6 +178,30 @@ import Glibc
         let refusal = edge.waitForLog(containing: "configuration refused")
         #expect(refusal?.contains("rsa-cert.pem") == true, "\(edge.errorLog)")
         #expect(try opensslClient(port, ["-servername", "localhost"]).output.contains("CN = renewed.localhost"))
+    }
+}
+
+/// A graceful stop does not wait on connections that have not finished their handshake.
+@Suite struct TLSShutdownTests {
+    @Test func termDoesNotWaitForHalfOpenHandshakes() throws {
+        let directory = TestDirectory()
+        let certificates = try TestCertificates(in: directory)
+        directory.write("site/a.txt", "alpha\n")
+        let edge = try EdgeProcess(
+            directory: directory,
+            listen: """
+                  - address: 127.0.0.1:0
+                    tls:
+                      certificates:
+                \(certificates.yamlList)
+                """,
+            config: "routes:\n  - {prefix: /, dir: site}\ntimeouts: {header: 60s, shutdown: 60s}\n")
+        let halfOpen = try RawConnection(port: edge.port)
+        try halfOpen.send("\u{16}\u{03}\u{01}")  // the first bytes of a TLS record, then nothing
+        edge.signal(SIGTERM)
+        // Both timeouts are a minute: exiting well before means the connection was closed, not waited out.
+        #expect(edge.waitForExit(timeout: 20) == 0, "\(edge.errorLog)")
+        #expect(halfOpen.waitForClose())
     }
 }
 

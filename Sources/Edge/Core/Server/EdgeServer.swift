@@ -79,6 +79,9 @@ public final class EdgeServer: Sendable {
                 config: config, settings: ConnectionSettings(config: config, logger: logger),
                 resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
                 listeners: try ListenerSetup.make(for: config.listen, boundPorts: []))
+            if generation.listeners.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
+                logger.warning("could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
+            }
             let current = NIOLockedValueBox(generation)
             let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)
             var listeners: [any Channel] = []

@@ -35,6 +35,11 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
         }
+        if event is ChannelShouldQuiesceEvent {
+            // A graceful stop: nothing has been asked on this connection yet, so nothing is lost by closing it.
+            context.close(promise: nil)
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

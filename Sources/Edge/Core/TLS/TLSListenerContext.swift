@@ -13,6 +13,8 @@ public final class TLSListenerContext: Sendable {
     public let offersHTTP2: Bool
     /// The `Strict-Transport-Security` line added to every response, if HSTS is on.
     let hstsHeaderLine: ByteBuffer?
+    /// Whether TLS 1.2 suites are chosen in Edge's order (see `ServerCipherPreference`); logged when not.
+    public let usesServerCipherOrder: Bool
 
     /// Mozilla's "intermediate" TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are fixed by BoringSSL
     /// and all three are fine.
@@ -25,6 +27,7 @@ public final class TLSListenerContext: Sendable {
     public init(_ config: TLSConfig) throws {
         var contexts: [NIOSSLContext] = []
         var names: [[String]] = []
+        var serverOrderFailed = false
         for pair in config.certificates {
             let chain: [NIOSSLCertificate]
             let key: NIOSSLPrivateKey
@@ -45,11 +48,14 @@ public final class TLSListenerContext: Sendable {
             tls.maximumTLSVersion = config.protocols.max() == .tls12 ? .tlsv12 : .tlsv13
             tls.cipherSuites = Self.intermediateCipherSuites
             tls.applicationProtocols = config.http2 ? ["h2", "http/1.1"] : ["http/1.1"]
+            let context: NIOSSLContext
             do {
-                contexts.append(try NIOSSLContext(configuration: tls))
+                context = try NIOSSLContext(configuration: tls)
             } catch {
                 throw ConfigValueError("cannot use certificate \(pair.cert) with key \(pair.key): \(error)")
             }
+            if !ServerCipherPreference.apply(to: context) { serverOrderFailed = true }
+            contexts.append(context)
             names.append(leaf.dnsNames)
         }
         guard !contexts.isEmpty else { throw ConfigValueError("tls needs at least one certificate") }
@@ -57,6 +63,7 @@ public final class TLSListenerContext: Sendable {
         self.matcher = ServerNameMatcher(namesPerCertificate: names)
         self.offersHTTP2 = config.http2
         self.hstsHeaderLine = config.hstsHeaderLine.map { ByteBuffer(string: $0) }
+        self.usesServerCipherOrder = !serverOrderFailed
     }
 
     /// The context whose certificate a client asking for `serverName` gets.
