@@ -40,7 +40,7 @@ chmod 755 "$WORK" "$WORK/files"  # nginx workers run as www-data
 head -c 1024 /dev/urandom | base64 -w0 | head -c 1024 > "$WORK/files/1k.txt"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -keyout "$WORK/key.pem" \
     -out "$WORK/cert.pem" -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
-chmod 644 "$WORK/key.pem"  # nginx reads it as root before dropping privileges; this is a throwaway key
+chmod 600 "$WORK/key.pem"  # nginx reads keys as root, before dropping privileges
 
 start_nginx() { start_nginx_with nginx-tls.conf.template /static/1k.txt; }
 start_edge() { start_edge_with edge-tls.yaml.template /static/1k.txt; }
