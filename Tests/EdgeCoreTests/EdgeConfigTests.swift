@@ -34,6 +34,14 @@ import Testing
         #expect(config.upstreams["app"]?.servers.first == .unix(path: repository.path + "/conf/var/run/app.sock"))
     }
 
+    @Test func fileCacheRevalidation() throws {
+        let directory = TestDirectory()
+        directory.makeDirectory("www")
+        let config = try load("routes:\n  - {prefix: /, dir: www}\nfile_cache: {revalidate: 1s}\n", in: directory)
+        #expect(config.fileCache.revalidate == .seconds(1))
+        #expect(problems("file_cache: {revalidate: 5m}").contains { $0.hasPrefix("file_cache.revalidate: at most 60s") })
+    }
+
     @Test func decodesEveryKey() throws {
         let directory = TestDirectory()
         directory.makeDirectory("www")

@@ -104,6 +104,26 @@ import Testing
         #expect(cache.validEntry(for: "/a.txt") == nil)
     }
 
+    @Test func withARevalidationIntervalTheDiskIsCheckedOncePerInterval() throws {
+        let root = TestDirectory()
+        let path = root.write("a.txt", "one")
+        var clock: UInt64 = 1_000_000_000
+        let cache = OpenFileCache(revalidateAfterNanoseconds: 1_000_000_000, now: { clock })
+        guard case .file(let first) = FileLookup().lookup(
+            relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
+            cacheControl: nil)
+        else {
+            Issue.record("not found")
+            return
+        }
+        cache.insert(first, for: "/a.txt")
+        #expect(rename(root.write("a.txt.new", "two"), path) == 0)
+        clock += 999_000_000
+        #expect(cache.validEntry(for: "/a.txt") === first)  // trusted for the interval, like open_file_cache_valid
+        clock += 1_000_000
+        #expect(cache.validEntry(for: "/a.txt") == nil)  // checked again: the replacement is noticed
+    }
+
     @Test func evictsLeastRecentlyUsed() {
         let root = TestDirectory()
         let cache = OpenFileCache(maxEntries: 4)

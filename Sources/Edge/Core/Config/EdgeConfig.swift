@@ -18,6 +18,8 @@ public struct EdgeConfig: Sendable {
     public var realIP = RealIPConfig()
     /// gzip on the fly and precompressed files.
     public var compression = CompressionConfig()
+    /// How often cached files are checked against the disk.
+    public var fileCache = FileCacheConfig()
     /// Where access log lines are written.
     public var accessLog: LogDestination = .standardOutput
     /// The access log line format.
@@ -31,6 +33,7 @@ extension EdgeConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
         case threads, listen, limits, timeouts, routes, upstreams, compression
         case realIP = "real_ip"
+        case fileCache = "file_cache"
         case accessLog = "access_log"
         case accessLogFormat = "access_log_format"
     }
@@ -46,6 +49,7 @@ extension EdgeConfig: Decodable {
         upstreams = container.value(.upstreams, default: upstreams, decoder)
         realIP = container.value(.realIP, default: realIP, decoder)
         compression = container.value(.compression, default: compression, decoder)
+        fileCache = container.value(.fileCache, default: fileCache, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
     }

@@ -54,13 +54,14 @@ public final class EdgeServer: Sendable {
     ) throws -> PerLoopResources {
         let upstreams = config.upstreams
         let connectTimeout = TimeAmount.milliseconds(config.timeouts.upstreamConnect.milliseconds)
+        let revalidate = UInt64(config.fileCache.revalidate.milliseconds) * 1_000_000
         return try PerLoopResources(group: group) {
             // Runs on the loop it creates resources for: the pool must never be touched from another thread.
             let loop = MultiThreadedEventLoopGroup.currentEventLoop!
             let pool = upstreams.isEmpty
                 ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
             return LoopResources(
-                files: OpenFileCache(), accessLog: accessLogs.forLoop(loop), upstreams: pool,
+                files: OpenFileCache(revalidateAfterNanoseconds: revalidate), accessLog: accessLogs.forLoop(loop), upstreams: pool,
                 gzipLevel: config.compression.gzipLevel)
         }
     }

@@ -22,6 +22,8 @@ public final class CachedFile {
     public let contents: ByteBuffer?
     /// Tick of the last use, for evicting the least recently used entries.
     var lastUsed: UInt64 = 0
+    /// When `OpenFileCache` last checked this entry against the disk (monotonic nanoseconds).
+    var validatedAt: UInt64 = 0
     /// For a precompressed variant (`file.gz`): the version of the original file its head was made for.
     let variantOf: FileIdentity?
 

@@ -1,7 +1,10 @@
-/// Looked-up files by request path, for one event loop (so no locks), re-validated with one `stat` per hit.
+import Dispatch
+
+/// Looked-up files by request path, for one event loop (so no locks), re-validated with one `stat` per hit, or
+/// at most once per `revalidateAfter` when that is set (nginx's `open_file_cache_valid`).
 ///
-/// A hit whose file was replaced, rewritten or removed since it was cached is dropped and looked up again, so a
-/// deploy never serves stale bytes. Memory is bounded by entry count and by bytes held; when either is exceeded
+/// A hit whose file was replaced, rewritten or removed since it was last checked is dropped and looked up again, so
+/// a deploy never serves stale bytes for longer than `revalidateAfter`. Memory is bounded by entry count and by bytes held; when either is exceeded
 /// the least recently used quarter is evicted.
 public final class OpenFileCache {
     private var entries: [String: CachedFile] = [:]
@@ -9,11 +12,20 @@ public final class OpenFileCache {
     private var tick: UInt64 = 0
     private let maxEntries: Int
     private let maxMemory: Int
+    /// Nanoseconds a checked entry is trusted without another `stat`; 0 checks on every hit.
+    private let revalidateAfter: UInt64
+    /// Monotonic nanoseconds; injected so tests can move time.
+    private let now: () -> UInt64
 
     /// A cache of at most `maxEntries` files holding at most `maxMemory` bytes of contents.
-    public init(maxEntries: Int = 10_000, maxMemory: Int = 64 << 20) {
+    public init(
+        maxEntries: Int = 10_000, maxMemory: Int = 64 << 20, revalidateAfterNanoseconds: UInt64 = 0,
+        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+    ) {
         self.maxEntries = maxEntries
         self.maxMemory = maxMemory
+        self.revalidateAfter = revalidateAfterNanoseconds
+        self.now = now
     }
 
     /// Number of cached files.
@@ -22,9 +34,13 @@ public final class OpenFileCache {
     /// The cached file for `key` if it is still the file on disk; a stale entry is removed.
     public func validEntry(for key: String) -> CachedFile? {
         guard let entry = entries[key] else { return nil }
-        guard case .success(let identity) = FileIdentity.of(path: entry.path), identity == entry.identity else {
-            remove(key)
-            return nil
+        let checkedNow = revalidateAfter > 0 ? now() : 0
+        if revalidateAfter == 0 || checkedNow &- entry.validatedAt >= revalidateAfter {
+            guard case .success(let identity) = FileIdentity.of(path: entry.path), identity == entry.identity else {
+                remove(key)
+                return nil
+            }
+            entry.validatedAt = checkedNow
         }
         tick &+= 1
         entry.lastUsed = tick
@@ -36,6 +52,8 @@ public final class OpenFileCache {
         remove(key)
         tick &+= 1
         file.lastUsed = tick
+        // Looked up from the disk just now.
+        if revalidateAfter > 0 { file.validatedAt = now() }
         entries[key] = file
         memoryUsed += file.memoryCost
         if entries.count > maxEntries || memoryUsed > maxMemory { evictLeastRecentlyUsed() }
