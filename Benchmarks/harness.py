@@ -1,0 +1,580 @@
+#!/usr/bin/env python3
+"""Edge + AppServer against nginx + gunicorn: every scenario, both sides, same machine, same run.
+
+Run through `Benchmarks/run`, which installs the tools and builds the release binaries first. Each scenario starts
+the baseline (nginx, gunicorn) and our side (Edge, AppServer) in turn with the matched configurations in this
+directory, alternating A/B for RUNS rounds, and reports medians: req/s, p50/p99 latency, CPU time per request
+(user + system of every server-side process) and peak RSS (the sum over the server-side processes). Any socket
+error or non-2xx response invalidates that run, and the result shows it.
+
+Output (in Benchmarks/results/latest/, and a dated copy): results.md, results.json, chart.svg.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+BIN = os.environ["BIN"]                         # release build products (set by Benchmarks/run)
+VENV = os.environ["VENV"]                       # gunicorn's virtualenv
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RUNS = max(3, int(os.environ.get("RUNS", "3")))
+DURATION = int(os.environ.get("DURATION", "5"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "64"))
+SERVER_CPU = os.environ.get("SERVER_CPU", "0")
+CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
+ONLY = set(filter(None, os.environ.get("SCENARIOS", "").split(",")))
+CORES = os.cpu_count() or 1
+GUNICORN_WORKERS = 2 * CORES + 1
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def say(text):
+    print(f"==> {text}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes: start pinned, find every descendant, read their CPU time and memory.
+
+def descendants(pid):
+    """`pid` and every process below it (nginx workers, AppServer and gunicorn workers)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])   # utime + stime
+        except (OSError, IndexError):
+            pass
+    return total / TICKS
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Sampler:
+    """Samples the summed RSS of a process tree every 50 ms; `peak` is the largest sum seen."""
+
+    def __init__(self, roots):
+        self.roots, self.peak, self._stop = roots, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            pids = [p for root in self.roots for p in descendants(root)]
+            self.peak = max(self.peak, rss_kib(pids))
+            self._stop.wait(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def wait_ready(url, process=None):
+    for _ in range(400):
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited while starting ({url})")
+        if subprocess.run(["curl", "-skf", "-o", "/dev/null", url]).returncode == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def render(template, out, **values):
+    text = open(os.path.join(BENCH, template)).read()
+    for key, value in values.items():
+        text = text.replace(f"@{key}@", str(value))
+    with open(out, "w") as f:
+        f.write(text)
+
+
+def pinned(argv, **kwargs):
+    return subprocess.Popen(["taskset", "-c", SERVER_CPU] + argv, **kwargs)
+
+
+def stop(process, sig=signal.SIGTERM):
+    if process and process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The servers. Each `Stack` starts one side of a scenario and knows its root processes.
+
+@dataclass
+class Stack:
+    work: str
+    processes: list = field(default_factory=list)
+    port: int = 0
+
+    def roots(self):
+        return [p.pid for p in self.processes]
+
+    def stop(self):
+        for process in reversed(self.processes):
+            stop(process)
+        self.processes = []
+
+
+def start_nginx(stack, template, ready, scheme="http", socket_path=""):
+    stack.port = free_port()
+    conf = os.path.join(stack.work, "nginx.conf")
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path)
+    process = pinned([NGINX, "-c", conf, "-p", stack.work])
+    stack.processes.append(process)
+    wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
+
+
+def start_edge(stack, template, ready, scheme="http", socket_path=""):
+    stack.port = free_port()
+    conf = os.path.join(stack.work, "edge.yaml")
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path)
+    process = pinned([f"{BIN}/edge", "--config", conf, "--log-level", "warning"])
+    stack.processes.append(process)
+    wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
+
+
+def start_appserver(stack, workers=None):
+    sock = os.path.join(stack.work, "app.sock")
+    conf = os.path.join(stack.work, "appserver.yaml")
+    with open(conf, "w") as f:
+        f.write(f"bind: unix:{sock}\nsocket_mode: \"0666\"\nworkers: {workers or CORES}\naccess_log: off\n"
+                f"log_level: warning\nforwarded_allow: [\"0\"]\napp: {{media_dir: {stack.work}/media}}\n")
+    stack.processes.append(pinned([f"{BIN}/appserver", "--config", conf]))
+    wait_socket(sock)
+    return sock
+
+
+def start_gunicorn(stack, worker_class):
+    sock = os.path.join(stack.work, "gunicorn.sock")
+    argv = [f"{VENV}/bin/gunicorn", "--workers", str(GUNICORN_WORKERS), "--worker-class", worker_class,
+            "--bind", f"unix:{sock}", "--umask", "0", "--log-level", "warning", "--chdir", BENCH]
+    if worker_class == "gthread":
+        argv += ["--threads", "4"]
+    stack.processes.append(pinned(argv + ["wsgi_hello:app"]))
+    wait_socket(sock)
+    return sock
+
+
+def wait_socket(path):
+    for _ in range(400):
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{path} did not appear")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Load generators. Each returns a Measurement for one run.
+
+@dataclass
+class Measurement:
+    rps: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    requests: int = 0
+    errors: str = ""                 # non-empty invalidates the run
+    cpu_us_per_request: float = 0.0
+    peak_rss_mib: float = 0.0
+    seconds: float = 0.0             # for timed scenarios (upload)
+
+
+def to_ms(value, unit):
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(stack, path, scheme="http", headers=()):
+    argv = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency"]
+    for header in headers:
+        argv += ["-H", header]
+    argv.append(f"{scheme}://127.0.0.1:{stack.port}{path}")
+    return measured(stack, lambda: parse_wrk(subprocess.run(argv, capture_output=True, text=True).stdout))
+
+
+def parse_wrk(out):
+    m = Measurement()
+    m.rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m.requests = int(re.search(r"(\d+) requests in", out).group(1))
+    for percentile, attribute in (("50", "p50_ms"), ("99", "p99_ms")):
+        found = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if found:
+            setattr(m, attribute, to_ms(*found.groups()))
+    problems = [line.strip() for line in out.splitlines() if "Socket errors" in line or "Non-2xx" in line]
+    m.errors = "; ".join(problems)
+    return m
+
+
+def h2load(stack, path):
+    log = os.path.join(stack.work, "h2load.log")
+    argv = ["taskset", "-c", CLIENT_CPU, "h2load", "-c", "8", "-m", "16", "-D", str(DURATION), "--warm-up-time", "1",
+            "--log-file", log, f"https://127.0.0.1:{stack.port}{path}"]
+
+    def run():
+        out = subprocess.run(argv, capture_output=True, text=True).stdout
+        m = Measurement()
+        m.rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+        done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+        m.requests = int(done.group(2))
+        status = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+        if int(done.group(3)) or int(done.group(4)) or any(int(status.group(i)) for i in (2, 3, 4)):
+            m.errors = done.group(0) + "; " + status.group(0)
+        if "Application protocol: h2" not in out:
+            m.errors += " (h2 not negotiated)"
+        times = sorted(int(line.split()[2]) for line in open(log) if line.strip())  # microseconds per request
+        if times:
+            m.p50_ms = times[len(times) // 2] / 1000
+            m.p99_ms = times[min(len(times) - 1, len(times) * 99 // 100)] / 1000
+        return m
+
+    return measured(stack, run)
+
+
+def measured(stack, run):
+    """Runs `run` while sampling the server side's CPU time and memory."""
+    pids = lambda: [p for root in stack.roots() for p in descendants(root)]
+    before = cpu_seconds(pids())
+    with Sampler(stack.roots()) as sampler:
+        m = run()
+    used = cpu_seconds(pids()) - before
+    m.cpu_us_per_request = used * 1e6 / m.requests if m.requests else 0
+    m.peak_rss_mib = sampler.peak / 1024
+    return m
+
+
+def upload(stack, payload):
+    """POSTs `payload` (100 MiB) to the reference app's /upload through the proxy; time and peak RSS."""
+    def run():
+        name = f"up-{time.monotonic_ns()}.bin"
+        out = subprocess.run(
+            ["taskset", "-c", CLIENT_CPU, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+             "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{payload}",
+             f"http://127.0.0.1:{stack.port}/upload?name={name}"], capture_output=True, text=True).stdout.split()
+        m = Measurement(requests=1, seconds=float(out[1]))
+        stored = os.path.join(stack.work, "media", name)
+        if out[0] != "201":
+            m.errors = f"status {out[0]}"
+        elif os.path.getsize(stored) != os.path.getsize(payload):
+            m.errors = "stored file has the wrong size"
+        if os.path.exists(stored):
+            os.remove(stored)
+        m.rps = 1 / m.seconds if m.seconds else 0
+        return m
+    return measured(stack, run)
+
+
+def idle_connections(stack, count=10_000):
+    """Opens `count` keep-alive connections, one request each, then idles them; the server side's RSS."""
+    sockets, errors = [], 0
+    request = b"GET /static/1k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    before = rss_kib([p for root in stack.roots() for p in descendants(root)])
+    for _ in range(count):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", stack.port))
+            s.sendall(request)
+            sockets.append(s)
+        except OSError:
+            errors += 1
+            s.close()
+    answered = 0
+    for s in sockets:
+        s.settimeout(10)
+        try:
+            if s.recv(65536).startswith(b"HTTP/1.1 200"):
+                answered += 1
+        except OSError:
+            pass
+    time.sleep(1)
+    rss = rss_kib([p for root in stack.roots() for p in descendants(root)])
+    for s in sockets:
+        s.close()
+    m = Measurement(requests=answered, peak_rss_mib=rss / 1024)
+    m.seconds = (rss - before) / 1024          # MiB added by the idle connections (kept in `seconds` for the table)
+    if answered != count or errors:
+        m.errors = f"{answered} of {count} answered, {errors} connect errors"
+    return m
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Scenarios: (name, title, metric, baseline label, ours label, start baseline, start ours, measure)
+
+def fixtures(work):
+    files = os.path.join(work, "files")
+    os.makedirs(files, exist_ok=True)
+    os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+    os.makedirs(os.path.join(work, "media"), exist_ok=True)
+    for path in (work, files):
+        os.chmod(path, 0o755)          # nginx workers run as www-data
+    os.chmod(os.path.join(work, "media"), 0o777)
+    with open(os.path.join(files, "1k.txt"), "w") as f:
+        f.write(("0123456789abcdef" * 64)[:1024])
+    with open(os.path.join(files, "1m.bin"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+    import random
+    random.seed(7)
+    words = "edge server request proxy static gzip worker socket latency header cache stream file event loop".split()
+    page = ["<!doctype html><html><head><title>Benchmark page</title></head><body>\n"]
+    while sum(map(len, page)) < 100 * 1024:
+        page.append('<p class="c%d">%s</p>\n' % (random.randrange(50), " ".join(random.choice(words) for _ in range(12))))
+    with open(os.path.join(files, "page.html"), "w") as f:
+        f.write("".join(page)[:100 * 1024])
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-days", "30", "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(f"{work}/key.pem", 0o600)
+    payload = os.path.join(work, "upload.bin")
+    with open(payload, "wb") as f:
+        for _ in range(100):
+            f.write(os.urandom(1 << 20))
+    return payload
+
+
+def scenarios(payload):
+    gzip = ("Accept-Encoding: gzip",)
+    return [
+        ("static-1k", "static 1 KiB", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
+         lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
+         lambda s: wrk(s, "/static/1k.txt")),
+        ("static-1m", "static 1 MiB", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
+         lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
+         lambda s: wrk(s, "/static/1m.bin")),
+        ("gzip-100k", "gzip 100 KiB HTML (level 5)", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-gzip.conf.template", "/static/page.html"),
+         lambda s: start_edge(s, "edge-gzip.yaml.template", "/static/page.html"),
+         lambda s: wrk(s, "/static/page.html", headers=gzip)),
+        ("tls-keepalive", "TLS 1 KiB, keep-alive", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: wrk(s, "/static/1k.txt", "https")),
+        ("tls-handshake", "TLS new connection per request", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: wrk(s, "/static/1k.txt", "https", ("Connection: close",))),
+        ("h2-1k", "HTTP/2 1 KiB (h2load)", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: h2load(s, "/static/1k.txt")),
+        ("proxy", "proxy /plaintext to AppServer", "rps", "nginx → AppServer", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: wrk(s, "/plaintext")),
+        ("stack-sync", "full stack vs gunicorn sync", "rps", "nginx → gunicorn sync", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_gunicorn(s, "sync")),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: wrk(s, "/plaintext")),
+        ("stack-gthread", "full stack vs gunicorn gthread", "rps", "nginx → gunicorn gthread", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_gunicorn(s, "gthread")),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: wrk(s, "/plaintext")),
+        ("upload-100m", "100 MiB upload through the proxy", "seconds", "nginx → AppServer", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: upload(s, payload)),
+        ("idle-10k", "10,000 idle keep-alive connections", "rss", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
+         lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
+         lambda s: idle_connections(s)),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running, summarising, reporting.
+
+def median_of(measurements, attribute):
+    valid = [getattr(m, attribute) for m in measurements if not m.errors]
+    return statistics.median(valid) if valid else None
+
+
+def run_all():
+    work = tempfile.mkdtemp(prefix="edge-harness.")
+    os.chmod(work, 0o755)
+    payload = fixtures(work)
+    results = []
+    try:
+        for name, title, metric, base_label, ours_label, start_base, start_ours, measure in scenarios(payload):
+            if ONLY and name not in ONLY:
+                continue
+            runs = {"baseline": [], "ours": []}
+            for round_number in range(1, RUNS + 1):
+                for side, start in (("baseline", start_base), ("ours", start_ours)):
+                    side_work = os.path.join(work, f"{name}-{side}")
+                    os.makedirs(os.path.join(side_work, "tmp"), exist_ok=True)
+                    os.makedirs(os.path.join(side_work, "media"), exist_ok=True)
+                    os.chmod(side_work, 0o755)
+                    os.chmod(os.path.join(side_work, "media"), 0o777)
+                    for shared in ("files", "cert.pem", "key.pem"):
+                        target = os.path.join(side_work, shared)
+                        if not os.path.exists(target):
+                            os.symlink(os.path.join(work, shared), target)
+                    stack = Stack(work=side_work)
+                    try:
+                        start(stack)
+                        m = measure(stack)
+                    except Exception as error:          # a side that cannot start or answer is a failed run
+                        m = Measurement(errors=f"{type(error).__name__}: {error}")
+                    finally:
+                        stack.stop()
+                    runs[side].append(m)
+                    say(f"{name} round {round_number} {side}: rps={m.rps:.0f} p99={m.p99_ms:.2f}ms "
+                        f"cpu/req={m.cpu_us_per_request:.1f}us rss={m.peak_rss_mib:.1f}MiB "
+                        f"{'s=%.2f ' % m.seconds if metric != 'rps' else ''}{m.errors}")
+            results.append(summarise(name, title, metric, base_label, ours_label, runs))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def summarise(name, title, metric, base_label, ours_label, runs):
+    summary = {"scenario": name, "title": title, "metric": metric, "baseline": base_label, "ours": ours_label,
+               "runs": {side: [m.__dict__ for m in ms] for side, ms in runs.items()},
+               "invalid_runs": {side: sum(1 for m in ms if m.errors) for side, ms in runs.items()}}
+    for side, ms in runs.items():
+        summary[side + "_median"] = {a: median_of(ms, a) for a in
+                                     ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "seconds")}
+    b, o = summary["baseline_median"], summary["ours_median"]
+    key = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}[metric]
+    if b[key] and o[key]:
+        # Higher is better for req/s; for time and memory the ratio is baseline / ours, so > 1 still means ours wins.
+        summary["ratio"] = o[key] / b[key] if metric == "rps" else b[key] / o[key]
+    else:
+        summary["ratio"] = None
+    return summary
+
+
+def fmt(value, digits=0):
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(results, machine):
+    lines = [f"Machine: {machine}. {RUNS} rounds per side, A/B alternating, {DURATION} s each, {CONNECTIONS} "
+             f"connections; server side on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}; medians of valid runs.",
+             "",
+             "| scenario | baseline | ours | baseline | ours | ratio | p50 / p99 ms (baseline) | p50 / p99 ms (ours) "
+             "| CPU µs/req (baseline / ours) | peak RSS MiB (baseline / ours) | invalid runs |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        b, o = r["baseline_median"], r["ours_median"]
+        unit = {"rps": ("rps", 0, " req/s"), "seconds": ("seconds", 2, " s"), "rss": ("peak_rss_mib", 0, " MiB")}[r["metric"]]
+        key, digits, suffix = unit
+        lines.append(
+            f"| {r['title']} | {r['baseline']} | {r['ours']} | {fmt(b[key], digits)}{suffix} | {fmt(o[key], digits)}{suffix} "
+            f"| **{fmt(r['ratio'], 2)}** | {fmt(b['p50_ms'], 2)} / {fmt(b['p99_ms'], 2)} | {fmt(o['p50_ms'], 2)} / {fmt(o['p99_ms'], 2)} "
+            f"| {fmt(b['cpu_us_per_request'], 1)} / {fmt(o['cpu_us_per_request'], 1)} "
+            f"| {fmt(b['peak_rss_mib'], 1)} / {fmt(o['peak_rss_mib'], 1)} "
+            f"| {r['invalid_runs']['baseline']} / {r['invalid_runs']['ours']} |")
+    lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (idle connections), "
+              "so above 1 always means ours is better. Errors of invalid runs are in results.json."]
+    return "\n".join(lines) + "\n"
+
+
+def svg_chart(results, machine):
+    """One bar pair per scenario, each pair scaled to the baseline (= 1.0), so scenarios of any unit compare."""
+    width, row, left = 760, 34, 260
+    height = 70 + row * len(results)
+    scale = (width - left - 60) / max([2.0] + [r["ratio"] or 0 for r in results])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+             f'<text x="10" y="20" font-size="14" font-weight="bold">Edge + AppServer vs nginx + gunicorn (baseline = 1.0, higher is better)</text>',
+             f'<text x="10" y="38" fill="#555">{machine}</text>']
+    x1 = left + scale
+    parts.append(f'<line x1="{x1:.0f}" y1="48" x2="{x1:.0f}" y2="{height - 10}" stroke="#999" stroke-dasharray="4 3"/>')
+    for i, r in enumerate(results):
+        y = 56 + i * row
+        ratio = r["ratio"] or 0
+        parts.append(f'<text x="{left - 8}" y="{y + 17}" text-anchor="end">{r["title"]}</text>')
+        parts.append(f'<rect x="{left}" y="{y + 2}" width="{scale:.0f}" height="12" fill="#9aa5b1"/>')
+        parts.append(f'<rect x="{left}" y="{y + 15}" width="{ratio * scale:.0f}" height="12" fill="#e8590c"/>')
+        parts.append(f'<text x="{left + max(scale, ratio * scale) + 6:.0f}" y="{y + 25}">{fmt(r["ratio"], 2)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def machine_description():
+    model = "unknown CPU"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    distro = "Linux"
+    if os.path.exists("/etc/os-release"):
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                distro = line.split("=", 1)[1].strip().strip('"')
+    nginx = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+    return f"{CORES} vCPU {model}, {distro}, nginx {nginx}, {time.strftime('%Y-%m-%d', time.gmtime())}"
+
+
+def main():
+    machine = machine_description()
+    say(f"{machine}; {RUNS} rounds × {DURATION} s per side")
+    results = run_all()
+    stamp = time.strftime("%Y-%m-%d-%H%M", time.gmtime())
+    for directory in (os.path.join(BENCH, "results", "latest"), os.path.join(BENCH, "results", stamp)):
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, "results.json"), "w") as f:
+            json.dump({"machine": machine, "runs": RUNS, "duration": DURATION, "connections": CONNECTIONS,
+                       "server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU, "scenarios": results}, f, indent=2)
+        with open(os.path.join(directory, "results.md"), "w") as f:
+            f.write(markdown(results, machine))
+        with open(os.path.join(directory, "chart.svg"), "w") as f:
+            f.write(svg_chart(results, machine))
+    print(markdown(results, machine))
+    say(f"written to Benchmarks/results/latest/ and Benchmarks/results/{stamp}/")
+
+
+if __name__ == "__main__":
+    main()
