@@ -228,7 +228,8 @@ class Measurement:
     requests: int = 0
     errors: str = ""                 # non-empty invalidates the run
     cpu_us_per_request: float = 0.0
-    peak_rss_mib: float = 0.0
+    peak_rss_mib: float = 0.0        # every server-side process (front server and app server)
+    front_peak_rss_mib: float = 0.0  # the front server alone (nginx or Edge)
     seconds: float = 0.0             # for timed scenarios (upload)
 
 
@@ -255,6 +256,15 @@ def parse_wrk(out):
     problems = [line.strip() for line in out.splitlines() if "Socket errors" in line or "Non-2xx" in line]
     m.errors = "; ".join(problems)
     return m
+
+
+def gzipped(stack, path):
+    """Raises unless `path` comes back gzip-encoded, so a gzip scenario never measures identity responses."""
+    head = subprocess.run(["curl", "-s", "-o", "/dev/null", "-D", "-", "-H", "Accept-Encoding: gzip",
+                           f"http://127.0.0.1:{stack.port}{path}"], capture_output=True, text=True).stdout.lower()
+    if "content-encoding: gzip" not in head:
+        raise RuntimeError(f"{path} was not gzipped")
+    return stack
 
 
 def h2load(stack, path):
@@ -286,11 +296,13 @@ def measured(stack, run):
     """Runs `run` while sampling the server side's CPU time and memory."""
     pids = lambda: [p for root in stack.roots() for p in descendants(root)]
     before = cpu_seconds(pids())
-    with Sampler(stack.roots()) as sampler:
+    # The front server is started last (after the app server it proxies to).
+    with Sampler(stack.roots()) as everything, Sampler(stack.roots()[-1:]) as front:
         m = run()
     used = cpu_seconds(pids()) - before
     m.cpu_us_per_request = used * 1e6 / m.requests if m.requests else 0
-    m.peak_rss_mib = sampler.peak / 1024
+    m.peak_rss_mib = everything.peak / 1024
+    m.front_peak_rss_mib = front.peak / 1024
     return m
 
 
@@ -341,7 +353,7 @@ def idle_connections(stack, count=10_000):
     rss = rss_kib([p for root in stack.roots() for p in descendants(root)])
     for s in sockets:
         s.close()
-    m = Measurement(requests=answered, peak_rss_mib=rss / 1024)
+    m = Measurement(requests=answered, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
     m.seconds = (rss - before) / 1024          # MiB added by the idle connections (kept in `seconds` for the table)
     if answered != count or errors:
         m.errors = f"{answered} of {count} answered, {errors} connect errors"
@@ -371,6 +383,9 @@ def fixtures(work):
         page.append('<p class="c%d">%s</p>\n' % (random.randrange(50), " ".join(random.choice(words) for _ in range(12))))
     with open(os.path.join(files, "page.html"), "w") as f:
         f.write("".join(page)[:100 * 1024])
+    # The same page precompressed at the same level, for nginx's gzip_static and Edge's `precompressed`.
+    shutil.copy(os.path.join(files, "page.html"), os.path.join(files, "pre.html"))
+    subprocess.run(["gzip", "-5", "-k", "-f", os.path.join(files, "pre.html")], check=True)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "30", "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
@@ -396,7 +411,11 @@ def scenarios(payload):
         ("gzip-100k", "gzip 100 KiB HTML (level 5)", "rps", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-gzip.conf.template", "/static/page.html"),
          lambda s: start_edge(s, "edge-gzip.yaml.template", "/static/page.html"),
-         lambda s: wrk(s, "/static/page.html", headers=gzip)),
+         lambda s: wrk(gzipped(s, "/static/page.html"), "/static/page.html", headers=gzip)),
+        ("gzip-precompressed", "precompressed 100 KiB HTML (.gz)", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-gzip.conf.template", "/static/page.html"),
+         lambda s: start_edge(s, "edge-gzip.yaml.template", "/static/page.html"),
+         lambda s: wrk(gzipped(s, "/static/pre.html"), "/static/pre.html", headers=gzip)),
         ("tls-keepalive", "TLS 1 KiB, keep-alive", "rps", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
          lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
@@ -485,7 +504,7 @@ def summarise(name, title, metric, base_label, ours_label, runs):
                "invalid_runs": {side: sum(1 for m in ms if m.errors) for side, ms in runs.items()}}
     for side, ms in runs.items():
         summary[side + "_median"] = {a: median_of(ms, a) for a in
-                                     ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "seconds")}
+                                     ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "front_peak_rss_mib", "seconds")}
     b, o = summary["baseline_median"], summary["ours_median"]
     key = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}[metric]
     if b[key] and o[key]:
@@ -505,8 +524,8 @@ def markdown(results, machine):
              f"connections; server side on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}; medians of valid runs.",
              "",
              "| scenario | baseline | ours | baseline | ours | ratio | p50 / p99 ms (baseline) | p50 / p99 ms (ours) "
-             "| CPU µs/req (baseline / ours) | peak RSS MiB (baseline / ours) | invalid runs |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| CPU µs/req (baseline / ours) | peak RSS MiB, all / front server (baseline) | (ours) | invalid runs |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         b, o = r["baseline_median"], r["ours_median"]
         unit = {"rps": ("rps", 0, " req/s"), "seconds": ("seconds", 2, " s"), "rss": ("peak_rss_mib", 0, " MiB")}[r["metric"]]
@@ -515,7 +534,7 @@ def markdown(results, machine):
             f"| {r['title']} | {r['baseline']} | {r['ours']} | {fmt(b[key], digits)}{suffix} | {fmt(o[key], digits)}{suffix} "
             f"| **{fmt(r['ratio'], 2)}** | {fmt(b['p50_ms'], 2)} / {fmt(b['p99_ms'], 2)} | {fmt(o['p50_ms'], 2)} / {fmt(o['p99_ms'], 2)} "
             f"| {fmt(b['cpu_us_per_request'], 1)} / {fmt(o['cpu_us_per_request'], 1)} "
-            f"| {fmt(b['peak_rss_mib'], 1)} / {fmt(o['peak_rss_mib'], 1)} "
+            f"| {fmt(b['peak_rss_mib'], 1)} / {fmt(b['front_peak_rss_mib'], 1)} | {fmt(o['peak_rss_mib'], 1)} / {fmt(o['front_peak_rss_mib'], 1)} "
             f"| {r['invalid_runs']['baseline']} / {r['invalid_runs']['ours']} |")
     lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (idle connections), "
               "so above 1 always means ours is better. Errors of invalid runs are in results.json."]
