@@ -181,6 +181,44 @@ import Glibc
     }
 }
 
+/// A certificate issued by an intermediate: the PEM file's whole chain goes to the client.
+@Suite struct CertificateChainTests {
+    @Test func theIntermediateIsSentAfterTheLeaf() throws {
+        let directory = TestDirectory()
+        let dir = directory.path
+        func openssl(_ arguments: String) throws {
+            let result = try runToCompletion("/bin/sh", ["-c", "cd \(dir) && openssl \(arguments) 2>&1"])
+            guard result.status == 0 else { throw TestFailure("openssl \(arguments): \(result.output)") }
+        }
+        directory.write("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+        directory.write("leaf.ext", "subjectAltName=DNS:localhost\n")
+        try openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -days 30 -subj /CN=Test-Root")
+        try openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key -out inter.csr -subj /CN=Test-Intermediate")
+        try openssl("x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -out inter.pem -days 30 -extfile ca.ext")
+        try openssl("req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=localhost")
+        try openssl("x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out leaf.pem -days 30 -extfile leaf.ext")
+        let chain = (try String(contentsOfFile: dir + "/leaf.pem", encoding: .utf8)) + (try String(contentsOfFile: dir + "/inter.pem", encoding: .utf8))
+        directory.write("fullchain.pem", chain)
+        chmod(dir + "/leaf.key", 0o600)
+        directory.write("site/a.txt", "alpha\n")
+        let edge = try EdgeProcess(
+            directory: directory,
+            listen: """
+                  - address: 127.0.0.1:0
+                    tls:
+                      certificates:
+                        - {cert: \(dir)/fullchain.pem, key: \(dir)/leaf.key}
+                """,
+            config: "routes:\n  - {prefix: /, dir: site}\n")
+        let result = try opensslClient(edge.port, ["-servername", "localhost", "-showcerts", "-CAfile", dir + "/root.pem"])
+        #expect(result.output.components(separatedBy: "BEGIN CERTIFICATE").count - 1 == 2, "\(result.output)")
+        #expect(result.output.contains("Verify return code: 0 (ok)"), "\(result.output)")
+        // curl trusting only the root verifies the whole chain, with no -k.
+        let verified = try runToCompletion("/usr/bin/curl", ["-s", "--cacert", dir + "/root.pem", "https://localhost:\(edge.port)/a.txt"])
+        #expect(verified.output == "alpha\n")
+    }
+}
+
 /// A graceful stop does not wait on connections that have not finished their handshake.
 @Suite struct TLSShutdownTests {
     @Test func termDoesNotWaitForHalfOpenHandshakes() throws {
