@@ -13,6 +13,9 @@ extension HTTP1ConnectionHandler {
         case .none:
             break
         case .armTimer(let timeout):
+            // An HTTP/2 stream arrives with its whole head and ends with its response: only a stalled body needs a
+            // deadline. The connection's idle timeout is the HTTP/2 connection manager's.
+            if transport == .http2Stream && timeout != .body { return }
             let delay: TimeAmount
             switch timeout {
             case .header: delay = settings.headerTimeout

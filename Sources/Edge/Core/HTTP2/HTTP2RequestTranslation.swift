@@ -76,10 +76,16 @@ enum HTTP2RequestTranslation {
         var fields = HPACKHeaders()
         fields.reserveCapacity(head.headers.count + 1)
         fields.add(name: ":status", value: String(head.status))
-        for (name, value) in head.headers {
-            let name = name.lowercased()
-            if connectionSpecific.contains(name) { continue }
-            fields.add(name: name, value: value)
+        head.headers.forEachNameAndValue { name, value in
+            // Lower-cased while decoding: one String per name instead of two.
+            let lowered = String(unsafeUninitializedCapacity: name.count) { out in
+                for (index, byte) in name.enumerated() {
+                    out[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                }
+                return name.count
+            }
+            if connectionSpecific.contains(lowered) { return }
+            fields.add(name: lowered, value: String(decoding: value, as: UTF8.self))
         }
         return fields
     }
