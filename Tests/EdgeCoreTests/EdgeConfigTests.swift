@@ -42,6 +42,22 @@ import Testing
         #expect(problems("file_cache: {revalidate: 5m}").contains { $0.hasPrefix("file_cache.revalidate: at most 60s") })
     }
 
+    @Test func refusesBadCompressionAndTLSValues() {
+        let found = problems("""
+            compression: {gzip_level: 10, types: [html]}
+            listen:
+              - address: 127.0.0.1:0
+                redirect_to_https: true
+              - address: 127.0.0.1:0
+                tls: {certificates: [], protocols: [TLSv1.1], hsts: -1}
+            """)
+        #expect(found.contains { $0.hasPrefix("compression.gzip_level: must be 0 (off) to 9, not 10") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("compression.types: 'html' is not a media type") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("listen[1].tls.certificates: needs at least one") }, "\(found)")
+        #expect(found.contains { $0.contains("unknown TLS version 'TLSv1.1'") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("listen[1].tls.hsts:") }, "\(found)")
+    }
+
     @Test func decodesEveryKey() throws {
         let directory = TestDirectory()
         directory.makeDirectory("www")
