@@ -16,7 +16,7 @@ final class FileReadingSend {
     /// Large enough to fill several TLS records per write, small enough to keep memory per connection bounded.
     static let chunkSize = 128 * 1024
 
-    private var handle: NIOFileHandle?
+    private var descriptor: OpenDescriptor?
     private var position: Int
     private let end: Int
     /// Bytes whose write completed.
@@ -28,8 +28,8 @@ final class FileReadingSend {
     /// Connection actions (keep-alive timer, close) that must wait until the whole body is queued.
     var afterwards: [HTTP1ConnectionState.Action] = []
 
-    init(handle: NIOFileHandle, offset: Int, length: Int, completion: @escaping (Int) -> Void) {
-        self.handle = handle
+    init(descriptor: OpenDescriptor, offset: Int, length: Int, completion: @escaping (Int) -> Void) {
+        self.descriptor = descriptor
         self.position = offset
         self.end = offset + length
         self.completion = completion
@@ -40,7 +40,7 @@ final class FileReadingSend {
 
     /// Reads the next chunk; throws when the file ends early (it shrank) or cannot be read.
     func readChunk(allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        guard let handle else { throw IOError(errnoCode: EBADF, reason: "file already closed") }
+        guard let handle = descriptor?.handle else { throw IOError(errnoCode: EBADF, reason: "file already closed") }
         let size = min(Self.chunkSize, end - position)
         var buffer = allocator.buffer(capacity: size)
         let offset = position
@@ -57,9 +57,9 @@ final class FileReadingSend {
         return buffer
     }
 
-    /// Releases the file; called when the body is fully read or the connection went away.
+    /// Lets go of the file (it closes once no cache or response holds it); called when the body is fully read or
+    /// the connection went away.
     func close() {
-        try? handle?.close()
-        handle = nil
+        descriptor = nil
     }
 }

@@ -4,16 +4,15 @@ import Shared
 /// File bodies on connections without `sendfile`: read in chunks as the client takes them.
 extension HTTP1ConnectionHandler {
     func startFileSend(
-        _ handle: NIOFileHandle, offset: Int, length: Int, context: ChannelHandlerContext,
+        _ descriptor: OpenDescriptor, offset: Int, length: Int, context: ChannelHandlerContext,
         completion: @escaping (Int) -> Void
     ) {
         timer.noteWriteProgress(now: context.eventLoop.now)
         guard length > 0 else {
-            try? handle.close()
             completion(0)
             return
         }
-        fileSend = FileReadingSend(handle: handle, offset: offset, length: length, completion: completion)
+        fileSend = FileReadingSend(descriptor: descriptor, offset: offset, length: length, completion: completion)
         // Started while handling requests: the caller goes on with them itself.
         pumpFileSend(context: context, resumeRequests: false)
     }

@@ -206,7 +206,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let head = request.head
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
         var response: Response
-        var fileHandle: NIOFileHandle? = nil
+        var descriptor: OpenDescriptor? = nil
         if let refused = checkLimits(head, facts) {
             response = refused
         } else if let redirect = listener.httpsRedirect {
@@ -215,14 +215,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
             outcome.response = compressed(outcome.response, request: head, facts: facts)
             if case .file(let path, let identity, _, _) = outcome.response.body {
-                fileHandle = FileOpener.open(path, expecting: identity)
-                if fileHandle == nil {
+                descriptor = resources.descriptors.descriptor(for: path, identity: identity)
+                if descriptor == nil {
                     // Changed between lookup and open: the cache notices on this second look.
                     outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
                     outcome.response = compressed(outcome.response, request: head, facts: facts)
                     if case .file(let path, let identity, _, _) = outcome.response.body {
-                        fileHandle = FileOpener.open(path, expecting: identity)
-                        if fileHandle == nil { outcome.response = .simple(.notFound) }
+                        descriptor = resources.descriptors.descriptor(for: path, identity: identity)
+                        if descriptor == nil { outcome.response = .simple(.notFound) }
                     }
                 }
             }
@@ -236,7 +236,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let isHTTP10 = head.minorVersion == 0
         write(
             response, keepAlive: keepAlive, http10: isHTTP10, logAs: (head, request.start), facts: facts,
-            fileHandle: fileHandle, context: context)
+            descriptor: descriptor, context: context)
         perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
     }
 
@@ -251,7 +251,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
     func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
-        facts: RequestHeaderFacts? = nil, fileHandle: NIOFileHandle? = nil, context: ChannelHandlerContext,
+        facts: RequestHeaderFacts? = nil, descriptor: OpenDescriptor? = nil, context: ChannelHandlerContext,
         upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil
     ) {
         var entry = accessLogEntry(
@@ -282,8 +282,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil)
             }
         case .file(_, _, let offset, let length):
-            guard let handle = fileHandle else {
-                preconditionFailure("file responses are written with an open handle")
+            guard let descriptor else {
+                preconditionFailure("file responses are written with an open descriptor")
             }
             context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
             let logCompleted = { [resources] (sent: Int) in
@@ -293,12 +293,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 resources.accessLog.append(entry)
             }
             guard transport.canSendfile else {
-                startFileSend(handle, offset: offset, length: length, context: context, completion: logCompleted)
+                startFileSend(descriptor, offset: offset, length: length, context: context, completion: logCompleted)
                 return
             }
             filesInFlight += 1
             if filesInFlight == 1 { setCork(true, context: context) }
-            writeFile(handle, offset: offset, length: length, context: context) { sent in
+            writeFile(descriptor, offset: offset, length: length, context: context) { sent in
                 self.filesInFlight -= 1
                 if self.filesInFlight == 0 { self.setCork(false, context: context) }
                 logCompleted(sent)
@@ -316,12 +316,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func writeFile(
-        _ handle: NIOFileHandle, offset: Int, length: Int, context: ChannelHandlerContext,
+        _ descriptor: OpenDescriptor, offset: Int, length: Int, context: ChannelHandlerContext,
         completion: @escaping (_ bytesSent: Int) -> Void
     ) {
         if outstandingFileChunks == 0 { timer.noteWriteProgress(now: context.eventLoop.now) }
         guard length > 0 else {
-            try? handle.close()
             completion(0)
             return
         }
@@ -337,12 +336,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 self.outstandingFileChunks -= 1
                 self.timer.noteWriteProgress(now: context.eventLoop.now)
                 if case .success = result { sent += size }
+                // The closure holds the descriptor, so it stays open until the last chunk is out.
                 if isLast {
-                    try? handle.close()
-                    completion(sent)
+                    withExtendedLifetime(descriptor) { completion(sent) }
                 }
             }
-            let region = FileRegion(fileHandle: handle, readerIndex: position, endIndex: position + size)
+            let region = FileRegion(fileHandle: descriptor.handle, readerIndex: position, endIndex: position + size)
             context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
             position += size
         }

@@ -1,6 +1,5 @@
 import NIOCore
 import Shared
-import Shared
 
 /// What each event loop owns for itself, so the request path takes no locks: the `Date` cache, the open-file
 /// cache and the access log batch.
@@ -12,6 +11,8 @@ public final class LoopResources {
     let upstreams: UpstreamPool?
     /// Reusable deflate streams for gzip on the fly.
     let gzipStreams: GzipStreams
+    /// Open descriptors of files sent from disk.
+    let descriptors = OpenDescriptors()
 
     init(files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil, gzipLevel: Int = 5) {
         self.files = files
