@@ -38,7 +38,8 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
                 endRequestBody(context: context)
             }
         case .data(let frame):
-            guard requestStarted, case .byteBuffer(let bytes) = frame.data else { return }
+            // After the response is complete (a refusal, or a 413 before the body ended) the rest is dropped.
+            guard requestStarted, !responseEnded, case .byteBuffer(let bytes) = frame.data else { return }
             if chunkedRequestBody && bytes.readableBytes > 0 {
                 var chunk = context.channel.allocator.buffer(capacity: bytes.readableBytes + 16)
                 chunk.writeString(String(bytes.readableBytes, radix: 16))
