@@ -231,6 +231,7 @@ class Measurement:
     peak_rss_mib: float = 0.0        # every server-side process (front server and app server)
     front_peak_rss_mib: float = 0.0  # the front server alone (nginx or Edge)
     seconds: float = 0.0             # for timed scenarios (upload)
+    added_rss_mib: float = 0.0       # idle connections: RSS they added to the server side
 
 
 def to_ms(value, unit):
@@ -354,7 +355,7 @@ def idle_connections(stack, count=10_000):
     for s in sockets:
         s.close()
     m = Measurement(requests=answered, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
-    m.seconds = (rss - before) / 1024          # MiB added by the idle connections (kept in `seconds` for the table)
+    m.added_rss_mib = (rss - before) / 1024
     if answered != count or errors:
         m.errors = f"{answered} of {count} answered, {errors} connect errors"
     return m
@@ -491,7 +492,8 @@ def run_all():
                     runs[side].append(m)
                     say(f"{name} round {round_number} {side}: rps={m.rps:.0f} p99={m.p99_ms:.2f}ms "
                         f"cpu/req={m.cpu_us_per_request:.1f}us rss={m.peak_rss_mib:.1f}MiB "
-                        f"{'s=%.2f ' % m.seconds if metric != 'rps' else ''}{m.errors}")
+                        f"{'s=%.2f ' % m.seconds if metric == 'seconds' else ''}"
+                        f"{'added=%.1fMiB ' % m.added_rss_mib if metric == 'rss' else ''}{m.errors}")
             results.append(summarise(name, title, metric, base_label, ours_label, runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -504,7 +506,8 @@ def summarise(name, title, metric, base_label, ours_label, runs):
                "invalid_runs": {side: sum(1 for m in ms if m.errors) for side, ms in runs.items()}}
     for side, ms in runs.items():
         summary[side + "_median"] = {a: median_of(ms, a) for a in
-                                     ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "front_peak_rss_mib", "seconds")}
+                                     ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "front_peak_rss_mib", "seconds",
+                                      "added_rss_mib")}
     b, o = summary["baseline_median"], summary["ours_median"]
     key = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}[metric]
     if b[key] and o[key]:

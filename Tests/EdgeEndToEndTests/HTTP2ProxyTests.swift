@@ -21,12 +21,7 @@ import Glibc
         guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
         edge = try EdgeProcess(
             directory: directory,
-            listen: """
-                  - address: 127.0.0.1:0
-                    tls:
-                      certificates:
-                \(certificates.yamlList)
-                """,
+            listen: certificates.tlsListener,
             config: """
                 upstreams:
                   app: {servers: ["unix:app.sock"]}

@@ -136,12 +136,7 @@ import Glibc
         directory.write("site/a.txt", "alpha\n")
         let edge = try EdgeProcess(
             directory: directory,
-            listen: """
-                  - address: 127.0.0.1:0
-                    tls:
-                      certificates:
-                \(certificates.yamlList)
-                """,
+            listen: certificates.tlsListener,
             config: "routes:\n  - {prefix: /, dir: site}\n")
         let port = edge.port
 
@@ -227,12 +222,7 @@ import Glibc
         directory.write("site/a.txt", "alpha\n")
         let edge = try EdgeProcess(
             directory: directory,
-            listen: """
-                  - address: 127.0.0.1:0
-                    tls:
-                      certificates:
-                \(certificates.yamlList)
-                """,
+            listen: certificates.tlsListener,
             config: "routes:\n  - {prefix: /, dir: site}\ntimeouts: {header: 60s, shutdown: 60s}\n")
         let halfOpen = try RawConnection(port: edge.port)
         try halfOpen.send("\u{16}\u{03}\u{01}")  // the first bytes of a TLS record, then nothing

@@ -31,6 +31,16 @@ struct TestCertificates {
         chmod(key, 0o600)
     }
 
+    /// A `listen` entry for one TLS listener on a free port serving both certificates.
+    var tlsListener: String {
+        """
+              - address: 127.0.0.1:0
+                tls:
+                  certificates:
+            \(yamlList)
+            """
+    }
+
     /// The YAML `certificates` list for both, RSA first.
     var yamlList: String {
         """

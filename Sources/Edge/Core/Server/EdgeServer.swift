@@ -76,10 +76,12 @@ public final class EdgeServer: Sendable {
             let format = config.accessLogFormat
             let accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: format) }
             accessLogs.every(.seconds(1)) { $0.flush() }
+            // Certificates load once; the setups are made again after binding only to learn the real ports.
+            let certificates = try ListenerSetup.loadCertificates(for: config.listen)
             let generation = ServingGeneration(
                 config: config, settings: ConnectionSettings(config: config, logger: logger),
                 resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
-                listeners: try ListenerSetup.make(for: config.listen, boundPorts: []))
+                listeners: ListenerSetup.make(for: config.listen, certificates: certificates, boundPorts: []))
             if generation.listeners.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
                 logger.warning("could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
             }
@@ -91,7 +93,8 @@ public final class EdgeServer: Sendable {
                     listeners.append(try await bind(listen, index: index, group: group, registry: registry, current: current))
                 }
                 // Redirects name the https listener's real port, known only now when the config said port 0.
-                let redirectsAware = try ListenerSetup.make(for: config.listen, boundPorts: listeners.map { $0.localAddress?.port })
+                let redirectsAware = ListenerSetup.make(
+                    for: config.listen, certificates: certificates, boundPorts: listeners.map { $0.localAddress?.port })
                 current.withLockedValue { $0.listeners = redirectsAware }
             } catch {
                 for listener in listeners { try? await listener.close() }
@@ -126,7 +129,8 @@ public final class EdgeServer: Sendable {
         let served = running.listen.map { runningEntry in
             newConfig.listen.first { $0.address == runningEntry.address } ?? runningEntry
         }
-        let listenerSetups = try ListenerSetup.make(for: served, boundPorts: boundAddresses.map(\.port))
+        let listenerSetups = ListenerSetup.make(
+            for: served, certificates: try ListenerSetup.loadCertificates(for: served), boundPorts: boundAddresses.map(\.port))
         var kept = newConfig
         kept.listen = served
         let generation = ServingGeneration(

@@ -6,20 +6,22 @@ struct ListenerSetup: Sendable {
     var tls: TLSListenerContext?
     var role: ListenerRole
 
-    /// Loads every TLS listener's certificates and works out the https redirect. `boundPorts` are the ports the
-    /// listeners actually got (port 0 in a config becomes a real one), so redirects name the right port.
-    static func make(for listen: [ListenConfig], boundPorts: [Int?]) throws -> [ListenerSetup] {
-        var contexts: [TLSListenerContext?] = []
-        for entry in listen {
-            contexts.append(try entry.tls.map(TLSListenerContext.init))
-        }
+    /// Loads every TLS listener's certificates (one context each, in `listen` order; `nil` for plain listeners).
+    /// Throws naming the file at fault.
+    static func loadCertificates(for listen: [ListenConfig]) throws -> [TLSListenerContext?] {
+        try listen.map { entry in try entry.tls.map(TLSListenerContext.init) }
+    }
+
+    /// The setups for `listen` with its loaded certificates. `boundPorts` are the ports the listeners actually got
+    /// (port 0 in a config becomes a real one), so redirects name the right port.
+    static func make(for listen: [ListenConfig], certificates: [TLSListenerContext?], boundPorts: [Int?]) -> [ListenerSetup] {
         let httpsIndex = listen.firstIndex { $0.tls != nil }
         let redirect = httpsIndex.map { index -> HTTPSRedirect in
-            let names = contexts.compactMap { $0?.matcher.namesPerCertificate }.flatMap { $0 }
+            let names = certificates.compactMap { $0?.matcher.namesPerCertificate }.flatMap { $0 }
             let port = (index < boundPorts.count ? boundPorts[index] : nil) ?? listen[index].address.port ?? 443
             return HTTPSRedirect(names: ServerNameMatcher(namesPerCertificate: names), httpsPort: port)
         }
-        return zip(listen, contexts).map { entry, tls in
+        return zip(listen, certificates).map { entry, tls in
             var role = ListenerRole()
             role.hstsHeaderLine = tls?.hstsHeaderLine
             if entry.redirectToHTTPS { role.httpsRedirect = redirect }

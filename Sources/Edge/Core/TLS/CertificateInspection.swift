@@ -21,7 +21,7 @@ struct CertificateInspection {
         do {
             chain = try NIOSSLCertificate.fromPEMFile(pair.cert)
         } catch {
-            errors.append("cannot read certificate \(pair.cert): \(Self.describe(error))")
+            errors.append("cannot read certificate \(pair.cert): \(error)")
             return
         }
         guard let leaf = chain.first else {
@@ -54,7 +54,7 @@ struct CertificateInspection {
         do {
             _ = try NIOSSLPrivateKey(bytes: Array(pem), format: .pem)
         } catch {
-            errors.append("cannot read key \(pair.key): not a PEM private key (\(Self.describe(error)))")
+            errors.append("cannot read key \(pair.key): not a PEM private key (\(error))")
             return
         }
         if let keySPKI = Self.publicKeyInfo(ofPEMKey: String(decoding: pem, as: UTF8.self)),
@@ -81,11 +81,6 @@ struct CertificateInspection {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
         return formatter.string(from: date)
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if let error = error as? NIOSSLError { return "\(error)" }
-        return "\(error)"
     }
 }
 
