@@ -41,8 +41,18 @@ extension HTTP1RequestParser {
         let targetBytes = UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<secondSpace])
         guard targetBytes.count <= maxURILength else { throw .uriTooLong }
         // Targets are visible characters; bytes above 0x7F (raw UTF-8) are tolerated as nginx does.
-        guard targetBytes.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { throw .malformed("invalid character in request target") }
-        guard let target = String(validating: targetBytes, as: UTF8.self) else {
+        var isASCII = true
+        for byte in targetBytes {
+            guard byte > 0x20 && byte != 0x7F else { throw .malformed("invalid character in request target") }
+            if byte >= 0x80 { isASCII = false }
+        }
+        // ASCII needs no validation; `String(validating:)` is generic and showed per request in the profile.
+        let target: String
+        if isASCII {
+            target = String(decoding: targetBytes, as: UTF8.self)
+        } else if let validated = String(validating: targetBytes, as: UTF8.self) {
+            target = validated
+        } else {
             throw .malformed("request target is not valid UTF-8")
         }
         let version = UnsafeRawBufferPointer(rebasing: rest[(secondSpace + 1)...])
@@ -51,8 +61,8 @@ extension HTTP1RequestParser {
     }
 
     static func parseVersion(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> Int {
-        let prefix = Array("HTTP/".utf8)
-        guard bytes.count == 8, bytes.prefix(5).elementsEqual(prefix), bytes[6] == UInt8(ascii: "."),
+        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+            bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[6] == UInt8(ascii: "."),
             bytes[5] &- UInt8(ascii: "0") < 10, bytes[7] &- UInt8(ascii: "0") < 10
         else { throw .malformed("invalid HTTP version") }
         guard bytes[5] == UInt8(ascii: "1"), bytes[7] <= UInt8(ascii: "1") else { throw .versionNotSupported }

@@ -57,22 +57,44 @@ public final class StatusBoard: @unchecked Sendable {
 
     /// What the worker is serving now, e.g. `GET /report (request id 4f2a)`; `nil` when idle.
     public var currentRequest: String? {
-        get {
-            let length = Int(base.advanced(by: Self.requestOffset).assumingMemoryBound(to: UInt32.self).pointee)
-            guard length > 0, length <= Self.requestCapacity else { return nil }
-            let bytes = UnsafeRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: length)
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        set {
-            let lengthPointer = base.advanced(by: Self.requestOffset).assumingMemoryBound(to: UInt32.self)
-            guard let newValue else {
-                lengthPointer.pointee = 0
-                return
+        let length = Int(requestLength.pointee)
+        guard length > 0, length <= Self.requestCapacity else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: length)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Records the request the worker starts serving. Written piece by piece straight into the shared page: this
+    /// runs for every request, and building the line as a string first showed in the profile.
+    public func recordRequest(method: String, target: String, requestID: String?) {
+        requestLength.pointee = 0  // a concurrent reader sees "idle" rather than a half-written line
+        let text = UnsafeMutableRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: Self.requestCapacity)
+        var written = 0
+        func append(_ piece: String) {
+            var piece = piece
+            piece.withUTF8 { bytes in
+                let count = min(bytes.count, text.count - written)
+                guard count > 0 else { return }
+                text.baseAddress!.advanced(by: written).copyMemory(from: bytes.baseAddress!, byteCount: count)
+                written += count
             }
-            let bytes = Array(newValue.utf8.prefix(Self.requestCapacity))
-            lengthPointer.pointee = 0
-            UnsafeMutableRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: bytes.count).copyBytes(from: bytes)
-            lengthPointer.pointee = UInt32(bytes.count)
         }
+        append(method)
+        append(" ")
+        append(target)
+        if let requestID {
+            append(" (request id ")
+            append(requestID)
+            append(")")
+        }
+        requestLength.pointee = UInt32(written)
+    }
+
+    /// The worker is between requests.
+    public func recordIdle() {
+        requestLength.pointee = 0
+    }
+
+    private var requestLength: UnsafeMutablePointer<UInt32> {
+        base.advanced(by: Self.requestOffset).assumingMemoryBound(to: UInt32.self)
     }
 }

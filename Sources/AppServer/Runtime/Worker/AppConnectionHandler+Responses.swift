@@ -74,7 +74,7 @@ extension AppConnectionHandler {
         var exchange = finished
         exchange.responseDone = true
         phase = .exchange(exchange)
-        worker.board?.currentRequest = nil
+        worker.board?.recordIdle()
         logAccess(exchange)
         if exchange.bodyDone {
             completeExchange()
@@ -109,8 +109,7 @@ extension AppConnectionHandler {
     }
 
     private func logAccess(_ exchange: Exchange) {
-        let log = worker.accessLogs.forLoop(context.eventLoop)
-        guard log.isEnabled else { return }
+        guard let log = accessLog, log.isEnabled else { return }
         let head = exchange.head
         log.append(
             AccessLogEntry(

@@ -45,8 +45,11 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     private var readPaused = false
     private var readPending = false
     private var idleTimer: Scheduled<Void>?
+    private var idleSince = NIODeadline.uptimeNanoseconds(0)
     private var exchangeCount: UInt64 = 0
     private var executor: EventLoopTaskExecutor!
+    /// This loop's access log buffer, looked up once per connection rather than per request.
+    private(set) var accessLog: AccessLogBuffer?
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     /// On a graceful stop an idle connection is closed only once it has been idle this long: a client may have sent
     /// its next request already, and closing under it would fail that request (the keep-alive race).
@@ -62,6 +65,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        self.accessLog = worker.accessLogs.forLoop(context.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -164,7 +168,6 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     }
 
     private func start(_ head: RequestHead) {
-        idleTimer?.cancel()
         let (request, client, scheme) = ParsedRequestConverter.convert(head, peer: peer, policy: worker.forwarded)
 
         var source: RequestBody.Producer.Source?
@@ -188,8 +191,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
             Exchange(
                 id: exchangeID, head: head, source: source, bodyDone: source == nil, keepAlive: keepAlive,
                 start: context.eventLoop.now, client: client))
-        let requestID = head.headers.first("x-request-id").map { " (request id \($0))" } ?? ""
-        worker.board?.currentRequest = "\(head.method.rawValue) \(head.target)\(requestID)"
+        worker.board?.recordRequest(method: head.method.rawValue, target: head.target, requestID: head.headers.first("x-request-id"))
         // Debug level: the message is built only when enabled, so the request path pays one level check.
         worker.logger.debug("request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
         worker.requests.increment()
@@ -271,10 +273,27 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The connection just became idle: it closes after `keepalive` without a request.
+    ///
+    /// Checked lazily: the one scheduled check is moved only when it fires, so a busy keep-alive connection does
+    /// not schedule and cancel a task for every request (that showed in the profile).
     private func armIdleTimer() {
-        idleTimer?.cancel()
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: worker.keepalive) { [self] in
-            if case .idle = phase { closeAfterWrites() }
+        idleSince = context.eventLoop.now
+        guard idleTimer == nil else { return }
+        scheduleIdleCheck(at: idleSince + worker.keepalive)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            idleTimer = nil
+            // Busy now: `completeExchange` arms the check again when the exchange ends.
+            guard case .idle = phase else { return }
+            let due = idleSince + worker.keepalive
+            if due <= context.eventLoop.now {
+                closeAfterWrites()
+            } else {
+                scheduleIdleCheck(at: due)
+            }
         }
     }
 

@@ -36,7 +36,7 @@ struct ChannelResponseWriter: ResponseWriter {
 
     /// Ends a response the app left open; an app that wrote nothing gets a 500.
     func finishIfNeeded() async throws {
-        try await eventLoop.submit {
+        @Sendable func finishLeftOpen() throws {
             let handler = handler.value
             guard !handler.isResponseDone(exchange: exchangeID) else { return }
             if handler.isHeadWritten(exchange: exchangeID) {
@@ -44,10 +44,14 @@ struct ChannelResponseWriter: ResponseWriter {
             } else {
                 handler.fail(exchange: exchangeID)
             }
-        }.get()
+        }
+        // Runs after every request: on the loop already (the usual case) it must not cost a submitted task.
+        if eventLoop.inEventLoop { return try finishLeftOpen() }
+        try await eventLoop.submit(finishLeftOpen).get()
     }
 
     func fail() async {
+        if eventLoop.inEventLoop { return handler.value.fail(exchange: exchangeID) }
         try? await eventLoop.submit { handler.value.fail(exchange: exchangeID) }.get()
     }
 }

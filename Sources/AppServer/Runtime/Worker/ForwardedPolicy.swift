@@ -60,15 +60,15 @@ struct ForwardedPolicy: Sendable {
     func resolve(_ fields: HTTPFields, peer: PeerIdentity, trusted: Bool) -> (client: String, scheme: String) {
         guard trusted else { return (peer.description, "http") }
         var client = peer.description
-        if let realIP = fields[HTTPField.Name("X-Real-IP")!] {
+        if let realIP = fields[.xRealIP] {
             client = realIP
-        } else if let forwardedFor = fields[HTTPField.Name("X-Forwarded-For")!],
+        } else if let forwardedFor = fields[.xForwardedFor],
             let last = forwardedFor.split(separator: ",").last
         {
             // The trusted proxy appended the address it saw last.
             client = last.trimmingCharacters(in: " \t")
         }
-        let scheme = fields[HTTPField.Name("X-Forwarded-Proto")!].map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
+        let scheme = fields[.xForwardedProto].map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
         return (client, scheme)
     }
 }
@@ -80,4 +80,14 @@ extension Substring {
         while let last = slice.last, set.contains(last) { slice.removeLast() }
         return String(slice)
     }
+}
+
+extension HTTPField.Name {
+    // Made once: building a name validates and lowercases a string, which per request showed in the profile.
+    static let xRealIP = HTTPField.Name("X-Real-IP")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
+    static let xForwardedPort = HTTPField.Name("X-Forwarded-Port")!
+    static let xRequestID = HTTPField.Name("X-Request-ID")!
 }

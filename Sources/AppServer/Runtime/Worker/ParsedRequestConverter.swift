@@ -11,16 +11,17 @@ enum ParsedRequestConverter {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
         var authority: String?
-        head.headers.forEachField { nameBytes, field in
+        head.headers.forEachNameAndValue { nameBytes, valueBytes in
             // Host becomes the request's authority, as swift-http-types models it.
             if ASCII.equalsIgnoringCase(nameBytes, "host") {
-                authority = head.headers.value(field)
+                authority = String(decoding: valueBytes, as: UTF8.self)
                 return
             }
             // Forwarded fields from a peer not in forwarded_allow never reach the app.
             if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
-            guard let name = HTTPField.Name(head.headers.name(field)) else { return }
-            fields.append(HTTPField(name: name, value: head.headers.value(field)))
+            guard let name = CommonFieldNames.name(nameBytes) ?? HTTPField.Name(String(decoding: nameBytes, as: UTF8.self))
+            else { return }
+            fields.append(HTTPField(name: name, value: valueBytes))
         }
         let (client, scheme) = policy.resolve(fields, peer: peer, trusted: trusted)
         // The parser admits only token characters in methods, which is all HTTPRequest.Method requires.
