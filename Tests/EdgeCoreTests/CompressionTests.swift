@@ -10,6 +10,9 @@ import Testing
         ("gzip", true), ("GZIP", true), ("gzip, deflate, br", true), ("br;q=1.0, gzip;q=0.8", true), ("x-gzip", true),
         ("*", true), ("*;q=0.5", true), ("deflate, *", true), ("gzip;q=0", false), ("gzip; q=0.000", false),
         ("identity", false), ("br", false), ("*;q=0", false), ("gzip;q=0, *", false), ("", false),
+        // Spacing, case and parameter forms the byte reader must treat as the RFC does.
+        (" gzip ;  Q = 0.5 ", true), ("gzip;level=1", true), ("gzip;q=1e-3", true), ("gzip;q=", false),
+        ("gzip;q=abc", false), (",, gzip", true), ("gzipx", false), ("gzip;q=0.5;q=0", false), ("deflate;q=0, x-GZIP", true),
     ])
     func qValuesDecide(header: String, accepted: Bool) {
         #expect(AcceptEncoding.allowsGzip(header) == accepted)

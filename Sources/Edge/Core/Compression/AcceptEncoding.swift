@@ -1,25 +1,73 @@
+import Shared
+
 /// `Accept-Encoding` (RFC 9110 §12.5.3), read for the one question Edge asks: may the response be gzipped?
+///
+/// Read straight from the field's bytes, without splitting into strings: it runs for every request to a
+/// compressible file, where the string version cost about a tenth of a precompressed response's CPU time.
 public enum AcceptEncoding {
     /// Whether a client sending `header` accepts gzip: `gzip` (or `x-gzip`) with a q-value above 0, or, when gzip
     /// is not named, `*` above 0. No header, `identity` alone, and `gzip;q=0` all mean no.
     public static func allowsGzip(_ header: String?) -> Bool {
-        guard let header else { return false }
+        guard var header else { return false }
+        return header.withUTF8 { allowsGzip(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same decision for a field value given as bytes.
+    public static func allowsGzip(_ header: UnsafeRawBufferPointer) -> Bool {
         var gzip: Bool?
         var wildcard: Bool?
-        for element in header.split(separator: ",") {
-            let parts = element.split(separator: ";")
-            guard let coding = parts.first?.trimmedOfWhitespace().lowercased(), !coding.isEmpty else { continue }
-            let accepted = parts.dropFirst().allSatisfy { parameter in
-                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmedOfWhitespace().lowercased() }
-                guard pair.count == 2, pair[0] == "q" else { return true }
-                return (Double(pair[1]) ?? 0) > 0
+        var elementStart = 0
+        while elementStart < header.count {
+            let elementEnd = index(of: ",", in: header, from: elementStart, to: header.count)
+            let codingEnd = index(of: ";", in: header, from: elementStart, to: elementEnd)
+            let coding = trimmed(header, elementStart, codingEnd)
+            if !coding.isEmpty {
+                var accepted = true
+                var parameterStart = codingEnd + 1
+                while parameterStart <= elementEnd {
+                    let parameterEnd = index(of: ";", in: header, from: parameterStart, to: elementEnd)
+                    let equals = index(of: "=", in: header, from: parameterStart, to: parameterEnd)
+                    if equals < parameterEnd, ASCII.equalsIgnoringCase(trimmed(header, parameterStart, equals), "q") {
+                        accepted = accepted && isPositiveQValue(trimmed(header, equals + 1, parameterEnd))
+                    }
+                    parameterStart = parameterEnd + 1
+                }
+                if ASCII.equalsIgnoringCase(coding, "gzip") || ASCII.equalsIgnoringCase(coding, "x-gzip") {
+                    gzip = (gzip ?? false) || accepted
+                } else if coding.count == 1 && coding[0] == UInt8(ascii: "*") {
+                    wildcard = accepted
+                }
             }
-            switch coding {
-            case "gzip", "x-gzip": gzip = (gzip ?? false) || accepted
-            case "*": wildcard = accepted
-            default: break
-            }
+            elementStart = elementEnd + 1
         }
         return gzip ?? wildcard ?? false
+    }
+
+    /// `q=0`, `q=0.000` and unreadable values mean "not acceptable"; any non-zero digit means acceptable.
+    private static func isPositiveQValue(_ value: UnsafeRawBufferPointer) -> Bool {
+        for byte in value {
+            switch byte {
+            case UInt8(ascii: "1")...UInt8(ascii: "9"): return true
+            case UInt8(ascii: "0"), UInt8(ascii: "."): continue
+            default:
+                // Not the usual form (`1e-3`, `+0.5`): read it as a number, as before.
+                return (Double(String(decoding: value, as: UTF8.self)) ?? 0) > 0
+            }
+        }
+        return false
+    }
+
+    private static func index(of character: Unicode.Scalar, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+        var position = start
+        while position < end && bytes[position] != UInt8(ascii: character) { position += 1 }
+        return position
+    }
+
+    private static func trimmed(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
+        var lower = start
+        var upper = end
+        while lower < upper && (bytes[lower] == UInt8(ascii: " ") || bytes[lower] == UInt8(ascii: "\t")) { lower += 1 }
+        while upper > lower && (bytes[upper - 1] == UInt8(ascii: " ") || bytes[upper - 1] == UInt8(ascii: "\t")) { upper -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[lower..<upper])
     }
 }

@@ -16,30 +16,31 @@ public struct RequestHeaderFacts {
 
     /// Facts from `headers`; `Referer` and `User-Agent` are read only when `forLogging`.
     public init(_ headers: HeaderFields, forLogging: Bool = true) {
-        headers.forEachField { name, field in
+        headers.forEachNameAndValue { name, value in
+            func text() -> String { String(decoding: value, as: UTF8.self) }
             switch name.count {
             case 4 where ASCII.equalsIgnoringCase(name, "host"):
-                host = headers.value(field)
+                host = text()
                 hostCount += 1
             case 5 where ASCII.equalsIgnoringCase(name, "range"):
-                range = headers.value(field)[...]
+                range = text()[...]
             case 7 where forLogging && ASCII.equalsIgnoringCase(name, "referer"):
-                referer = headers.value(field)
+                referer = text()
             case 8 where ASCII.equalsIgnoringCase(name, "if-match"):
-                conditions.ifMatch = headers.value(field)[...]
+                conditions.ifMatch = text()[...]
             case 8 where ASCII.equalsIgnoringCase(name, "if-range"):
-                conditions.ifRange = headers.value(field)[...]
+                conditions.ifRange = text()[...]
             case 10 where forLogging && ASCII.equalsIgnoringCase(name, "user-agent"):
-                userAgent = headers.value(field)
+                userAgent = text()
             case 13 where ASCII.equalsIgnoringCase(name, "if-none-match"):
-                let value = headers.value(field)
+                let value = text()
                 conditions.ifNoneMatch = conditions.ifNoneMatch.map { "\($0), \(value)"[...] } ?? value[...]
             case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
-                acceptsGzip = acceptsGzip || AcceptEncoding.allowsGzip(headers.value(field))
+                acceptsGzip = acceptsGzip || AcceptEncoding.allowsGzip(value)
             case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):
-                conditions.ifModifiedSince = headers.value(field)[...]
+                conditions.ifModifiedSince = text()[...]
             case 19 where ASCII.equalsIgnoringCase(name, "if-unmodified-since"):
-                conditions.ifUnmodifiedSince = headers.value(field)[...]
+                conditions.ifUnmodifiedSince = text()[...]
             default:
                 break
             }
