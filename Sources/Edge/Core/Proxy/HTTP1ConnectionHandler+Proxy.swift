@@ -12,6 +12,9 @@ final class ProxyState {
     var requestEnded = false
     var bodyBytes = 0
     var headSent = false
+    /// The response head, held until the first body piece or the end of the upstream's read burst so that a small
+    /// response leaves in one buffer and one `write` rather than a two-part `writev`.
+    var pendingHead: ByteBuffer?
     var chunked = false
     var keepAlive = false
     var responseBytes = 0
@@ -147,8 +150,24 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
         head.writeStaticString("\r\n")
         state.headSent = true
-        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        state.pendingHead = head
         needsFlush = true
+    }
+
+    /// Small body pieces join the held head; anything else goes out behind it.
+    private static let mergedBodyLimit = 4096
+
+    /// Writes the held response head, with `body` appended when it is small.
+    private func writePendingHead(_ state: ProxyState, appending body: ByteBuffer? = nil) -> Bool {
+        guard var head = state.pendingHead else { return false }
+        state.pendingHead = nil
+        var merged = false
+        if var body, body.readableBytes <= Self.mergedBodyLimit {
+            head.writeBuffer(&body)
+            merged = true
+        }
+        context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        return merged
     }
 
     func proxyResponseBody(_ body: ByteBuffer) {
@@ -158,6 +177,12 @@ extension HTTP1ConnectionHandler: ProxyClient {
             return
         }
         state.responseBytes += body.readableBytes
+        if state.pendingHead != nil && !state.chunked {
+            if !writePendingHead(state, appending: body) { context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil) }
+            needsFlush = true
+            return
+        }
+        _ = writePendingHead(state)
         if state.chunked {
             var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
             framed.writeString(String(body.readableBytes, radix: 16))
@@ -174,6 +199,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyFlush() {
+        if let state = proxy { _ = writePendingHead(state) }
         if let gzip = proxy?.gzip {
             writeCompressed { try gzip.flush(allocator: context.channel.allocator) }
         }
@@ -185,6 +211,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
         guard let state = proxy else { return }
         do {
             let chunk = try produce()
+            _ = writePendingHead(state)
             guard chunk.readableBytes > 0 else { return }
             state.responseBytes += chunk.readableBytes
             context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
@@ -199,6 +226,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     func proxyResponseEnd() {
         guard let state = proxy else { return }
+        if state.gzip == nil { _ = writePendingHead(state) }
         if let gzip = state.gzip {
             writeCompressed { try gzip.finish(allocator: context.channel.allocator) }
             state.gzip = nil
