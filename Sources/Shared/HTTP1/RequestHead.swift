@@ -68,15 +68,6 @@ public struct HeaderFields: Sendable, Sequence {
         fields.filter { nameEquals($0, name) }.map(value)
     }
 
-    /// Calls `body` with each field's name bytes and a way to read its value, without allocating for skipped fields.
-    public func forEachField(_ body: (UnsafeRawBufferPointer, Field) -> Void) {
-        bytes.withUnsafeReadableBytes { raw in
-            for field in fields {
-                body(UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), field)
-            }
-        }
-    }
-
     /// Calls `body` with each field's name and value bytes, in order, without allocating.
     public func forEachNameAndValue(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
@@ -88,11 +79,11 @@ public struct HeaderFields: Sendable, Sequence {
         }
     }
 
-    public func value(_ field: Field) -> String {
+    func value(_ field: Field) -> String {
         bytes.getString(at: bytes.readerIndex + Int(field.valueStart), length: Int(field.valueLength)) ?? ""
     }
 
-    public func name(_ field: Field) -> String {
+    func name(_ field: Field) -> String {
         bytes.getString(at: bytes.readerIndex + Int(field.nameStart), length: Int(field.nameLength)) ?? ""
     }
 

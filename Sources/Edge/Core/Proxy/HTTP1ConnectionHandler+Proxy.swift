@@ -1,4 +1,3 @@
-import NIOPosix
 import NIOCore
 import NIOHTTP1
 import Shared
@@ -172,17 +171,18 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     func proxyResponseBody(_ body: ByteBuffer) {
         guard let state = proxy, body.readableBytes > 0 else { return }
+        if state.gzip == nil && !state.chunked && writePendingHead(state, appending: body) {
+            // A small first piece left together with the held head.
+            state.responseBytes += body.readableBytes
+            needsFlush = true
+            return
+        }
+        _ = writePendingHead(state)
         if let gzip = state.gzip {
             writeCompressed { try gzip.chunk(body, allocator: context.channel.allocator) }
             return
         }
         state.responseBytes += body.readableBytes
-        if state.pendingHead != nil && !state.chunked {
-            if !writePendingHead(state, appending: body) { context.write(wrapOutboundOut(.byteBuffer(body)), promise: nil) }
-            needsFlush = true
-            return
-        }
-        _ = writePendingHead(state)
         if state.chunked {
             var framed = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
             framed.writeString(String(body.readableBytes, radix: 16))
@@ -211,7 +211,6 @@ extension HTTP1ConnectionHandler: ProxyClient {
         guard let state = proxy else { return }
         do {
             let chunk = try produce()
-            _ = writePendingHead(state)
             guard chunk.readableBytes > 0 else { return }
             state.responseBytes += chunk.readableBytes
             context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
@@ -226,7 +225,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     func proxyResponseEnd() {
         guard let state = proxy else { return }
-        if state.gzip == nil { _ = writePendingHead(state) }
+        _ = writePendingHead(state)
         if let gzip = state.gzip {
             writeCompressed { try gzip.finish(allocator: context.channel.allocator) }
             state.gzip = nil
@@ -355,47 +354,5 @@ extension HTTP1ConnectionHandler: ProxyClient {
     /// system calls per request (they showed in the proxy profile); request ids need uniqueness, not secrecy.
     static func newRequestID() -> String {
         RequestIDGenerator.current.next()
-    }
-}
-
-/// A fast per-thread generator of request ids (xorshift128+, seeded once per thread from the system generator).
-final class RequestIDGenerator: @unchecked Sendable {  // each instance is used by its own thread only
-    private var state: (UInt64, UInt64)
-
-    private init() {
-        var system = SystemRandomNumberGenerator()
-        state = (system.next() | 1, system.next() | 1)
-    }
-
-    private static let threadLocal = ThreadSpecificVariable<RequestIDGenerator>()
-
-    static var current: RequestIDGenerator {
-        if let existing = threadLocal.currentValue { return existing }
-        let created = RequestIDGenerator()
-        threadLocal.currentValue = created
-        return created
-    }
-
-    private func nextWord() -> UInt64 {
-        var s1 = state.0
-        let s0 = state.1
-        state.0 = s0
-        s1 ^= s1 << 23
-        state.1 = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26)
-        return state.1 &+ s0
-    }
-
-    /// 32 lowercase hex digits, written straight into the new string's storage (one allocation).
-    func next() -> String {
-        let high = nextWord()
-        let low = nextWord()
-        return String(unsafeUninitializedCapacity: 32) { bytes in
-            for index in 0..<32 {
-                let word = index < 16 ? high : low
-                let nibble = UInt8(truncatingIfNeeded: word >> (60 - 4 * UInt64(index % 16))) & 0xF
-                bytes[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-            }
-            return 32
-        }
     }
 }
