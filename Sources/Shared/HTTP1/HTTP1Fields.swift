@@ -1,40 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 import NIOCore
 
 /// Header field lines (RFC 9112 §5), parsed in one pass into ranges, refusing what could be used for smuggling.
 enum HTTP1Fields {
+    /// Every request and proxied response passes through here, so it works on the raw bytes: `memchr` finds line
+    /// ends, and no slice or generic collection algorithm runs per byte.
     static func parse(
         _ section: UnsafeRawBufferPointer, into scan: inout FieldScan
     ) throws(HTTP1ParseError) -> [HeaderFields.Field] {
         var fields: [HeaderFields.Field] = []
+        guard let bytes = section.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return fields }
         fields.reserveCapacity(12)
+        let count = section.count
         var lineStart = 0
-        while lineStart < section.count {
-            let newline = section[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? section.count
+        while lineStart < count {
+            let newline = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: section, from: lineStart) ?? count
             var lineEnd = newline
-            if lineEnd > lineStart && section[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
-            let first = section[lineStart]
+            if lineEnd > lineStart && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            let first = bytes[lineStart]
             if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { throw .malformed("obsolete header line folding") }
-            guard let colon = section[lineStart..<lineEnd].firstIndex(of: UInt8(ascii: ":")), colon > lineStart else {
+
+            var colon = lineStart
+            while colon < lineEnd && ASCII.isTokenByte(bytes[colon]) { colon += 1 }
+            guard colon < lineEnd, bytes[colon] == UInt8(ascii: ":"), colon > lineStart else {
+                let hasColonLater = colon < lineEnd && memchr(bytes + colon, Int32(UInt8(ascii: ":")), lineEnd - colon) != nil
+                if colon > lineStart && hasColonLater { throw .malformed("invalid character in header name") }
                 throw .malformed("header line without a name and colon")
             }
-            for index in lineStart..<colon where !ASCII.isTokenCharacter[Int(section[index])] {
-                throw .malformed("invalid character in header name")
-            }
+
             var valueStart = colon + 1
             var valueEnd = lineEnd
-            while valueStart < valueEnd && (section[valueStart] == 0x20 || section[valueStart] == 0x09) { valueStart += 1 }
-            while valueEnd > valueStart && (section[valueEnd - 1] == 0x20 || section[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
             for index in valueStart..<valueEnd {
-                let byte = section[index]
+                let byte = bytes[index]
                 if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw .malformed("invalid character in header value") }
             }
-            let field = HeaderFields.Field(
-                nameStart: Int32(lineStart), nameLength: Int32(colon - lineStart), valueStart: Int32(valueStart),
-                valueLength: Int32(valueEnd - valueStart))
+            fields.append(
+                HeaderFields.Field(
+                    nameStart: Int32(lineStart), nameLength: Int32(colon - lineStart), valueStart: Int32(valueStart),
+                    valueLength: Int32(valueEnd - valueStart)))
             try scan.note(
-                name: UnsafeRawBufferPointer(rebasing: section[lineStart..<colon]),
-                value: UnsafeRawBufferPointer(rebasing: section[valueStart..<valueEnd]))
-            fields.append(field)
+                name: UnsafeRawBufferPointer(start: bytes + lineStart, count: colon - lineStart),
+                value: UnsafeRawBufferPointer(start: bytes + valueStart, count: valueEnd - valueStart))
             lineStart = newline + 1
         }
         return fields

@@ -6,7 +6,9 @@ extension HTTP1RequestParser {
     func parseHead(length: Int) throws(HTTP1ParseError) -> RequestHead {
         return try buffer.withUnsafeReadableBytes { raw throws(HTTP1ParseError) -> RequestHead in
             let head = UnsafeRawBufferPointer(rebasing: raw[0..<length])
-            guard let lineEnd = head.firstIndex(of: UInt8(ascii: "\n")) else { throw .malformed("no request line") }
+            guard let lineEnd = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: head, from: 0) else {
+                throw .malformed("no request line")
+            }
             let requestLine = HTTP1Scanning.trimCR(UnsafeRawBufferPointer(rebasing: head[0..<lineEnd]))
             let (method, target, minorVersion) = try Self.parseRequestLine(requestLine, maxURILength: limits.maxURILength)
 
@@ -33,7 +35,7 @@ extension HTTP1RequestParser {
             throw .malformed("malformed request line")
         }
         let methodBytes = UnsafeRawBufferPointer(rebasing: line[0..<firstSpace])
-        guard methodBytes.allSatisfy({ ASCII.isTokenCharacter[Int($0)] }) else { throw .malformed("invalid method") }
+        guard methodBytes.allSatisfy({ ASCII.isTokenByte($0) }) else { throw .malformed("invalid method") }
         let rest = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)...])
         guard let secondSpace = rest.lastIndex(of: UInt8(ascii: " ")), secondSpace > rest.startIndex else {
             throw .malformed("malformed request line")
@@ -70,8 +72,15 @@ extension HTTP1RequestParser {
     }
 
     private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
-        if bytes.elementsEqual("GET".utf8) { return .GET }
-        if bytes.elementsEqual("HEAD".utf8) { return .HEAD }
+        // Compared as bytes: `elementsEqual` against a `String.UTF8View` is generic and showed in the profile.
+        if bytes.count == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T") {
+            return .GET
+        }
+        if bytes.count == 4 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "A")
+            && bytes[3] == UInt8(ascii: "D")
+        {
+            return .HEAD
+        }
         return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
     }
 }

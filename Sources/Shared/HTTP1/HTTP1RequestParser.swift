@@ -137,7 +137,7 @@ public struct HTTP1RequestParser {
         let methodIsValid = buffer.withUnsafeReadableBytes { raw in
             for byte in raw.prefix(32) {
                 if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n") { return true }
-                if !ASCII.isTokenCharacter[Int(byte)] { return false }
+                if !ASCII.isTokenByte(byte) { return false }
             }
             return raw.count <= 32
         }

@@ -71,10 +71,12 @@ public struct HeaderFields: Sendable, Sequence {
     /// Calls `body` with each field's name and value bytes, in order, without allocating.
     public func forEachNameAndValue(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
+            // The ranges were checked against these bytes when the head was parsed; no slicing per field.
+            guard let base = raw.baseAddress else { return }
             for field in fields {
                 body(
-                    UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]),
-                    UnsafeRawBufferPointer(rebasing: raw[Int(field.valueStart)..<Int(field.valueStart + field.valueLength)]))
+                    UnsafeRawBufferPointer(start: base + Int(field.nameStart), count: Int(field.nameLength)),
+                    UnsafeRawBufferPointer(start: base + Int(field.valueStart), count: Int(field.valueLength)))
             }
         }
     }
@@ -120,13 +122,18 @@ public enum ASCII {
         return true
     }
 
-    /// RFC 9110 `tchar`: the characters of methods and header names.
-    public static let isTokenCharacter: [Bool] = (0..<256).map { value in
-        switch UInt8(value) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            true
+    /// RFC 9110 `tchar`: the characters of methods and header names. A range test, so the per-byte check of every
+    /// header name needs no table lookup behind a lazy global.
+    @inline(__always)
+    public static func isTokenByte(_ byte: UInt8) -> Bool {
+        if byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10 { return true }
+        switch byte {
+        case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"),
+            UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),
+            UInt8(ascii: "+"), UInt8(ascii: "^"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
         default:
-            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(value))
+            return false
         }
     }
 }

@@ -29,7 +29,7 @@ extension AppConnectionHandler {
         guard var exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
         exchange.encoder.encodeHead(
-            response, isHead: exchange.head.method == .HEAD, minorVersion: exchange.head.minorVersion,
+            response, isHead: exchange.head.method.isHEAD, minorVersion: exchange.head.minorVersion,
             keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), bodyLength: bodyLength, into: &buffer)
         exchange.headWritten = true
         exchange.status = response.status.code

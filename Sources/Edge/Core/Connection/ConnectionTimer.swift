@@ -55,9 +55,15 @@ struct ConnectionTimer {
         return .none
     }
 
+    /// Whether a check already runs at or before `deadline`, so `schedule` would do nothing. Asked first so the
+    /// common case (a busy keep-alive connection) does not even build the check's closure.
+    func hasCheck(atOrBefore deadline: NIODeadline) -> Bool {
+        scheduled != nil && scheduledAt <= deadline
+    }
+
     /// Makes sure a check runs at or before `deadline`.
     mutating func schedule(at deadline: NIODeadline, on loop: any EventLoop, _ check: @escaping () -> Void) {
-        if scheduled != nil && scheduledAt <= deadline { return }
+        if hasCheck(atOrBefore: deadline) { return }
         scheduled?.cancel()
         scheduledAt = deadline
         scheduled = loop.assumeIsolated().scheduleTask(deadline: deadline, check)

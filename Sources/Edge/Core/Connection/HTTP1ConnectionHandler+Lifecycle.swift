@@ -56,7 +56,9 @@ extension HTTP1ConnectionHandler {
 
     func scheduleTimerCheck(context: ChannelHandlerContext) {
         let stalled = outstandingFileChunks > 0 || fileSend != nil || !context.channel.isWritable
-        guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout) else { return }
+        guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout),
+            !timer.hasCheck(atOrBefore: deadline)
+        else { return }
         timer.schedule(at: deadline, on: context.eventLoop) { [self] in
             self.timerFired(context: context)
         }

@@ -11,6 +11,6 @@ extension HTTP1ConnectionHandler {
             return .simple(.badRequest)
         }
         // 308 rather than 301: the client repeats the method and body, so a POST stays a POST.
-        return .simple(.permanentRedirect, headers: [("Location", location)], omitBody: head.method == .HEAD)
+        return .simple(.permanentRedirect, headers: [("Location", location)], omitBody: head.method.isHEAD)
     }
 }

@@ -134,8 +134,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                     proxyClientEnd(context: context)
                     continue
                 }
-                guard let request else { continue }
-                self.request = nil
+                // Moved out, not copied: a copy retains and then releases every part of the head.
+                guard let request = request.take() else { continue }
                 respond(to: request, context: context)
             }
         }

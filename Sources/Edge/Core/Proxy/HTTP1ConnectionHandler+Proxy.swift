@@ -118,36 +118,40 @@ extension HTTP1ConnectionHandler: ProxyClient {
         let compressing = state.gzip != nil
         state.chunked = (unknownLength || compressing) && request.head.minorVersion == 1
         state.keepAlive = self.state.willKeepAlive(responseClosesConnection: unknownLength && request.head.minorVersion == 0)
-        var head = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 256)
-        head.writeStaticString("HTTP/1.1 ")
-        head.writeString(String(upstreamHead.status))
-        head.writeStaticString(" ")
-        head.writeImmutableBuffer(upstreamHead.reason)
-        head.writeStaticString("\r\nServer: edge\r\n")
-        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        var bytes = HeadBytes(capacity: upstreamHead.headers.byteCount + 320)
+        bytes.append("HTTP/1.1 ")
+        bytes.append(decimal: upstreamHead.status)
+        bytes.append(" ")
+        bytes.append(upstreamHead.reason)
+        bytes.append("\r\nServer: edge\r\n")
+        bytes.append(resources.dates.dateHeaderLine())
         // The app's own HSTS policy, if it sends one, wins over the listener's.
         if let hsts = listener.hstsHeaderLine, upstreamHead.headers.first("strict-transport-security") == nil {
-            head.writeImmutableBuffer(hsts)
+            bytes.append(hsts)
         }
         if compression == .untouched || (compression == .gzip && hasBody && !compressing) {
-            ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
+            ProxyHeaders.writeClientResponseFields(upstreamHead, into: &bytes)
         } else {
             var fields = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 64)
             ProxyHeaders.writeClientResponseFields(upstreamHead, into: &fields)
-            GzipHeaderFilter.rewrite(fields, for: compression, into: &head)
+            var rewritten = context.channel.allocator.buffer(capacity: upstreamHead.headers.byteCount + 128)
+            GzipHeaderFilter.rewrite(fields, for: compression, into: &rewritten)
+            bytes.append(rewritten)
         }
         // A HEAD answer carries the framing a GET would get.
-        let headOfGzip = compression == .gzip && request.head.method == .HEAD
-        if state.chunked || headOfGzip { head.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        head.writeStaticString("X-Request-ID: ")
-        head.writeString(state.requestID)
-        head.writeStaticString("\r\n")
+        let headOfGzip = compression == .gzip && request.head.method.isHEAD
+        if state.chunked || headOfGzip { bytes.append("Transfer-Encoding: chunked\r\n") }
+        bytes.append("X-Request-ID: ")
+        bytes.append(state.requestID)
+        bytes.append("\r\n")
         if !state.keepAlive {
-            head.writeStaticString("Connection: close\r\n")
+            bytes.append("Connection: close\r\n")
         } else if request.head.minorVersion == 0 {
-            head.writeStaticString("Connection: keep-alive\r\n")
+            bytes.append("Connection: keep-alive\r\n")
         }
-        head.writeStaticString("\r\n")
+        bytes.append("\r\n")
+        var head = context.channel.allocator.buffer(capacity: bytes.count + Self.mergedBodyLimit)
+        head.writeHead(bytes)
         state.headSent = true
         state.pendingHead = head
         needsFlush = true
@@ -291,7 +295,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
         head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
         head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-        if var entry = accessLogEntry(
+        if resources.accessLog.isEnabled, var entry = accessLogEntry(
             for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: request.map { RequestHeaderFacts($0.head.headers) },
             start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
         {
@@ -328,7 +332,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     private func finishProxy(closes: Bool) {
         guard let state = proxy else { return }
-        if var entry = accessLogEntry(
+        if resources.accessLog.isEnabled, var entry = accessLogEntry(
             for: request?.head, status: HTTPStatus(code: state.exchange.upstreamStatus ?? 0, reason: ""),
             facts: request.map { RequestHeaderFacts($0.head.headers) },
             start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)

@@ -129,7 +129,7 @@ final class ProxyExchange: UpstreamListener {
         bodyBytesForwarded += pendingBytes
         pendingBody = []
         pendingBytes = 0
-        connection.send(bytes, respondingToHEAD: request.method == .HEAD)
+        connection.send(bytes, respondingToHEAD: request.method.isHEAD)
         client?.proxyPauseClientReads(false)
         if clientEnded { startResponseTimer() }
     }

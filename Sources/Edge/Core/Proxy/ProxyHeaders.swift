@@ -44,75 +44,87 @@ public enum ProxyHeaders {
 
     /// `[A-Za-z0-9._-]`, 1 to 128 characters: anything else is replaced, so logs and upstreams never see injected text.
     static func isWellFormedRequestID(_ id: String) -> Bool {
-        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { ASCII.isTokenCharacter[Int($0)] && $0 != UInt8(ascii: "|") }
+        (1...128).contains(id.utf8.count) && id.utf8.allSatisfy { ASCII.isTokenByte($0) && $0 != UInt8(ascii: "|") }
     }
 
     /// Encodes the head to send upstream into `buffer`: the client's fields minus hop-by-hop and forwarded ones
     /// (compared as bytes, no `String` per field), then Edge's forwarded fields and framing.
     public static func writeUpstreamRequest(_ head: RequestHead, client: ClientFacts, into buffer: inout ByteBuffer) {
-        buffer.writeString(head.method.rawValue)
-        buffer.writeStaticString(" ")
-        buffer.writeString(head.target)
-        buffer.writeStaticString(" HTTP/1.1\r\n")
+        var bytes = HeadBytes(capacity: head.headers.byteCount + head.target.utf8.count + 320)
+        bytes.append(head.method.rawValue)
+        bytes.append(" ")
+        bytes.append(head.target)
+        bytes.append(" HTTP/1.1\r\n")
         let named = head.connectionOptions
         head.headers.forEachNameAndValue { name, value in
             // Framing is Edge's to set (below), from the body it actually forwards.
             guard !isHopByHop(name), !isForwarded(name), !ASCII.equalsIgnoringCase(name, "content-length"),
                 !ASCII.equalsIgnoringCase(name, "expect"), !isNamed(name, in: named)
             else { return }
-            writeField(name, value, into: &buffer)
+            writeField(name, value, into: &bytes)
         }
         // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on, explicitly.
         if named.contains("upgrade"), let upgrade = head.headers.first("upgrade") {
-            buffer.writeStaticString("Connection: upgrade\r\nUpgrade: ")
-            buffer.writeString(upgrade)
-            buffer.writeStaticString("\r\n")
+            bytes.append("Connection: upgrade\r\nUpgrade: ")
+            bytes.append(upgrade)
+            bytes.append("\r\n")
         }
-        buffer.writeStaticString("X-Forwarded-For: ")
-        buffer.writeString(client.forwardedFor)
-        buffer.writeStaticString("\r\nX-Forwarded-Proto: ")
-        buffer.writeString(client.scheme)
+        bytes.append("X-Forwarded-For: ")
+        bytes.append(client.forwardedFor)
+        bytes.append("\r\nX-Forwarded-Proto: ")
+        bytes.append(client.scheme)
         if let host = client.host {
-            buffer.writeStaticString("\r\nX-Forwarded-Host: ")
-            buffer.writeString(host)
+            bytes.append("\r\nX-Forwarded-Host: ")
+            bytes.append(host)
         }
-        buffer.writeStaticString("\r\nX-Forwarded-Port: ")
-        buffer.writeString(String(client.port))
-        buffer.writeStaticString("\r\nX-Real-IP: ")
-        buffer.writeString(client.address)
-        buffer.writeStaticString("\r\nX-Request-ID: ")
-        buffer.writeString(client.requestID)
-        buffer.writeStaticString("\r\n")
+        bytes.append("\r\nX-Forwarded-Port: ")
+        bytes.append(decimal: client.port)
+        bytes.append("\r\nX-Real-IP: ")
+        bytes.append(client.address)
+        bytes.append("\r\nX-Request-ID: ")
+        bytes.append(client.requestID)
+        bytes.append("\r\n")
         switch head.bodyFraming {
         case .none, .length(0), .untilClose:
-            if head.method == .POST || head.method == .PUT || head.method == .PATCH { buffer.writeStaticString("Content-Length: 0\r\n") }
+            switch head.method {  // matched by case: `==` on HTTPMethod builds strings
+            case .POST, .PUT, .PATCH: bytes.append("Content-Length: 0\r\n")
+            default: break
+            }
         case .length(let length):
-            buffer.writeStaticString("Content-Length: ")
-            buffer.writeString(String(length))
-            buffer.writeStaticString("\r\n")
+            bytes.append("Content-Length: ")
+            bytes.append(decimal: length)
+            bytes.append("\r\n")
         case .chunked:
-            buffer.writeStaticString("Transfer-Encoding: chunked\r\n")
+            bytes.append("Transfer-Encoding: chunked\r\n")
         }
-        buffer.writeStaticString("\r\n")
+        bytes.append("\r\n")
+        buffer.writeHead(bytes)
     }
 
     /// Copies the upstream response's field lines the client gets into `buffer` (hop-by-hop removed; Edge adds its
     /// own framing, `Date`, `Server` and `Connection`).
     public static func writeClientResponseFields(_ upstream: ResponseHead, into buffer: inout ByteBuffer) {
+        var bytes = HeadBytes(capacity: upstream.headers.byteCount)
+        writeClientResponseFields(upstream, into: &bytes)
+        buffer.writeHead(bytes)
+    }
+
+    /// `writeClientResponseFields(_:into:)` appending to a head being built.
+    public static func writeClientResponseFields(_ upstream: ResponseHead, into bytes: inout HeadBytes) {
         let named = upstream.connectionOptions
         upstream.headers.forEachNameAndValue { name, value in
             guard !isHopByHop(name), !ASCII.equalsIgnoringCase(name, "date"), !ASCII.equalsIgnoringCase(name, "server"),
                 !isNamed(name, in: named)
             else { return }
-            writeField(name, value, into: &buffer)
+            writeField(name, value, into: &bytes)
         }
     }
 
-    private static func writeField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into buffer: inout ByteBuffer) {
-        buffer.writeBytes(name)
-        buffer.writeStaticString(": ")
-        buffer.writeBytes(value)
-        buffer.writeStaticString("\r\n")
+    private static func writeField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into bytes: inout HeadBytes) {
+        bytes.append(name)
+        bytes.append(": ")
+        bytes.append(value)
+        bytes.append("\r\n")
     }
 
     /// RFC 9110 §7.6.1's connection-specific fields, plus the obsolete `Proxy-Connection`.

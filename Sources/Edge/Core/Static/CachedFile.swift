@@ -26,6 +26,12 @@ public final class CachedFile {
     var validatedAt: UInt64 = 0
     /// For a precompressed variant (`file.gz`): the version of the original file its head was made for.
     let variantOf: FileIdentity?
+    /// The open-file cache key of this file's precompressed variant, made once instead of on every request.
+    /// ("gz:" keeps these entries apart from request paths, which start with "/".)
+    private(set) lazy var precompressedVariantKey = "gz:" + path
+    /// The cached precompressed variant last found for this file, so a hit skips hashing its key. Weak: the cache
+    /// alone decides how long the variant stays, and it is revalidated like any entry before use.
+    weak var precompressedVariant: CachedFile?
 
     /// A precompressed variant of `original`, answered with `head` (the original's headers made gzip's).
     init(variantOf original: CachedFile, path: String, identity: FileIdentity, contents: ByteBuffer?, head: ByteBuffer) {

@@ -34,10 +34,16 @@ public final class OpenFileCache {
     /// The cached file for `key` if it is still the file on disk; a stale entry is removed.
     public func validEntry(for key: String) -> CachedFile? {
         guard let entry = entries[key] else { return nil }
+        return revalidated(entry, key: key)
+    }
+
+    /// `entry`, reached through a link another entry keeps (a file's precompressed variant) instead of a lookup,
+    /// after the same check `validEntry(for:)` makes. A stale entry is dropped if it is still the one under `key`.
+    public func revalidated(_ entry: CachedFile, key: String) -> CachedFile? {
         let checkedNow = revalidateAfter > 0 ? now() : 0
         if revalidateAfter == 0 || checkedNow &- entry.validatedAt >= revalidateAfter {
             guard case .success(let identity) = FileIdentity.of(path: entry.path), identity == entry.identity else {
-                remove(key)
+                if entries[key] === entry { remove(key) }
                 return nil
             }
             entry.validatedAt = checkedNow

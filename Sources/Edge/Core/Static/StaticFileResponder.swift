@@ -5,8 +5,8 @@ import Shared
 public enum StaticFileResponder {
     /// The response to a GET (or HEAD, with `isHead`) for `file`.
     public static func respond(to file: CachedFile, isHead: Bool, facts: RequestHeaderFacts) -> Response {
-        if !facts.conditions.isEmpty {
-            switch ConditionalRequest.evaluate(facts.conditions, validators: file.validators) {
+        if let conditions = facts.conditions, !conditions.isEmpty {
+            switch ConditionalRequest.evaluate(conditions, validators: file.validators) {
             case .proceed: break
             case .notModified: return notModified(file)
             case .preconditionFailed: return .simple(.preconditionFailed, omitBody: isHead)
@@ -14,7 +14,7 @@ public enum StaticFileResponder {
         }
         let size = file.identity.size
         if !isHead, facts.range != nil,
-            ConditionalRequest.rangeAllowed(ifRange: facts.conditions.ifRange, validators: file.validators)
+            ConditionalRequest.rangeAllowed(ifRange: facts.conditions?.ifRange, validators: file.validators)
         {
             switch ByteRange.decide(facts.range, size: size) {
             case .full: break
