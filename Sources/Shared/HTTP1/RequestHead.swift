@@ -122,6 +122,14 @@ public enum ASCII {
         return true
     }
 
+    /// Whether every byte is ASCII (so the bytes are valid UTF-8 as they are).
+    @inline(__always)
+    public static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var combined: UInt8 = 0
+        for byte in bytes { combined |= byte }
+        return combined < 0x80
+    }
+
     /// RFC 9110 `tchar`: the characters of methods and header names. A range test, so the per-byte check of every
     /// header name needs no table lookup behind a lazy global.
     @inline(__always)

@@ -57,19 +57,39 @@ struct ForwardedPolicy: Sendable {
     }
 
     /// The client address and scheme to show the app. Untrusted peers' forwarded fields were already dropped.
-    func resolve(_ fields: HTTPFields, peer: PeerIdentity, trusted: Bool) -> (client: String, scheme: String) {
+    func resolve(_ forwarded: ForwardedValues, peer: PeerIdentity, trusted: Bool) -> (client: String, scheme: String) {
         guard trusted else { return (peer.description, "http") }
         var client = peer.description
-        if let realIP = fields[.xRealIP] {
+        if let realIP = forwarded.realIP {
             client = realIP
-        } else if let forwardedFor = fields[.xForwardedFor],
-            let last = forwardedFor.split(separator: ",").last
-        {
+        } else if let forwardedFor = forwarded.forwardedFor, let last = forwardedFor.split(separator: ",").last {
             // The trusted proxy appended the address it saw last.
             client = last.trimmingCharacters(in: " \t")
         }
-        let scheme = fields[.xForwardedProto].map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
+        let scheme = forwarded.proto.map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
         return (client, scheme)
+    }
+}
+
+/// The forwarding fields `resolve` reads, noted while the request's fields are converted. Looking them up in the
+/// finished `HTTPFields` afterwards scanned and joined every field per name, a sixth of a worker's time per request.
+struct ForwardedValues {
+    var realIP: String?
+    var forwardedFor: String?
+    var proto: String?
+
+    /// Notes `value` if `name` is one of the fields; repeated fields combine as one list (RFC 9110 §5.3).
+    mutating func note(name: UnsafeRawBufferPointer, value: @autoclosure () -> String) {
+        switch name.count {
+        case 9 where ASCII.equalsIgnoringCase(name, "x-real-ip"): realIP = Self.combined(realIP, value())
+        case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"): forwardedFor = Self.combined(forwardedFor, value())
+        case 17 where ASCII.equalsIgnoringCase(name, "x-forwarded-proto"): proto = Self.combined(proto, value())
+        default: break
+        }
+    }
+
+    private static func combined(_ earlier: String?, _ value: String) -> String {
+        earlier.map { "\($0), \(value)" } ?? value
     }
 }
 

@@ -11,6 +11,7 @@ enum ParsedRequestConverter {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
         var authority: String?
+        var forwarded = ForwardedValues()
         head.headers.forEachNameAndValue { nameBytes, valueBytes in
             // Host becomes the request's authority, as swift-http-types models it.
             if ASCII.equalsIgnoringCase(nameBytes, "host") {
@@ -21,9 +22,16 @@ enum ParsedRequestConverter {
             if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
             guard let name = CommonFieldNames.name(nameBytes) ?? HTTPField.Name(String(decoding: nameBytes, as: UTF8.self))
             else { return }
-            fields.append(HTTPField(name: name, value: valueBytes))
+            // An ASCII value becomes a `String` directly; HTTPField's byte initializer validates it as UTF-8 through
+            // generic code that cost more than the rest of the conversion.
+            let field =
+                ASCII.isASCII(valueBytes)
+                ? HTTPField(name: name, value: String(decoding: valueBytes, as: UTF8.self))
+                : HTTPField(name: name, value: valueBytes)
+            if trusted { forwarded.note(name: nameBytes, value: field.value) }
+            fields.append(field)
         }
-        let (client, scheme) = policy.resolve(fields, peer: peer, trusted: trusted)
+        let (client, scheme) = policy.resolve(forwarded, peer: peer, trusted: trusted)
         // The parser admits only token characters in methods, which is all HTTPRequest.Method requires.
         let method = HTTPRequest.Method(head.method.rawValue) ?? .get
         let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
