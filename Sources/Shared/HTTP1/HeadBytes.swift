@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 import NIOCore
 
 /// The bytes of a message head, gathered in one growable memory block and written to a `ByteBuffer` with one call.

@@ -150,7 +150,9 @@ extension HTTP1ConnectionHandler: ProxyClient {
             bytes.append("Connection: keep-alive\r\n")
         }
         bytes.append("\r\n")
-        var head = context.channel.allocator.buffer(capacity: bytes.count + Self.mergedBodyLimit)
+        // Room for a small first body piece only where `proxyResponseBody` may append one.
+        let mergeRoom = state.gzip == nil && !state.chunked ? Self.mergedBodyLimit : 0
+        var head = context.channel.allocator.buffer(capacity: bytes.count + mergeRoom)
         head.writeHead(bytes)
         state.headSent = true
         state.pendingHead = head
