@@ -10,7 +10,7 @@ import Testing
         head.append(decimal: 200)
         head.append(" OK\r\n")
         let name = "X-Long-Header-Name"
-        head.append(name)
+        head.append(string: name)
         head.append(": ")
         head.append(ByteBuffer(string: String(repeating: "v", count: 100)))
         "\r\n".utf8.withContiguousStorageIfAvailable { head.append(UnsafeRawBufferPointer($0)) }

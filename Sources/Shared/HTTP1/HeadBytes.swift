@@ -32,7 +32,8 @@ public struct HeadBytes: ~Copyable {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    public mutating func append(_ text: String) {
+    /// Labelled so string literals pick the `StaticString` overload (no retain, no release) rather than this one.
+    public mutating func append(string text: String) {
         var text = text
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }

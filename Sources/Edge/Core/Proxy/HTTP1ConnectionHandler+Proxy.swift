@@ -142,7 +142,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
         let headOfGzip = compression == .gzip && request.head.method.isHEAD
         if state.chunked || headOfGzip { bytes.append("Transfer-Encoding: chunked\r\n") }
         bytes.append("X-Request-ID: ")
-        bytes.append(state.requestID)
+        bytes.append(string: state.requestID)
         bytes.append("\r\n")
         if !state.keepAlive {
             bytes.append("Connection: close\r\n")

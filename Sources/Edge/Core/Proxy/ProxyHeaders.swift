@@ -51,9 +51,9 @@ public enum ProxyHeaders {
     /// (compared as bytes, no `String` per field), then Edge's forwarded fields and framing.
     public static func writeUpstreamRequest(_ head: RequestHead, client: ClientFacts, into buffer: inout ByteBuffer) {
         var bytes = HeadBytes(capacity: head.headers.byteCount + head.target.utf8.count + 320)
-        bytes.append(head.method.rawValue)
+        bytes.append(string: head.method.rawValue)
         bytes.append(" ")
-        bytes.append(head.target)
+        bytes.append(string: head.target)
         bytes.append(" HTTP/1.1\r\n")
         let named = head.connectionOptions
         head.headers.forEachNameAndValue { name, value in
@@ -66,23 +66,23 @@ public enum ProxyHeaders {
         // An upgrade (WebSocket) is the one hop-by-hop exchange a proxy passes on, explicitly.
         if named.contains("upgrade"), let upgrade = head.headers.first("upgrade") {
             bytes.append("Connection: upgrade\r\nUpgrade: ")
-            bytes.append(upgrade)
+            bytes.append(string: upgrade)
             bytes.append("\r\n")
         }
         bytes.append("X-Forwarded-For: ")
-        bytes.append(client.forwardedFor)
+        bytes.append(string: client.forwardedFor)
         bytes.append("\r\nX-Forwarded-Proto: ")
-        bytes.append(client.scheme)
+        bytes.append(string: client.scheme)
         if let host = client.host {
             bytes.append("\r\nX-Forwarded-Host: ")
-            bytes.append(host)
+            bytes.append(string: host)
         }
         bytes.append("\r\nX-Forwarded-Port: ")
         bytes.append(decimal: client.port)
         bytes.append("\r\nX-Real-IP: ")
-        bytes.append(client.address)
+        bytes.append(string: client.address)
         bytes.append("\r\nX-Request-ID: ")
-        bytes.append(client.requestID)
+        bytes.append(string: client.requestID)
         bytes.append("\r\n")
         switch head.bodyFraming {
         case .none, .length(0), .untilClose:
