@@ -37,9 +37,8 @@ enum HTTP1Fields {
             var valueEnd = lineEnd
             while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
             while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
-            for index in valueStart..<valueEnd {
-                let byte = bytes[index]
-                if (byte < 0x20 && byte != 0x09) || byte == 0x7F { throw .malformed("invalid character in header value") }
+            guard HTTP1Scanning.isValidFieldValue(bytes + valueStart, count: valueEnd - valueStart) else {
+                throw .malformed("invalid character in header value")
             }
             fields.append(
                 HeaderFields.Field(

@@ -42,6 +42,37 @@ enum HTTP1Scanning {
         return nil
     }
 
+    /// Whether `count` bytes at `start` may stand in a field value (RFC 9110 §5.5): no control character but HTAB,
+    /// no DEL; obs-text (0x80 and up) is allowed.
+    ///
+    /// Eight bytes at a time, because every value of every request and proxied response passes here: a word with no
+    /// byte below 0x20 and none equal to 0x7F is fine as a whole; only a word that trips the test (usually a tab) is
+    /// looked at byte by byte. Both word tests are exact about whether such a byte exists.
+    static func isValidFieldValue(_ start: UnsafePointer<UInt8>, count: Int) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        while index + 8 <= count {
+            let word = UnsafeRawPointer(start + index).loadUnaligned(as: UInt64.self)
+            let hasControl = (word &- ones &* 0x20) & ~word & highBits
+            let xorDEL = word ^ (ones &* 0x7F)
+            let hasDEL = (xorDEL &- ones) & ~xorDEL & highBits
+            if hasControl | hasDEL != 0 {
+                for offset in index..<index + 8 where !isValidFieldValueByte(start[offset]) { return false }
+            }
+            index += 8
+        }
+        while index < count {
+            if !isValidFieldValueByte(start[index]) { return false }
+            index += 1
+        }
+        return true
+    }
+
+    private static func isValidFieldValueByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x20 || byte == 0x09) && byte != 0x7F
+    }
+
     /// `line` without its trailing CR.
     static func trimCR(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         line.last == UInt8(ascii: "\r") ? UnsafeRawBufferPointer(rebasing: line.dropLast()) : line

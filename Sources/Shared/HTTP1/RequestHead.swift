@@ -110,16 +110,45 @@ public struct HeaderFields: Sendable, Sequence {
 /// ASCII helpers for header names and tokens.
 public enum ASCII {
     /// `bytes` equals the lowercase literal, ignoring ASCII case.
+    ///
+    /// Header names are compared against known names on every request, so names of eight bytes or more go a word
+    /// at a time; the last word overlaps the one before it rather than falling back to single bytes.
     @inline(__always)
     public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        let literal = lowercase.utf8Start
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            let folded = byte &- 0x41 < 26 ? byte | 0x20 : byte
-            if folded != literal[index] { return false }
+        let count = lowercase.utf8CodeUnitCount
+        guard bytes.count == count, let base = bytes.baseAddress else { return bytes.count == count }
+        let literal = UnsafeRawPointer(lowercase.utf8Start)
+        guard count >= 8 else {
+            for index in 0..<count where lowercased(base.load(fromByteOffset: index, as: UInt8.self)) != literal.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            return true
         }
-        return true
+        var index = 0
+        while true {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            if lowercased(word) != literal.loadUnaligned(fromByteOffset: index, as: UInt64.self) { return false }
+            if index == count - 8 { return true }
+            index = min(index + 8, count - 8)
+        }
+    }
+
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+    }
+
+    /// Every byte of `word` in `A`...`Z` turned into `a`...`z`, the others unchanged. Per byte, on its low seven
+    /// bits: adding 0x3F sets the high bit from `A` up, adding 0x25 from just past `Z` up, and neither sum can
+    /// carry into the next byte; bytes of 0x80 and above are left alone.
+    @inline(__always)
+    static func lowercased(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let lowBits = word & (ones &* 0x7F)
+        let fromA = lowBits &+ ones &* (0x80 - 0x41)
+        let pastZ = lowBits &+ ones &* (0x80 - 0x5B)
+        let upper = fromA & ~pastZ & ~word & (ones &* 0x80)
+        return word | (upper >> 2)
     }
 
     /// Whether every byte is ASCII (so the bytes are valid UTF-8 as they are).

@@ -26,21 +26,20 @@ extension AppConnectionHandler {
         _ response: HTTPResponse, exchange id: UInt64, bodyLength: Int? = nil, into buffer: inout ByteBuffer
     ) throws {
         if isClosed { throw ConnectionClosed() }
-        guard var exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
+        guard let exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
         exchange.encoder.encodeHead(
             response, isHead: exchange.head.method.isHEAD, minorVersion: exchange.head.minorVersion,
             keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), bodyLength: bodyLength, into: &buffer)
         exchange.headWritten = true
         exchange.status = response.status.code
-        phase = .exchange(exchange)
     }
 
     /// A whole response in one buffer and one write: the common case of a small body.
     func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
         try encodeHead(response, exchange: id, bodyLength: body.readableBytes, into: &buffer)
-        guard var exchange = current(id) else { throw ResponseStateError() }
+        guard let exchange = current(id) else { throw ResponseStateError() }
         exchange.encoder.encodeBody(body, into: &buffer)
         exchange.encoder.encodeEnd(into: &buffer)
         exchange.bodyBytes = body.readableBytes
@@ -51,9 +50,8 @@ extension AppConnectionHandler {
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
     func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
         if isClosed { throw ConnectionClosed() }
-        guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
         exchange.bodyBytes += body.readableBytes
-        phase = .exchange(exchange)
         var buffer = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
         exchange.encoder.encodeBody(body, into: &buffer)
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -63,17 +61,15 @@ extension AppConnectionHandler {
 
     func finish(exchange id: UInt64) throws {
         if isClosed { throw ConnectionClosed() }
-        guard var exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
         var buffer = context.channel.allocator.buffer(capacity: 8)
         exchange.encoder.encodeEnd(into: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         markFinished(exchange)
     }
 
-    private func markFinished(_ finished: Exchange) {
-        var exchange = finished
+    private func markFinished(_ exchange: Exchange) {
         exchange.responseDone = true
-        phase = .exchange(exchange)
         worker.board?.recordIdle()
         logAccess(exchange)
         if exchange.bodyDone {

@@ -38,31 +38,38 @@ struct ResponseEncoder {
             framing = .untilClose
             keepAlive = false
         }
+        // Gathered in `HeadBytes` and written once: a dozen `ByteBuffer` writes cost more than the rest of the head.
+        var bytes = HeadBytes(capacity: 256)
         if status == 200 {
-            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")
+            bytes.append("HTTP/1.1 200 OK\r\n")
         } else {
-            buffer.writeString("HTTP/1.1 \(status) \(response.status.reasonPhrase)\r\n")
+            bytes.append("HTTP/1.1 ")
+            bytes.append(decimal: status)
+            bytes.append(" ")
+            bytes.append(string: response.status.reasonPhrase)
+            bytes.append("\r\n")
         }
-        if !hasServer { buffer.writeStaticString("Server: appserver\r\n") }
-        if !hasDate { buffer.writeImmutableBuffer(date) }
+        if !hasServer { bytes.append("Server: appserver\r\n") }
+        if !hasDate { bytes.append(date) }
         for field in fields where field.name != .connection && field.name != .transferEncoding {
-            buffer.writeString(field.name.rawName)
-            buffer.writeStaticString(": ")
-            buffer.writeString(field.value)
-            buffer.writeStaticString("\r\n")
+            bytes.append(string: field.name.rawName)
+            bytes.append(": ")
+            bytes.append(string: field.value)
+            bytes.append("\r\n")
         }
-        if framing == .chunked { buffer.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if framing == .chunked { bytes.append("Transfer-Encoding: chunked\r\n") }
         if addLength, let bodyLength {
-            buffer.writeStaticString("Content-Length: ")
-            buffer.writeString(String(bodyLength))
-            buffer.writeStaticString("\r\n")
+            bytes.append("Content-Length: ")
+            bytes.append(decimal: bodyLength)
+            bytes.append("\r\n")
         }
         if !keepAlive {
-            buffer.writeStaticString("Connection: close\r\n")
+            bytes.append("Connection: close\r\n")
         } else if minorVersion == 0 {
-            buffer.writeStaticString("Connection: keep-alive\r\n")
+            bytes.append("Connection: keep-alive\r\n")
         }
-        buffer.writeStaticString("\r\n")
+        bytes.append("\r\n")
+        buffer.writeHead(bytes)
     }
 
     /// A body piece in the chosen framing (nothing for bodyless responses).
