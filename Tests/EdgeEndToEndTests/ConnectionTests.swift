@@ -124,4 +124,24 @@ import Testing
         #expect(edge.waitForLog(containing: "client stopped reading; closing", timeout: 20) != nil)
         #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
     }
+
+    @Test func aSlowButSteadyReaderOfALargeFileIsNotCutOff() throws {
+        let directory = TestDirectory()
+        directory.write("site/huge.bin", Data(count: 64 * 1024 * 1024))
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]\ntimeouts: {send: 1s, keepalive: 60s}")
+        // A small fixed receive window keeps the bytes in flight small, so at this pace (about 1.3 MB/s) one 2 MiB
+        // `sendfile` chunk takes longer than the send timeout: only the bytes the client acknowledges show progress.
+        let reader = try RawConnection(port: edge.port, receiveBuffer: 64 * 1024)
+        try reader.send("GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        var received = 0
+        while received < 4 * 1024 * 1024 {
+            let count = try reader.readSome(64 * 1024)
+            guard count > 0 else { break }
+            received += count
+            usleep(50_000)  // the slow client's pace, not a wait for the server
+        }
+        #expect(received >= 4 * 1024 * 1024)
+        #expect(!edge.errorLog.contains("client stopped reading"))
+    }
 }

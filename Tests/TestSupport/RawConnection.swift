@@ -23,11 +23,15 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
     private var fd: CInt
     private var buffer: [UInt8] = []
 
-    public init(port: Int, receiveTimeout: Int = 10) throws {
+    /// `receiveBuffer` fixes the socket's receive buffer (no autotuning), for tests that pace a slow reader.
+    public init(port: Int, receiveTimeout: Int = 10, receiveBuffer: Int? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var size = receiveBuffer.map(CInt.init) {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -63,6 +63,15 @@ public struct HeaderFields: Sendable, Sequence {
         return nil
     }
 
+    /// Calls `body` with the value bytes of the first field named `name`, without making a `String`; `nil` when
+    /// there is no such field.
+    public func withFirstValue<Result>(_ name: StaticString, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard let field = fields.first(where: { nameEquals($0, name) }) else { return nil }
+        return bytes.withUnsafeReadableBytes { raw in
+            body(UnsafeRawBufferPointer(rebasing: raw[Int(field.valueStart)..<Int(field.valueStart + field.valueLength)]))
+        }
+    }
+
     /// All values of fields named `name`, in order.
     public func all(_ name: StaticString) -> [String] {
         fields.filter { nameEquals($0, name) }.map(value)

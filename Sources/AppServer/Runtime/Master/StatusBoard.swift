@@ -1,4 +1,5 @@
 import Foundation
+import Shared
 
 #if canImport(Glibc)
 import Glibc
@@ -63,27 +64,29 @@ public final class StatusBoard: @unchecked Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Records the request the worker starts serving. Written piece by piece straight into the shared page: this
-    /// runs for every request, and building the line as a string first showed in the profile.
-    public func recordRequest(method: String, target: String, requestID: String?) {
+    /// Records the request the worker starts serving, e.g. `GET /report (request id 4f2a)`. Written piece by piece
+    /// straight into the shared page from the parsed head's bytes: this runs for every request, and building the
+    /// line (or even the request id) as a string first showed in the profile.
+    public func recordRequest(_ head: RequestHead) {
         requestLength.pointee = 0  // a concurrent reader sees "idle" rather than a half-written line
         let text = UnsafeMutableRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: Self.requestCapacity)
         var written = 0
+        func append(_ bytes: UnsafeRawBufferPointer) {
+            let count = min(bytes.count, text.count - written)
+            guard count > 0, let source = bytes.baseAddress else { return }
+            text.baseAddress!.advanced(by: written).copyMemory(from: source, byteCount: count)
+            written += count
+        }
         func append(_ piece: String) {
             var piece = piece
-            piece.withUTF8 { bytes in
-                let count = min(bytes.count, text.count - written)
-                guard count > 0 else { return }
-                text.baseAddress!.advanced(by: written).copyMemory(from: bytes.baseAddress!, byteCount: count)
-                written += count
-            }
+            piece.withUTF8 { append(UnsafeRawBufferPointer($0)) }
         }
-        append(method)
+        append(head.method.rawValue)
         append(" ")
-        append(target)
-        if let requestID {
+        append(head.target)
+        head.headers.withFirstValue("x-request-id") { id in
             append(" (request id ")
-            append(requestID)
+            append(id)
             append(")")
         }
         requestLength.pointee = UInt32(written)

@@ -61,6 +61,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     private var idleSince = NIODeadline.uptimeNanoseconds(0)
     private var exchangeCount: UInt64 = 0
     private var executor: EventLoopTaskExecutor!
+    /// Runs the app for this connection's exchanges, one after another.
+    private var runner: ExchangeRunner?
     /// This loop's access log buffer, looked up once per connection rather than per request.
     private(set) var accessLog: AccessLogBuffer?
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
@@ -95,6 +97,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
             exchange.source?.finish(ConnectionClosed())
         }
         phase = .closing
+        runner?.close()
         context.fireChannelInactive()
     }
 
@@ -201,7 +204,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         let exchangeID = exchangeCount
         phase = .exchange(
             Exchange(id: exchangeID, head: head, source: source, keepAlive: keepAlive, start: context.eventLoop.now, client: client))
-        worker.board?.recordRequest(method: head.method.rawValue, target: head.target, requestID: head.headers.first("x-request-id"))
+        worker.board?.recordRequest(head)
         // Debug level: the message is built only when enabled, so the request path pays one level check.
         worker.logger.debug("request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
         worker.requests.increment()
@@ -209,19 +212,10 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         let appRequest = AppRequest(head: request, clientAddress: client, scheme: scheme, body: body)
         let writer = ChannelResponseWriter(
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, exchangeID: exchangeID)
-        let app = worker.app
-        let logger = worker.logger
-        Task(executorPreference: executor) {
-            do {
-                try await app.handle(appRequest, writer: writer)
-                try await writer.finishIfNeeded()
-            } catch is ConnectionClosed {
-                logger.debug("client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
-            } catch {
-                logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
-                await writer.fail()
-            }
-        }
+        // The connection's task starts with its first request, so a connection that never sends one costs none.
+        let runner = runner ?? ExchangeRunner(app: worker.app, logger: worker.logger, executor: executor)
+        self.runner = runner
+        runner.submit(.init(request: appRequest, writer: writer))
     }
 
     private func deliver(_ bytes: ByteBuffer) {

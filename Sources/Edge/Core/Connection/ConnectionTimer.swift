@@ -16,6 +16,8 @@ struct ConnectionTimer {
     private var requestTimeout: HTTP1ConnectionState.Timeout = .header
     private var requestDeadline: NIODeadline?
     private var lastWriteProgress = NIODeadline.uptimeNanoseconds(0)
+    /// The peer's acknowledged byte count when it was last looked at, on TCP connections.
+    private var acknowledged: UInt64?
     private var scheduled: Scheduled<Void>?
     private var scheduledAt = NIODeadline.distantFuture
 
@@ -30,6 +32,19 @@ struct ConnectionTimer {
 
     mutating func noteWriteProgress(now: NIODeadline) {
         lastWriteProgress = now
+    }
+
+    /// Looks at how many bytes the peer has acknowledged when the send deadline passes: any growth since the last
+    /// look is progress, so the send timeout measures time without a byte reaching the client (nginx's
+    /// `send_timeout`), not time per finished write, and a slow but steady reader of a large `sendfile` chunk is not
+    /// cut off. The first look on a connection has nothing to compare with and counts as progress, so a client that
+    /// stops reading altogether is closed after one to two periods. Returns whether there was progress.
+    mutating func noteAcknowledged(_ bytes: UInt64?, now: NIODeadline) -> Bool {
+        guard let bytes else { return false }
+        defer { acknowledged = bytes }
+        guard acknowledged.map({ bytes > $0 }) ?? true else { return false }
+        lastWriteProgress = now
+        return true
     }
 
     /// The earliest deadline that matters now.

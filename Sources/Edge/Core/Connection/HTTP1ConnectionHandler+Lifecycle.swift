@@ -70,6 +70,10 @@ extension HTTP1ConnectionHandler {
         case .none:
             scheduleTimerCheck(context: context)
         case .send:
+            if timer.noteAcknowledged(TCPInfo.bytesAcknowledged(on: context.channel), now: context.eventLoop.now) {
+                scheduleTimerCheck(context: context)
+                return
+            }
             settings.logger.info("client stopped reading; closing", metadata: ["client": "\(remoteAddress)"])
             context.close(promise: nil)
         case .request(let timeout):

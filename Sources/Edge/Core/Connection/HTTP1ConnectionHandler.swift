@@ -14,9 +14,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
-    /// Files larger than one in-memory cache entry are sent in `sendfile` chunks of this size; each finished chunk
-    /// counts as progress for the send timeout.
-    static let fileChunkSize = 512 * 1024
+    /// Files larger than one in-memory cache entry are sent in `sendfile` chunks of this size, nginx's
+    /// `sendfile_max_chunk` default: a 1 MiB file is one `sendfile` call when the socket takes it. A finished chunk
+    /// counts as progress for the send timeout, and so does any byte the client acknowledges meanwhile.
+    static let fileChunkSize = 2 * 1024 * 1024
 
     let settings: ConnectionSettings
     let resources: LoopResources
