@@ -72,19 +72,16 @@ final class GzipEncoder {
             try Self.deflate(&input, with: compressor, flush: flush, into: &output)
         }
         let size = output.readableBytes - sizeLineLength
-        var result: ByteBuffer
-        if size == 0 {
-            result = allocator.buffer(capacity: 5)
-        } else {
-            // An 8-digit hex size (up to 4 GiB) plus CRLF, padded with leading zeros: no second copy.
-            let hex = String(size, radix: 16)
-            let line = String(repeating: "0", count: 8 - hex.utf8.count) + hex + "\r\n"
-            output.setString(line, at: output.readerIndex)
-            output.writeStaticString("\r\n")
-            result = output
+        guard size > 0 else {
+            return last ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer()
         }
-        if last { result.writeStaticString("0\r\n\r\n") }
-        return result
+        // An 8-digit hex size (up to 4 GiB) plus CRLF, padded with leading zeros: no second copy. `output` stays
+        // the one reference to its storage until it is returned (a second variable made the last write copy it).
+        let hex = String(size, radix: 16)
+        let line = String(repeating: "0", count: 8 - hex.utf8.count) + hex + "\r\n"
+        output.setString(line, at: output.readerIndex)
+        output.writeStaticString(last ? "\r\n0\r\n\r\n" : "\r\n")
+        return output
     }
 
     /// Deflates all of `input`, growing `output` while zlib has more to give.
