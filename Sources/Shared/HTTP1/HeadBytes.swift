@@ -7,9 +7,14 @@ import NIOCore
 /// instructions a call in the profile), and `Array.append(contentsOf:)` was not much cheaper; here a piece is a
 /// bounds check and a `memcpy`.
 public struct HeadBytes: ~Copyable {
-    private var start: UnsafeMutableRawPointer
-    private var capacity: Int
-    public private(set) var count = 0
+    // Usable from inlinable code: the appends are inlined into the modules that build heads, where a literal's
+    // length is a constant (an out-of-line call per piece was most of a piece's cost).
+    @usableFromInline var start: UnsafeMutableRawPointer
+    @usableFromInline var capacity: Int
+    @usableFromInline var used = 0
+
+    /// Bytes gathered so far.
+    public var count: Int { used }
 
     /// An empty head with room for `capacity` bytes; it grows when a piece does not fit.
     public init(capacity: Int) {
@@ -21,13 +26,15 @@ public struct HeadBytes: ~Copyable {
         start.deallocate()
     }
 
+    @inlinable
     public mutating func append(_ raw: UnsafeRawBufferPointer) {
         guard let source = raw.baseAddress, raw.count > 0 else { return }
         reserve(raw.count)
-        (start + count).copyMemory(from: source, byteCount: raw.count)
-        count += raw.count
+        (start + used).copyMemory(from: source, byteCount: raw.count)
+        used += raw.count
     }
 
+    @inlinable
     public mutating func append(_ text: StaticString) {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
@@ -63,14 +70,20 @@ public struct HeadBytes: ~Copyable {
 
     /// The bytes so far, valid while this value is not changed.
     public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-        try body(UnsafeRawBufferPointer(start: start, count: count))
+        try body(UnsafeRawBufferPointer(start: start, count: used))
     }
 
-    private mutating func reserve(_ extra: Int) {
-        guard count + extra > capacity else { return }
-        let grown = max(capacity * 2, count + extra)
+    @inlinable
+    mutating func reserve(_ extra: Int) {
+        guard used + extra > capacity else { return }
+        grow(toFit: extra)
+    }
+
+    @usableFromInline
+    mutating func grow(toFit extra: Int) {
+        let grown = max(capacity * 2, used + extra)
         let moved = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 1)
-        moved.copyMemory(from: start, byteCount: count)
+        moved.copyMemory(from: start, byteCount: used)
         start.deallocate()
         start = moved
         capacity = grown

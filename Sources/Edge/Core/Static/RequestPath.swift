@@ -78,21 +78,23 @@ extension RequestPath {
     /// Whether `raw` is already what `decode` would return: `/` first, then only bytes that need no decoding and
     /// are not refused, no empty segment, and no segment starting with `.`. Checked in one pass over the bytes.
     public static func isPlain(_ raw: Substring) -> Bool {
-        var previous = UInt8(0)
-        var first = true
-        for byte in raw.utf8 {
-            if first {
-                guard byte == UInt8(ascii: "/") else { return false }
-                first = false
-            } else if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) {
-                return false
-            }
+        // Over the contiguous bytes when there are some (always, for a parsed request): iterating `Substring.UTF8View`
+        // cost about 45 instructions a byte.
+        if let plain = raw.utf8.withContiguousStorageIfAvailable(isPlain) { return plain }
+        return Array(raw.utf8).withUnsafeBufferPointer(isPlain)
+    }
+
+    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard bytes.first == UInt8(ascii: "/") else { return false }
+        var previous = UInt8(ascii: "/")
+        for byte in bytes.dropFirst() {
+            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return false }
             switch byte {
             case UInt8(ascii: "%"), UInt8(ascii: "\\"), UInt8(ascii: "#"), 0..<0x20, 0x7F...: return false
             default: previous = byte
             }
         }
-        return !first
+        return true
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
