@@ -88,7 +88,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/AppServer/Runtime",
-            swiftSettings: releaseSettings
+            swiftSettings: releaseSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         .executableTarget(
             name: "appserver",
@@ -99,7 +99,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/AppServer/ReferenceApp",
-            swiftSettings: releaseSettings
+            swiftSettings: releaseSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
         ),
         // Helpers shared by the test targets (temp directories); not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -127,7 +127,14 @@ let package = Package(
         .testTarget(
             name: "EdgeEndToEndTests",
             dependencies: ["Shared", "TestSupport", .product(name: "CompressNIO", package: "compress-nio")]),
-        .testTarget(name: "AppServerTests", dependencies: ["AppServer", "Shared", "TestSupport"]),
+        .testTarget(
+            name: "AppServerTests",
+            dependencies: [
+                "AppServer", "Shared", "TestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "AppServerEndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -20,7 +20,7 @@ public struct RequestBody: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Producer.AsyncIterator?
 
-        public mutating func next() async throws -> ByteBuffer? {
+        @concurrent public mutating func next() async throws -> ByteBuffer? {
             try await base?.next()
         }
     }
