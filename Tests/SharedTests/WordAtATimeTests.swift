@@ -57,3 +57,19 @@ import Testing
         #expect(Array("X-Real-IP".utf8).withUnsafeBytes { ASCII.equalsIgnoringCase($0, "x-real-ip") })
     }
 }
+
+/// The word-at-a-time ASCII check finds a non-ASCII byte in any lane and in the tail.
+@Suite struct ASCIICheckTests {
+    @Test func aHighByteAnywhereIsFoundAndOnlyASCIIPasses() {
+        #expect([UInt8]().withUnsafeBytes { ASCII.isASCII($0) })
+        for length in [1, 7, 8, 9, 17] {
+            for position in 0..<length {
+                for byte: UInt8 in [0x00, 0x41, 0x7F, 0x80, 0xC3, 0xFF] {
+                    var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    bytes[position] = byte
+                    #expect(bytes.withUnsafeBytes { ASCII.isASCII($0) } == (byte < 0x80), "byte \(byte) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+}

@@ -160,12 +160,21 @@ public enum ASCII {
         return word | (upper >> 2)
     }
 
-    /// Whether every byte is ASCII (so the bytes are valid UTF-8 as they are).
+    /// Whether every byte is ASCII (so the bytes are valid UTF-8 as they are), eight bytes at a time.
     @inline(__always)
     public static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var combined: UInt8 = 0
-        for byte in bytes { combined |= byte }
-        return combined < 0x80
+        guard let base = bytes.baseAddress else { return true }
+        var combined: UInt64 = 0
+        var index = 0
+        while index + 8 <= bytes.count {
+            combined |= base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            index += 8
+        }
+        while index < bytes.count {
+            combined |= UInt64(base.load(fromByteOffset: index, as: UInt8.self))
+            index += 1
+        }
+        return combined & 0x8080_8080_8080_8080 == 0
     }
 
     /// RFC 9110 `tchar`: the characters of methods and header names. A range test, so the per-byte check of every

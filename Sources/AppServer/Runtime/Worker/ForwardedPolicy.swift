@@ -59,12 +59,15 @@ struct ForwardedPolicy: Sendable {
     /// The client address and scheme to show the app. Untrusted peers' forwarded fields were already dropped.
     func resolve(_ forwarded: ForwardedValues, peer: PeerIdentity, trusted: Bool) -> (client: String, scheme: String) {
         guard trusted else { return (peer.description, "http") }
-        var client = peer.description
+        // The peer's own description (a string built per call) only when no forwarded field names the client.
+        let client: String
         if let realIP = forwarded.realIP {
             client = realIP
         } else if let forwardedFor = forwarded.forwardedFor, let last = forwardedFor.split(separator: ",").last {
             // The trusted proxy appended the address it saw last.
             client = last.trimmingCharacters(in: " \t")
+        } else {
+            client = peer.description
         }
         let scheme = forwarded.proto.map { $0.lowercased() == "https" ? "https" : "http" } ?? "http"
         return (client, scheme)

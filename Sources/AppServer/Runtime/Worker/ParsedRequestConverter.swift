@@ -32,8 +32,10 @@ enum ParsedRequestConverter {
             fields.append(field)
         }
         let (client, scheme) = policy.resolve(forwarded, peer: peer, trusted: trusted)
-        // The parser admits only token characters in methods, which is all HTTPRequest.Method requires.
-        let method = HTTPRequest.Method(head.method.rawValue) ?? .get
+        // The parser admits only token characters in methods, which is all HTTPRequest.Method requires. The
+        // common two are the library's constants, so they are not validated again.
+        let method: HTTPRequest.Method =
+            head.method.isGET ? .get : head.method.isHEAD ? .head : HTTPRequest.Method(head.method.rawValue) ?? .get
         let request = HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
         return (request, client, scheme)
     }
