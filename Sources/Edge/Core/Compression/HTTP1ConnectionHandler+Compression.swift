@@ -8,57 +8,55 @@ extension HTTP1ConnectionHandler {
     /// (`precompressed` serves a `.gz` of any size).
     static let maxOnTheFlyFileSize = 1 << 20
 
-    /// `response` after the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
-    func compressed(_ response: Response, request: RequestHead, facts: RequestHeaderFacts) -> Response {
-        guard let representation = response.representation else { return response }
+    /// Passes `response` through the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
+    /// In place, so the common case (nothing to do) copies no response.
+    func compress(_ response: inout Response, request: RequestHead, facts: RequestHeaderFacts) {
+        guard let representation = response.representation else { return }
         var candidate = CompressionCandidate(
             status: response.status.code, mediaType: representation.mediaType, length: representation.length)
         candidate.isPartial = response.status == .partialContent
         var decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         if decision == .gzip && representation.length > Self.maxOnTheFlyFileSize { decision = .varyOnly }
-        guard decision != .untouched else { return response }
+        guard decision != .untouched else { return }
 
-        var result = response
-        result.representation = nil
+        response.representation = nil
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 64)
         GzipHeaderFilter.rewrite(response.head, for: decision, into: &head)
         guard decision == .gzip, response.status == .ok else {
-            result.head = head
-            return result
+            response.head = head
+            return
         }
         head.writeStaticString("Transfer-Encoding: chunked\r\n")
         let input: ByteBuffer
         switch response.body {
         case .none:
-            result.head = head  // HEAD: the headers a GET would get
-            return result
+            response.head = head  // HEAD: the headers a GET would get
+            return
         case .memory(let bytes):
             input = bytes
         case .file(let path, let identity, _, _):
             guard case .success(let (bytes, _)) = FileLookup.readSmallFile(path, expected: identity) else {
-                return compressed(withoutBody: response)
+                sendUncompressed(&response)
+                return
             }
             input = bytes
         }
         do {
             let encoder = try resources.gzipStreams.take()
-            result.body = .memory(try encoder.finish(input, allocator: context.channel.allocator))
-            result.head = head
-            return result
+            response.body = .memory(try encoder.finish(input, allocator: context.channel.allocator))
+            response.head = head
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
-            return compressed(withoutBody: response)
+            sendUncompressed(&response)
         }
     }
 
-    /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying.
-    private func compressed(withoutBody response: Response) -> Response {
-        var result = response
-        result.representation = nil
+    /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying. `response.head`
+    /// is still the original's here.
+    private func sendUncompressed(_ response: inout Response) {
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 32)
         GzipHeaderFilter.rewrite(response.head, for: .varyOnly, into: &head)
-        result.head = head
-        return result
+        response.head = head
     }
 
     /// The compression decision for a proxied response.

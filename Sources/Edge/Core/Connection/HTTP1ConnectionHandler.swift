@@ -214,13 +214,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             response = redirectResponse(redirect, head: head, facts: facts)
         } else {
             var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
-            outcome.response = compressed(outcome.response, request: head, facts: facts)
+            compress(&outcome.response, request: head, facts: facts)
             if case .file(let path, let identity, _, _) = outcome.response.body {
                 descriptor = resources.descriptors.descriptor(for: path, identity: identity)
                 if descriptor == nil {
                     // Changed between lookup and open: the cache notices on this second look.
                     outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
-                    outcome.response = compressed(outcome.response, request: head, facts: facts)
+                    compress(&outcome.response, request: head, facts: facts)
                     if case .file(let path, let identity, _, _) = outcome.response.body {
                         descriptor = resources.descriptors.descriptor(for: path, identity: identity)
                         if descriptor == nil { outcome.response = .simple(.notFound) }
