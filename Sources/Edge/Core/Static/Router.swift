@@ -40,11 +40,12 @@ public struct Router: Sendable {
     /// through their index types, a few hundred instructions per request.
     private static func hasPrefix(_ path: String.UTF8View, _ prefix: String.UTF8View) -> Bool {
         guard prefix.count <= path.count else { return false }
-        let compared = path.withContiguousStorageIfAvailable { path in
+        let compared: Bool?? = path.withContiguousStorageIfAvailable { path in
             prefix.withContiguousStorageIfAvailable { prefix in
                 prefix.isEmpty || memcmp(path.baseAddress!, prefix.baseAddress!, prefix.count) == 0
             }
         }
-        return (compared ?? nil) ?? path.starts(with: prefix)
+        if case .some(.some(let result)) = compared { return result }
+        return path.starts(with: prefix)  // a bridged string without contiguous bytes
     }
 }
