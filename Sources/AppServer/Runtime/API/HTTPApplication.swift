@@ -37,7 +37,17 @@ public struct AppSettings: Sendable {
 /// One request as the app sees it.
 public struct AppRequest: Sendable {
     /// Method, path, authority and header fields. `X-Forwarded-*` fields are present only when the peer is trusted.
-    public var head: HTTPRequest
+    ///
+    /// Built from the parsed request the first time it is read, so an app that routes on `method` and `path`
+    /// alone never pays for turning every header line into an `HTTPField`.
+    public var head: HTTPRequest {
+        get { lazyHead.head }
+        set { lazyHead = AppRequestHead(newValue) }
+    }
+    /// `head.method`, without building `head`.
+    public var method: HTTPRequest.Method { lazyHead.method }
+    /// `head.path` (the request target, query included), without building `head`.
+    public var path: String? { lazyHead.path }
     /// The client's address: the peer's, or the forwarded one when the peer is in `forwarded_allow`.
     public var clientAddress: String
     /// `http` or `https` as seen by the client.
@@ -45,8 +55,14 @@ public struct AppRequest: Sendable {
     /// The request body, in the pieces it arrives in.
     public var body: RequestBody
 
+    private var lazyHead: AppRequestHead
+
     public init(head: HTTPRequest, clientAddress: String, scheme: String, body: RequestBody) {
-        self.head = head
+        self.init(lazyHead: AppRequestHead(head), clientAddress: clientAddress, scheme: scheme, body: body)
+    }
+
+    init(lazyHead: AppRequestHead, clientAddress: String, scheme: String, body: RequestBody) {
+        self.lazyHead = lazyHead
         self.clientAddress = clientAddress
         self.scheme = scheme
         self.body = body

@@ -209,7 +209,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         worker.logger.debug("request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
         worker.requests.increment()
 
-        let appRequest = AppRequest(head: request, clientAddress: client, scheme: scheme, body: body)
+        let appRequest = AppRequest(lazyHead: request, clientAddress: client, scheme: scheme, body: body)
         let writer = ChannelResponseWriter(
             handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, exchangeID: exchangeID)
         // The connection's task starts with its first request, so a connection that never sends one costs none.

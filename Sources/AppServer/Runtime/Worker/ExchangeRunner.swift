@@ -64,7 +64,7 @@ final class ExchangeRunner: @unchecked Sendable {
     }
 
     private static func serve(_ exchange: Exchange, app: any HTTPApplication, logger: Logger) async {
-        let request = exchange.request.head
+        let request = exchange.request  // logged by method and path: reading `head` would build all its fields
         do {
             try await app.handle(exchange.request, writer: exchange.writer)
             try await exchange.writer.finishIfNeeded()
