@@ -29,15 +29,13 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-        source: String, file: String, function: String, line: UInt
-    ) {
-        var text = "\(Self.timestamp()) \(level) \(label): \(message)"
-        let merged = explicit.map { metadata.merging($0) { $1 } } ?? metadata
+    public func log(event: LogEvent) {
+        var text = "\(Self.timestamp()) \(event.level) \(label): \(event.message)"
+        let merged = event.metadata.map { metadata.merging($0) { $1 } } ?? metadata
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             text += " \(key)=\(Self.quoteIfNeeded("\(value)"))"
         }
+        if let error = event.error { text += " error=\(Self.quoteIfNeeded("\(error)"))" }
         text += "\n"
         // One write(2) per line under a lock: lines from different threads never interleave.
         Self.writeLock.withLock {

@@ -83,11 +83,13 @@ final class UpstreamPool {
     /// Connects a new connection to `server`, counted as active from now; `completion` runs on this loop.
     func connect(_ server: PooledServer, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         server.active += 1
+        // The bootstrap's group is this one loop, so the channel is initialised on it, where `server` lives.
+        let pooled = NIOLoopBound(server, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(channel: channel, pooled: server))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(channel: channel, pooled: pooled.value))
                 }
             }
         let connected: EventLoopFuture<any Channel>
