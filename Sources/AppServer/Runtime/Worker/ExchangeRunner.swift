@@ -35,6 +35,9 @@ final class ExchangeRunner: @unchecked Sendable {
     /// Hands the app the next exchange.
     func submit(_ exchange: Exchange) {
         eventLoop.assertInEventLoop()
+        // Often called from inside the current exchange's last write (the handler starts the next request as soon
+        // as a response is complete), while the task is busy: the exchange then waits here for `next()`.
+        assert(pending == nil, "the connection handler starts one exchange at a time")
         if let waiting {
             self.waiting = nil
             waiting.resume(returning: exchange)
