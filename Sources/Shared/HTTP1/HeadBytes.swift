@@ -26,7 +26,7 @@ public struct HeadBytes: ~Copyable {
         start.deallocate()
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ raw: UnsafeRawBufferPointer) {
         guard let source = raw.baseAddress, raw.count > 0 else { return }
         reserve(raw.count)
@@ -34,7 +34,7 @@ public struct HeadBytes: ~Copyable {
         used += raw.count
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func append(_ text: StaticString) {
         append(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
@@ -73,7 +73,7 @@ public struct HeadBytes: ~Copyable {
         try body(UnsafeRawBufferPointer(start: start, count: used))
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     mutating func reserve(_ extra: Int) {
         guard used + extra > capacity else { return }
         grow(toFit: extra)
