@@ -122,7 +122,7 @@ public enum ASCII {
     ///
     /// Header names are compared against known names on every request, so names of eight bytes or more go a word
     /// at a time; the last word overlaps the one before it rather than falling back to single bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
         let count = lowercase.utf8CodeUnitCount
         guard bytes.count == count, let base = bytes.baseAddress else { return bytes.count == count }
@@ -142,7 +142,7 @@ public enum ASCII {
         }
     }
 
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
@@ -150,7 +150,7 @@ public enum ASCII {
     /// Every byte of `word` in `A`...`Z` turned into `a`...`z`, the others unchanged. Per byte, on its low seven
     /// bits: adding 0x3F sets the high bit from `A` up, adding 0x25 from just past `Z` up, and neither sum can
     /// carry into the next byte; bytes of 0x80 and above are left alone.
-    @inline(__always)
+    @usableFromInline @inline(__always)
     static func lowercased(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let lowBits = word & (ones &* 0x7F)
@@ -161,7 +161,7 @@ public enum ASCII {
     }
 
     /// Whether every byte is ASCII (so the bytes are valid UTF-8 as they are), eight bytes at a time.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         var combined: UInt64 = 0
@@ -179,7 +179,7 @@ public enum ASCII {
 
     /// RFC 9110 `tchar`: the characters of methods and header names. A range test, so the per-byte check of every
     /// header name needs no table lookup behind a lazy global.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func isTokenByte(_ byte: UInt8) -> Bool {
         if byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10 { return true }
         switch byte {
