@@ -40,11 +40,13 @@ public struct HeadBytes: ~Copyable {
     }
 
     /// Labelled so string literals pick the `StaticString` overload (no retain, no release) rather than this one.
+    @inlinable
     public mutating func append(string text: String) {
         var text = text
         text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
+    @inlinable
     public mutating func append(_ buffer: ByteBuffer) {
         buffer.withUnsafeReadableBytes { append($0) }
     }
