@@ -36,14 +36,16 @@ public enum BodyFraming: Hashable, Sendable {
 public struct HeaderFields: Sendable, Sequence {
     /// One field: where its name and value are in `bytes`.
     public struct Field: Sendable {
-        var nameStart: Int32
-        var nameLength: Int32
-        var valueStart: Int32
-        var valueLength: Int32
+        @usableFromInline var nameStart: Int32
+        @usableFromInline var nameLength: Int32
+        @usableFromInline var valueStart: Int32
+        @usableFromInline var valueLength: Int32
     }
 
-    let bytes: ByteBuffer
-    var fields: [Field]
+    // Usable from inlinable code: `forEachNameAndValue` is inlined into its callers in Edge and AppServer, so their
+    // per-field closures are inlined too instead of called through a context for every field.
+    @usableFromInline let bytes: ByteBuffer
+    @usableFromInline var fields: [Field]
 
     /// Header fields over `bytes` (test and adapter use).
     public init(bytes: ByteBuffer, fields: [Field]) {
@@ -78,6 +80,7 @@ public struct HeaderFields: Sendable, Sequence {
     }
 
     /// Calls `body` with each field's name and value bytes, in order, without allocating.
+    @inlinable
     public func forEachNameAndValue(_ body: (_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Void) {
         bytes.withUnsafeReadableBytes { raw in
             // The ranges were checked against these bytes when the head was parsed; no slicing per field.
