@@ -61,8 +61,7 @@ public struct HeaderFields: Sendable, Sequence {
 
     /// The value of the first field named `name` (ASCII case-insensitive, `name` in lowercase).
     public func first(_ name: StaticString) -> String? {
-        for field in fields where nameEquals(field, name) { return value(field) }
-        return nil
+        withFirstValue(name) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Calls `body` with the value bytes of the first field named `name`, without making a `String`; `nil` when

@@ -12,37 +12,39 @@ import NIOCore
 /// Confined to the connection's event loop: `submit` and `close` are called by the handler on it, and the task
 /// runs there too, because its executor preference is that loop.
 final class ExchangeRunner: @unchecked Sendable {
-    struct Exchange {
+    /// One request for the app and the writer for its response (the connection handler's `Exchange` tracks the
+    /// rest of that exchange).
+    struct Work {
         let request: AppRequest
         let writer: ChannelResponseWriter
     }
 
     private let eventLoop: any EventLoop
-    private var waiting: UnsafeContinuation<Exchange?, Never>?
-    private var pending: Exchange?
+    private var waiting: UnsafeContinuation<Work?, Never>?
+    private var pending: Work?
     private var closed = false
 
     /// Starts the connection's task; it runs `app` for each submitted exchange until `close()`.
     init(app: any HTTPApplication, logger: Logger, executor: EventLoopTaskExecutor) {
         self.eventLoop = executor.eventLoop
         Task(executorPreference: executor) { [self] in
-            while let exchange = await next() {
-                await Self.serve(exchange, app: app, logger: logger)
+            while let work = await next() {
+                await Self.serve(work, app: app, logger: logger)
             }
         }
     }
 
     /// Hands the app the next exchange.
-    func submit(_ exchange: Exchange) {
+    func submit(_ work: Work) {
         eventLoop.assertInEventLoop()
         // Often called from inside the current exchange's last write (the handler starts the next request as soon
         // as a response is complete), while the task is busy: the exchange then waits here for `next()`.
         assert(pending == nil, "the connection handler starts one exchange at a time")
         if let waiting {
             self.waiting = nil
-            waiting.resume(returning: exchange)
+            waiting.resume(returning: work)
         } else {
-            pending = exchange
+            pending = work
         }
     }
 
@@ -56,26 +58,26 @@ final class ExchangeRunner: @unchecked Sendable {
         }
     }
 
-    private func next() async -> Exchange? {
+    private func next() async -> Work? {
         eventLoop.assertInEventLoop()
-        if let exchange = pending {
+        if let work = pending {
             pending = nil
-            return exchange
+            return work
         }
         if closed { return nil }
         return await withUnsafeContinuation { waiting = $0 }
     }
 
-    private static func serve(_ exchange: Exchange, app: any HTTPApplication, logger: Logger) async {
-        let request = exchange.request  // logged by method and path: reading `head` would build all its fields
+    private static func serve(_ work: Work, app: any HTTPApplication, logger: Logger) async {
+        let request = work.request  // logged by method and path: reading `head` would build all its fields
         do {
-            try await app.handle(exchange.request, writer: exchange.writer)
-            try await exchange.writer.finishIfNeeded()
+            try await app.handle(work.request, writer: work.writer)
+            try await work.writer.finishIfNeeded()
         } catch is ConnectionClosed {
             logger.debug("client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
         } catch {
             logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
-            await exchange.writer.fail()
+            await work.writer.fail()
         }
     }
 }
