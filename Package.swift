@@ -132,7 +132,9 @@ let package = Package(
             dependencies: [
                 "AppServer", "Shared", "TestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(name: "AppServerEndToEndTests", dependencies: ["TestSupport"]),

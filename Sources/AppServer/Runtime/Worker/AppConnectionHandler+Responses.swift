@@ -11,12 +11,15 @@ extension AppConnectionHandler {
         return nil
     }
 
+    /// Closing or closed: checked before anything touches `context`, which is gone once the handler has left the
+    /// pipeline (`phase` turns `.closing` before that, in `channelInactive`).
     private var isClosed: Bool {
         if case .closing = phase { return true }
-        return false
+        return context == nil
     }
 
     func writeHead(_ response: HTTPResponse, exchange id: UInt64) throws {
+        if isClosed { throw ConnectionClosed() }
         var buffer = context.channel.allocator.buffer(capacity: 256)
         try encodeHead(response, exchange: id, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: nil)
@@ -37,6 +40,7 @@ extension AppConnectionHandler {
 
     /// A whole response in one buffer and one write: the common case of a small body.
     func writeWhole(_ response: HTTPResponse, body: ByteBuffer, exchange id: UInt64) throws {
+        if isClosed { throw ConnectionClosed() }
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
         try encodeHead(response, exchange: id, bodyLength: body.readableBytes, into: &buffer)
         guard let exchange = current(id) else { throw ResponseStateError() }

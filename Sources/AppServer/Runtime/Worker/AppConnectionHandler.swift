@@ -52,6 +52,9 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     let dates = DateCache()
     private var parser: HTTP1RequestParser
     var phase: Phase = .idle
+    /// Set while the handler is in a pipeline and cleared when it leaves: the context holds this handler, so keeping
+    /// it afterwards would keep both (and the connection's state) alive forever. Calls arriving from the app after
+    /// the connection closed find it gone.
     var context: ChannelHandlerContext!
     private var peer: PeerIdentity = .ip("-")
     var quiescing = false
@@ -81,6 +84,10 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         self.accessLog = worker.accessLogs.forLoop(context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -227,7 +234,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     }
 
     func resumeReading() {
-        guard readPaused else { return }
+        guard readPaused, context != nil else { return }
         readPaused = false
         if readPending {
             readPending = false

@@ -32,6 +32,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var localPort = 0
     var needsFlush = false
     var readDeferred = false
+    /// For the proxy's callbacks, which arrive from the upstream side. Set while the handler is in a pipeline and
+    /// cleared when it leaves: the context holds this handler, so keeping it afterwards would keep both alive forever.
     var context: ChannelHandlerContext!
     /// The proxied exchange in progress, if any (see `HTTP1ConnectionHandler+Proxy`).
     var proxy: ProxyState?
@@ -67,6 +69,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.context = context
         // Behind TLS this handler is added once the handshake is done, when the channel is long active.
         if context.channel.isActive { connectionOpened(context: context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     public func channelActive(context: ChannelHandlerContext) {

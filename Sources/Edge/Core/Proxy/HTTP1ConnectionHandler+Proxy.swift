@@ -318,6 +318,10 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     private func switchToTunnel(upstream: UpstreamConnection, requestID: String) {
+        guard let context else {
+            upstream.channel.close(promise: nil)  // the client left before the switch
+            return
+        }
         let (clientSide, upstreamSide) = TunnelHandler.pair()
         do {
             // The client side first, so bytes the upstream sent right after its 101 have somewhere to go.

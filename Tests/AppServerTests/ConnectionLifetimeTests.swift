@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import HTTPTypes
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import TestSupport
+import Testing
+
+@testable import AppServer
+@testable import Shared
+
+/// A worker serves connection after connection for its whole life (gunicorn's `max_requests` is off by default, and
+/// nginx opens a new upstream connection per request unless told otherwise). Each closed connection must leave
+/// nothing behind: a handler kept alive by a reference cycle once grew a worker by about 1.3 KB per connection.
+///
+/// A real event loop and real sockets, because the handler's app task runs on that loop.
+@Suite struct ConnectionLifetimeTests {
+    @Test func closedConnectionsFreeTheirHandlers() throws {
+        let server = try TrackedServer()
+        defer { server.stop() }
+
+        // The server closes (Connection: close).
+        let first = try RawConnection(port: server.port)
+        try first.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(try first.readResponse().bodyText == "hello")
+        #expect(first.waitForClose())
+
+        // The client closes a kept-alive connection after two requests.
+        let second = try RawConnection(port: server.port)
+        for _ in 0..<2 {
+            try second.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try second.readResponse().bodyText == "hello")
+        }
+        second.close()
+
+        #expect(server.tracker.made == 2)
+        #expect(server.tracker.waitUntilAllFreed(), "handlers still alive: \(server.tracker.alive)")
+    }
+
+    /// The app may still be running when its client goes; its late writes fail cleanly and the handler is freed
+    /// once the app returns.
+    @Test func anAppStillRunningWhenItsClientLeavesWritesNothingAndLetsGo() throws {
+        let server = try TrackedServer()
+        defer { server.stop() }
+
+        let client = try RawConnection(port: server.port)
+        try client.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(server.app.waitUntilSlowRequestStarted())
+        client.close()
+        #expect(server.tracker.waitUntilAllClosed())
+        server.app.releaseSlowRequest()
+
+        #expect(server.app.waitForLateWriteOutcome() == "failed")
+        #expect(server.tracker.waitUntilAllFreed(), "handlers still alive: \(server.tracker.alive)")
+
+        // And the worker goes on serving.
+        let next = try RawConnection(port: server.port)
+        try next.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(try next.readResponse().bodyText == "hello")
+    }
+}
+
+/// `/hello` answers at once; `/slow` waits until the test releases it, then tries to answer.
+private final class TestApp: HTTPApplication {
+    private struct State {
+        var slowStarted = false
+        var slowReleased = false
+        var lateWrite: String?
+    }
+    private let state = NIOLockedValueBox(State())
+
+    func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
+        if request.path == "/slow" {
+            state.withLockedValue { $0.slowStarted = true }
+            while !state.withLockedValue({ $0.slowReleased }) { try await Task.sleep(for: .milliseconds(5)) }
+            do {
+                try await writer.write(HTTPResponse(status: .ok), body: ByteBuffer(string: "late"))
+                state.withLockedValue { $0.lateWrite = "written" }
+            } catch {
+                state.withLockedValue { $0.lateWrite = "failed" }
+            }
+            return
+        }
+        try await writer.write(HTTPResponse(status: .ok), body: ByteBuffer(string: "hello"))
+    }
+
+    func waitUntilSlowRequestStarted() -> Bool { poll { self.state.withLockedValue { $0.slowStarted } } }
+    func releaseSlowRequest() { state.withLockedValue { $0.slowReleased = true } }
+    func waitForLateWriteOutcome() -> String? {
+        _ = poll { self.state.withLockedValue { $0.lateWrite != nil } }
+        return state.withLockedValue { $0.lateWrite }
+    }
+}
+
+/// Weak references to every connection handler the server made, and whether each one's channel has closed.
+private final class HandlerTracker: @unchecked Sendable {  // its list is only touched under its lock
+    private struct Entry {
+        weak var handler: AppConnectionHandler?
+        let channel: any Channel
+    }
+    private let lock = NIOLock()
+    private var entries: [Entry] = []
+
+    func track(_ handler: AppConnectionHandler, on channel: any Channel) {
+        lock.withLock { entries.append(Entry(handler: handler, channel: channel)) }
+    }
+
+    var made: Int { lock.withLock { entries.count } }
+    var alive: Int { lock.withLock { entries.filter { $0.handler != nil }.count } }
+
+    func waitUntilAllFreed() -> Bool { poll { self.alive == 0 } }
+    func waitUntilAllClosed() -> Bool {
+        poll { self.lock.withLock { self.entries.allSatisfy { !$0.channel.isActive } } }
+    }
+}
+
+/// A worker's connection handling on one event loop and an ephemeral loopback port.
+private final class TrackedServer: Sendable {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let app = TestApp()
+    let tracker = HandlerTracker()
+    let port: Int
+    private let listener: any Channel
+
+    init() throws {
+        let accessLog = try AccessLogSink(destination: .off)
+        let worker = WorkerContext(
+            app: app, forwarded: ForwardedPolicy([]), keepalive: .seconds(30), logger: Logger(label: "test"), board: nil,
+            requests: RequestCounter(limit: nil) {}, limits: .init(maxURILength: 8190, maxHeaderSize: 65536, maxHeaderCount: 100),
+            accessLogs: try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: .combined) })
+        let tracker = tracker
+        listener = try ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = AppConnectionHandler(worker: worker)
+                    tracker.track(handler, on: channel)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+        port = listener.localAddress!.port!
+    }
+
+    func stop() {
+        try? listener.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// Polls `condition` until it holds or five seconds pass.
+private func poll(_ condition: () -> Bool) -> Bool {
+    let deadline = NIODeadline.now() + .seconds(5)
+    while NIODeadline.now() < deadline {
+        if condition() { return true }
+        usleep(2_000)
+    }
+    return condition()
+}
