@@ -1,6 +1,0 @@
-wrk.headers["X-Forwarded-For"] = "127.0.0.1"
-wrk.headers["X-Forwarded-Proto"] = "http"
-wrk.headers["X-Forwarded-Host"] = "127.0.0.1:18123"
-wrk.headers["X-Forwarded-Port"] = "18123"
-wrk.headers["X-Real-IP"] = "127.0.0.1"
-wrk.headers["X-Request-ID"] = "0123456789abcdef0123456789abcdef"
