@@ -135,6 +135,18 @@ import Testing
         #expect(try gunzip(onTheFly.body) == String(repeating: "console.log('app');\n", count: 100))
     }
 
+    /// A page too large for the memory cache is read for gzip through a cached descriptor: a new version on disk
+    /// must be what the next client gets, never the one that descriptor was opened on.
+    @Test func aGzippedPageRewrittenOnDiskIsServedNew() throws {
+        let first = String(repeating: "<p>the first version</p>\n", count: 2000)
+        directory.write("site/changing.html", first)
+        for _ in 0..<2 { #expect(try gunzip(get(edge.port, "/changing.html", "Accept-Encoding: gzip").body) == first) }
+
+        let second = String(repeating: "<p>the second, longer version</p>\n", count: 2000)
+        directory.write("site/changing.html", second)
+        #expect(try gunzip(get(edge.port, "/changing.html", "Accept-Encoding: gzip").body) == second)
+    }
+
     @Test func proxiedResponsesAreGzippedWithMergedVary() throws {
         let response = try get(edge.port, "/api/json", "Accept-Encoding: gzip")
         #expect(response.status == 200)

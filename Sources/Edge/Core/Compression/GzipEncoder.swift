@@ -39,8 +39,11 @@ final class GzipEncoder {
     }
 
     /// Compresses `input`; the returned chunk is empty when zlib kept everything for later.
-    func chunk(_ input: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        try framed(input, flush: .no, last: false, allocator: allocator)
+    ///
+    /// The input is consumed: zlib reads it through a mutable pointer, so a buffer still referenced elsewhere would
+    /// be copied whole first (100 KiB per request for a page, measured).
+    func chunk(_ input: consuming ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        try framed(consume input, flush: .no, last: false, allocator: allocator)
     }
 
     /// Everything compressed so far, as a chunk the client can decode at once.
@@ -49,9 +52,9 @@ final class GzipEncoder {
     }
 
     /// The rest of the stream, its gzip trailer and the end of the chunked body; the stream is then given back.
-    func finish(_ input: ByteBuffer = ByteBuffer(), allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    func finish(_ input: consuming ByteBuffer = ByteBuffer(), allocator: ByteBufferAllocator) throws -> ByteBuffer {
         defer { release() }
-        return try framed(input, flush: .finish, last: true, allocator: allocator)
+        return try framed(consume input, flush: .finish, last: true, allocator: allocator)
     }
 
     /// Gives the stream back unfinished (the response was abandoned). Safe to call more than once.
@@ -61,9 +64,10 @@ final class GzipEncoder {
         owner.giveBack(compressor)
     }
 
-    private func framed(_ input: ByteBuffer, flush: CompressNIOFlush, last: Bool, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    private func framed(
+        _ input: consuming ByteBuffer, flush: CompressNIOFlush, last: Bool, allocator: ByteBufferAllocator
+    ) throws -> ByteBuffer {
         guard let compressor else { throw CompressNIOError.uninitializedStream }
-        var input = input
         var output = allocator.buffer(capacity: compressor.maxSize(from: input) + 1024 + 64)
         // Room for the chunk-size line, filled in once the compressed size is known.
         let sizeLineLength = 10

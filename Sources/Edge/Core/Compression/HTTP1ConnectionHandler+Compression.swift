@@ -35,7 +35,12 @@ extension HTTP1ConnectionHandler {
         case .memory(let bytes):
             input = bytes
         case .file(let path, let identity, _, _):
-            guard case .success(let (bytes, _)) = FileLookup.readSmallFile(path, expected: identity) else {
+            // Through the descriptor cache, as a file sent as is would be: no open and close per request.
+            guard let descriptor = resources.descriptors.descriptor(for: path, identity: identity),
+                case .success(let bytes)? = try? descriptor.handle.withUnsafeFileDescriptor({
+                    FileLookup.readWhole($0, as: identity)
+                })
+            else {
                 sendUncompressed(&response)
                 return
             }
@@ -43,7 +48,7 @@ extension HTTP1ConnectionHandler {
         }
         do {
             let encoder = try resources.gzipStreams.take()
-            response.body = .memory(try encoder.finish(input, allocator: context.channel.allocator))
+            response.body = .memory(try encoder.finish(consume input, allocator: context.channel.allocator))
             response.head = head
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])

@@ -122,6 +122,12 @@ public struct FileLookup: Sendable {
         guard case .success(let identity) = FileIdentity.of(descriptor: descriptor), identity.kind == .regular else {
             return .failure(Errno(ENOENT))
         }
+        return readWhole(descriptor, as: identity).map { ($0, identity) }
+    }
+
+    /// All of the open file `descriptor`, which must still be the version `identity` describes, after the read too
+    /// (a file rewritten in place while it is read fails with `EAGAIN`, and the next request looks again).
+    static func readWhole(_ descriptor: CInt, as identity: FileIdentity) -> Result<ByteBuffer, Errno> {
         var buffer = ByteBufferAllocator().buffer(capacity: identity.size)
         var total = 0
         while total < identity.size {
@@ -138,8 +144,8 @@ public struct FileLookup: Sendable {
         }
         guard case .success(let after) = FileIdentity.of(descriptor: descriptor), after == identity, total == identity.size
         else {
-            return .failure(Errno(EAGAIN))  // changed under us; the next request looks again
+            return .failure(Errno(EAGAIN))
         }
-        return .success((buffer, identity))
+        return .success(buffer)
     }
 }
