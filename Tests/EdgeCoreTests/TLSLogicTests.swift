@@ -70,6 +70,19 @@ import Testing
         #expect(head.isHEAD)
     }
 
+    @Test func responseFieldsAreLowerCasedWithoutConnectionSpecificOnes() throws {
+        var parser = HTTP1ResponseParser()
+        parser.append(ByteBuffer(string:
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+            + "Proxy-Connection: x\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\nX-Request-ID: abc\r\n\r\n"))
+        guard case .head(let head) = try #require(try parser.next()) else {
+            Issue.record("no head")
+            return
+        }
+        let fields = HTTP2RequestTranslation.http2ResponseFields(head)
+        #expect(fields.map { "\($0.name): \($0.value)" } == [":status: 200", "content-type: text/plain", "x-request-id: abc"])
+    }
+
     @Test func malformedRequestsAreRefused() {
         let good: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/")]
         #expect(HTTP2RequestTranslation.http1Request(from: fields(good + [("x-a", "1\r\nx-injected: 1")]), hasBody: false) == nil)

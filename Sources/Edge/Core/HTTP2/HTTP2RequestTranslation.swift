@@ -13,9 +13,6 @@ enum HTTP2RequestTranslation {
         var isHEAD: Bool
     }
 
-    /// Connection-specific fields, meaningless (and forbidden) in HTTP/2 and never passed on.
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
-
     /// `nil` when the request is malformed: pseudo-fields missing, unknown or after regular fields, `CONNECT`, or a
     /// name or value with characters that could split an HTTP/1 head.
     static func http1Request(from fields: HPACKHeaders, hasBody: Bool) -> HTTP1Request? {
@@ -24,13 +21,14 @@ enum HTTP2RequestTranslation {
         var authority: String?
         var scheme: String?
         var lines = ""
+        lines.reserveCapacity(256)
         var cookies: [String] = []
         var hasHost = false
         var hasContentLength = false
         var sawRegularField = false
         for (name, value, _) in fields {
             guard isSafe(name), isSafe(value), !name.isEmpty else { return nil }
-            if name.hasPrefix(":") {
+            if name.utf8.first == UInt8(ascii: ":") {
                 guard !sawRegularField else { return nil }
                 switch name {
                 case ":method": method = value
@@ -42,33 +40,46 @@ enum HTTP2RequestTranslation {
                 continue
             }
             sawRegularField = true
-            guard name == name.lowercased() else { return nil }
-            if connectionSpecific.contains(name) { continue }
-            if name == "te" {
+            guard !name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { return nil }
+            switch name {
+            case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+                continue  // connection-specific: meaningless (and forbidden) in HTTP/2, never passed on
+            case "te":
                 // Only `te: trailers` is allowed in HTTP/2, and it means nothing to the HTTP/1 side.
                 continue
-            }
-            if name == "cookie" {
+            case "cookie":
                 // HTTP/2 may split cookies into several fields; HTTP/1 wants one, joined by "; " (RFC 9113 §8.2.3).
                 cookies.append(value)
                 continue
+            case "host": hasHost = true
+            case "content-length": hasContentLength = true
+            default: break
             }
-            if name == "host" { hasHost = true }
-            if name == "content-length" { hasContentLength = true }
-            lines += "\(name): \(value)\r\n"
+            lines.append(name)
+            lines.append(": ")
+            lines.append(value)
+            lines.append("\r\n")
         }
         guard let method, let path, scheme != nil, method != "CONNECT", path.first == "/" || (method == "OPTIONS" && path == "*")
         else { return nil }
+        var text = method
+        text.reserveCapacity(method.utf8.count + path.utf8.count + lines.utf8.count + 64)
+        text.append(" ")
+        text.append(path)
+        text.append(" HTTP/1.1\r\n")
         if !hasHost {
             guard let authority else { return nil }
-            lines = "host: \(authority)\r\n" + lines
+            text.append("host: ")
+            text.append(authority)
+            text.append("\r\n")
         }
-        if !cookies.isEmpty { lines += "cookie: \(cookies.joined(separator: "; "))\r\n" }
+        text.append(lines)
+        if !cookies.isEmpty { text.append("cookie: \(cookies.joined(separator: "; "))\r\n") }
         let chunked = hasBody && !hasContentLength
-        if chunked { lines += "transfer-encoding: chunked\r\n" }
+        if chunked { text.append("transfer-encoding: chunked\r\n") }
         // One request per stream: the HTTP/1 side closes the stream when the response is done.
-        lines += "connection: close\r\n"
-        return HTTP1Request(text: "\(method) \(path) HTTP/1.1\r\n\(lines)\r\n", chunkedBody: chunked, isHEAD: method == "HEAD")
+        text.append("connection: close\r\n\r\n")
+        return HTTP1Request(text: text, chunkedBody: chunked, isHEAD: method == "HEAD")
     }
 
     /// `:status` and the response's fields, lower-cased, without the connection-specific ones.
@@ -77,6 +88,7 @@ enum HTTP2RequestTranslation {
         fields.reserveCapacity(head.headers.count + 1)
         fields.add(name: ":status", value: String(head.status))
         head.headers.forEachNameAndValue { name, value in
+            if isConnectionSpecific(name) { return }
             // Lower-cased while decoding: one String per name instead of two.
             let lowered = String(unsafeUninitializedCapacity: name.count) { out in
                 for (index, byte) in name.enumerated() {
@@ -84,10 +96,21 @@ enum HTTP2RequestTranslation {
                 }
                 return name.count
             }
-            if connectionSpecific.contains(lowered) { return }
             fields.add(name: lowered, value: String(decoding: value, as: UTF8.self))
         }
         return fields
+    }
+
+    /// The connection-specific fields (RFC 9113 §8.2.2), which an HTTP/2 response must not carry. Checked on the raw
+    /// name: every response header passes here, and hashing a `String` per header cost more than the comparisons.
+    private static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 7: ASCII.equalsIgnoringCase(name, "upgrade")
+        case 10: ASCII.equalsIgnoringCase(name, "connection") || ASCII.equalsIgnoringCase(name, "keep-alive")
+        case 16: ASCII.equalsIgnoringCase(name, "proxy-connection")
+        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding")
+        default: false
+        }
     }
 
     /// No CR, LF or NUL: HTTP/2 carries them in binary, HTTP/1 would read them as a line break.
