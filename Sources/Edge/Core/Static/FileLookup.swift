@@ -61,7 +61,7 @@ public struct FileLookup: Sendable {
         }
         var contents: ByteBuffer? = nil
         if identity.size <= inMemoryLimit {
-            switch Self.readSmallFile(path, expected: identity) {
+            switch Self.readSmallFile(path) {
             case .success(let (bytes, readIdentity)):
                 contents = bytes
                 identity = readIdentity
@@ -89,7 +89,7 @@ public struct FileLookup: Sendable {
         else { return nil }
         var contents: ByteBuffer? = nil
         if identity.size <= inMemoryLimit {
-            guard case .success(let (bytes, readIdentity)) = Self.readSmallFile(path, expected: identity) else { return nil }
+            guard case .success(let (bytes, readIdentity)) = Self.readSmallFile(path) else { return nil }
             contents = bytes
             identity = readIdentity
         } else if access(path, R_OK) != 0 {
@@ -114,7 +114,7 @@ public struct FileLookup: Sendable {
     }
 
     /// Reads a whole small file and the identity of exactly the bytes read (the file may change while we read).
-    static func readSmallFile(_ path: String, expected: FileIdentity) -> Result<(ByteBuffer, FileIdentity), Errno> {
+    static func readSmallFile(_ path: String) -> Result<(ByteBuffer, FileIdentity), Errno> {
         // O_NONBLOCK: opening a FIFO someone swapped in must never block the event loop.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return .failure(Errno(errno)) }
