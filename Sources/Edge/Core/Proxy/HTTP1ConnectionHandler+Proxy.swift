@@ -95,7 +95,11 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     // MARK: - ProxyClient
 
-    var clientIsWritable: Bool { context.channel.isWritable }
+    // The exchange stops calling back when the connection goes inactive (`channelInactive` cancels it, before the
+    // handler leaves the pipeline and drops `context`); the two callbacks below that need no exchange state check
+    // for a context anyway, as a crash here would take every connection of the process with it.
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
 
     func proxyResponseHead(_ upstreamHead: ResponseHead) {
         guard let state = proxy, let request else { return }
@@ -205,6 +209,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyFlush() {
+        guard let context else { return }
         if let state = proxy { _ = writePendingHead(state) }
         if let gzip = proxy?.gzip {
             writeCompressed { try gzip.flush(allocator: context.channel.allocator) }
