@@ -159,6 +159,21 @@ import Testing
         #expect(plain.header("Content-Encoding") == nil && plain.bodyText == json && plain.header("Vary") == "Origin, Accept-Encoding")
     }
 
+    /// HEAD through the proxy gets the headers GET would get: the gzip variant's, framing included.
+    @Test func proxiedHeadAnswersWhatGetWould() throws {
+        let connection = try edge.connect()
+        try connection.send(
+            "HEAD /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        let head = try connection.readResponse(isHead: true)
+        let full = try connection.readResponse()
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.header("Content-Encoding") == "gzip")
+        for name in ["Content-Encoding", "Vary", "ETag", "Content-Length", "Transfer-Encoding", "Content-Type"] {
+            #expect(head.header(name) == full.header(name), "\(name)")
+        }
+        #expect(try gunzip(full.body) == json)
+    }
+
     @Test func encodedOrNoTransformUpstreamResponsesPassUntouched() throws {
         let encoded = try get(edge.port, "/api/encoded", "Accept-Encoding: gzip")
         #expect(encoded.header("Content-Encoding") == "br" && encoded.bodyText == String(repeating: "b", count: 600))

@@ -17,7 +17,7 @@ final class FakeUpstream: @unchecked Sendable {
         case resetMidResponse
         /// Switches protocols (101) and then echoes every byte back, like a WebSocket echo server.
         case upgradeEcho
-        /// The same complete response to every request, keeping the connection.
+        /// The same complete response to every request, keeping the connection; a `HEAD` gets its head only.
         case fixed(String)
     }
 
@@ -94,6 +94,7 @@ final class FakeUpstream: @unchecked Sendable {
                 if count <= 0 { return }
                 pending += scratch[..<count]
             }
+            let isHEAD = pending.starts(with: Array("HEAD ".utf8))
             pending.removeAll()
             switch behaviour {
             case .answerThenCloseIdle:
@@ -104,7 +105,8 @@ final class FakeUpstream: @unchecked Sendable {
                 send(connection, "THIS IS NOT HTTP\r\n\r\n")
                 return
             case .fixed(let response):
-                send(connection, response)
+                let headEnd = response.range(of: "\r\n\r\n").map { response[..<$0.upperBound] }
+                send(connection, isHEAD ? String(headEnd ?? Substring(response)) : response)
             case .upgradeEcho:
                 send(connection, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
                 while true {
