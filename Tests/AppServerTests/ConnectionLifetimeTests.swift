@@ -67,15 +67,16 @@ import Testing
 private final class TestApp: HTTPApplication {
     private struct State {
         var slowStarted = false
-        var slowReleased = false
         var lateWrite: String?
     }
     private let state = NIOLockedValueBox(State())
+    /// Finished by the test to let `/slow` go on.
+    private let (released, release) = AsyncStream<Void>.makeStream()
 
     func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
         if request.path == "/slow" {
             state.withLockedValue { $0.slowStarted = true }
-            while !state.withLockedValue({ $0.slowReleased }) { try await Task.sleep(for: .milliseconds(5)) }
+            for await _ in released {}
             do {
                 try await writer.write(HTTPResponse(status: .ok), body: ByteBuffer(string: "late"))
                 state.withLockedValue { $0.lateWrite = "written" }
@@ -88,7 +89,7 @@ private final class TestApp: HTTPApplication {
     }
 
     func waitUntilSlowRequestStarted() -> Bool { poll { self.state.withLockedValue { $0.slowStarted } } }
-    func releaseSlowRequest() { state.withLockedValue { $0.slowReleased = true } }
+    func releaseSlowRequest() { release.finish() }
     func waitForLateWriteOutcome() -> String? {
         _ = poll { self.state.withLockedValue { $0.lateWrite != nil } }
         return state.withLockedValue { $0.lateWrite }

@@ -28,7 +28,7 @@ extension AppConnectionHandler {
     private func encodeHead(
         _ response: HTTPResponse, exchange id: UInt64, bodyLength: Int? = nil, into buffer: inout ByteBuffer
     ) throws {
-        if isClosed { throw ConnectionClosed() }
+        // Its callers checked `isClosed` before touching `context`.
         guard let exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
         exchange.encoder.encodeHead(

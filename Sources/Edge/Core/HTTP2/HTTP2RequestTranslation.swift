@@ -88,7 +88,9 @@ enum HTTP2RequestTranslation {
         fields.reserveCapacity(head.headers.count + 1)
         fields.add(name: ":status", value: String(head.status))
         head.headers.forEachNameAndValue { name, value in
-            if isConnectionSpecific(name) { return }
+            // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2). The proxy's hop-by-hop set also
+            // has `te` and `trailer`, which never reach here: Edge writes neither, and drops both from upstream responses.
+            if ProxyHeaders.isHopByHop(name) { return }
             // Lower-cased while decoding: one String per name instead of two.
             let lowered = String(unsafeUninitializedCapacity: name.count) { out in
                 for (index, byte) in name.enumerated() {
@@ -99,18 +101,6 @@ enum HTTP2RequestTranslation {
             fields.add(name: lowered, value: String(decoding: value, as: UTF8.self))
         }
         return fields
-    }
-
-    /// The connection-specific fields (RFC 9113 §8.2.2), which an HTTP/2 response must not carry. Checked on the raw
-    /// name: every response header passes here, and hashing a `String` per header cost more than the comparisons.
-    private static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
-        switch name.count {
-        case 7: ASCII.equalsIgnoringCase(name, "upgrade")
-        case 10: ASCII.equalsIgnoringCase(name, "connection") || ASCII.equalsIgnoringCase(name, "keep-alive")
-        case 16: ASCII.equalsIgnoringCase(name, "proxy-connection")
-        case 17: ASCII.equalsIgnoringCase(name, "transfer-encoding")
-        default: false
-        }
     }
 
     /// No CR, LF or NUL: HTTP/2 carries them in binary, HTTP/1 would read them as a line break.
