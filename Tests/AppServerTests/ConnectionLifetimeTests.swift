@@ -129,8 +129,9 @@ private final class TrackedServer: Sendable {
     init() throws {
         let accessLog = try AccessLogSink(destination: .off)
         let worker = WorkerContext(
-            app: app, forwarded: ForwardedPolicy([]), keepalive: .seconds(30), logger: Logger(label: "test"), board: nil,
-            requests: RequestCounter(limit: nil) {}, limits: .init(maxURILength: 8190, maxHeaderSize: 65536, maxHeaderCount: 100),
+            app: app, forwarded: ForwardedPolicy([]), keepalive: .seconds(30), logger: Logger(label: "test"),
+            board: nil, requests: RequestCounter(limit: nil) {},
+            limits: .init(maxURILength: 8190, maxHeaderSize: 65536, maxHeaderCount: 100),
             accessLogs: try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: .combined) })
         let tracker = tracker
         listener = try ServerBootstrap(group: group)

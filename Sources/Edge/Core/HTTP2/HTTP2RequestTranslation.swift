@@ -88,8 +88,9 @@ enum HTTP2RequestTranslation {
         fields.reserveCapacity(head.headers.count + 1)
         fields.add(name: ":status", value: String(head.status))
         head.headers.forEachNameAndValue { name, value in
-            // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2). The proxy's hop-by-hop set also
-            // has `te` and `trailer`, which never reach here: Edge writes neither, and drops both from upstream responses.
+            // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2). The proxy's hop-by-hop set
+            // also has `te` and `trailer`, which never reach here: Edge writes neither, and drops both from upstream
+            // responses.
             if ProxyHeaders.isHopByHop(name) { return }
             // Lower-cased while decoding: one String per name instead of two.
             let lowered = String(unsafeUninitializedCapacity: name.count) { out in
