@@ -17,7 +17,7 @@ let releaseLinkerSettings: [LinkerSetting] = [
 
 let package = Package(
     name: "EdgeAppServer",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // Synchronization's Mutex (Linux has it on every version)
     products: [
         .executable(name: "edge", targets: ["edge"]),
         .executable(name: "appserver", targets: ["appserver"]),

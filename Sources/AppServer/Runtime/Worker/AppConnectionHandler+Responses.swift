@@ -31,11 +31,10 @@ extension AppConnectionHandler {
         // Its callers checked `isClosed` before touching `context`.
         guard let exchange = current(id), !exchange.headWritten else { throw ResponseStateError() }
         exchange.keepAlive = exchange.keepAlive && !quiescing
-        exchange.encoder.encodeHead(
+        exchange.status = exchange.encoder.encodeHead(
             response, isHead: exchange.head.method.isHEAD, minorVersion: exchange.head.minorVersion,
             keepAlive: &exchange.keepAlive, date: dates.dateHeaderLine(), bodyLength: bodyLength, into: &buffer)
         exchange.headWritten = true
-        exchange.status = response.status.code
     }
 
     /// A whole response in one buffer and one write: the common case of a small body.

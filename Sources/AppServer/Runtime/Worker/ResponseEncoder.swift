@@ -9,16 +9,19 @@ struct ResponseEncoder {
 
     private(set) var framing: Framing = .length
 
-    /// The head bytes; `keepAlive` false adds `Connection: close`.
+    /// The head bytes; `keepAlive` false adds `Connection: close`. Returns the status code, for the access log.
     ///
     /// The app's fields are written as they are, skipping the ones this encoder owns, rather than copied and
     /// edited: mutating `HTTPFields` copies its storage, an allocation per response.
+    @discardableResult
     mutating func encodeHead(
         _ response: HTTPResponse, isHead: Bool, minorVersion: Int, keepAlive: inout Bool, date: ByteBuffer,
         bodyLength: Int? = nil, into buffer: inout ByteBuffer
-    ) {
+    ) -> Int {
         let fields = response.headerFields
-        let status = response.status.code
+        // Read once: swift-http-types keeps the status as its header-field text and parses it on every read.
+        let responseStatus = response.status
+        let status = responseStatus.code
         let bodyless = isHead || status == 204 || status == 304 || (100..<200).contains(status)
         var hasLength = false, hasServer = false, hasDate = false
         for field in fields {
@@ -46,7 +49,7 @@ struct ResponseEncoder {
             bytes.append("HTTP/1.1 ")
             bytes.append(decimal: status)
             bytes.append(" ")
-            bytes.append(string: response.status.reasonPhrase)
+            bytes.append(string: responseStatus.reasonPhrase)
             bytes.append("\r\n")
         }
         if !hasServer { bytes.append("Server: appserver\r\n") }
@@ -70,6 +73,7 @@ struct ResponseEncoder {
         }
         bytes.append("\r\n")
         buffer.writeHead(bytes)
+        return status
     }
 
     /// A body piece in the chosen framing (nothing for bodyless responses).

@@ -154,8 +154,17 @@ extension HTTP1ConnectionHandler: ProxyClient {
             bytes.append("Connection: keep-alive\r\n")
         }
         bytes.append("\r\n")
-        // Room for a small first body piece only where `proxyResponseBody` may append one.
-        let mergeRoom = state.gzip == nil && !state.chunked ? Self.mergedBodyLimit : 0
+        // Room for a small first body piece only where `proxyResponseBody` may append one, and no more than the
+        // body can need: a buffer past malloc's small sizes (4 KiB and up) cost more to get and free than the rest
+        // of the head.
+        let mergeRoom: Int
+        if state.gzip != nil || state.chunked || !hasBody {
+            mergeRoom = 0
+        } else if case .length(let length) = upstreamHead.bodyFraming {
+            mergeRoom = min(length, Self.mergedBodyLimit)
+        } else {
+            mergeRoom = Self.mergedBodyLimit
+        }
         var head = context.channel.allocator.buffer(capacity: bytes.count + mergeRoom)
         head.writeHead(bytes)
         state.headSent = true

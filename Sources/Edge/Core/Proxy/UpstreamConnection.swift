@@ -46,15 +46,32 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadlineCheck: Scheduled<Void>?
     private var deadlineCheckAt = NIODeadline.distantFuture
 
+    /// This handler's place in the pipeline while it is in one. Requests are written from here rather than from the
+    /// channel, whose writes start at the pipeline's tail and pass through this handler first (two handler hops per
+    /// request, write and flush). Cleared when the handler leaves: the context holds the handler.
+    private var context: ChannelHandlerContext?
+
     init(channel: any Channel, pooled: PooledServer) {
         self.channel = channel
         self.pooled = pooled
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     /// Sends an encoded request (head and whatever body is ready) and flushes.
     func send(_ bytes: ByteBuffer, respondingToHEAD: Bool) {
         parser.expectResponse(toHEAD: respondingToHEAD)
-        channel.writeAndFlush(bytes, promise: nil)
+        if let context {
+            context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+        } else {
+            channel.writeAndFlush(bytes, promise: nil)
+        }
     }
 
     /// Stops reading from the upstream (the client cannot take more) or starts again.
