@@ -38,6 +38,7 @@ import Testing
     @Test func compressesTextForClientsThatAcceptGzip() {
         #expect(decide() == .gzip)
         #expect(decide(type: "APPLICATION/JSON") == .gzip)
+        #expect(decide(type: " text/html ;charset=utf-8") == .gzip)  // whitespace around the type is not part of it
         #expect(decide(length: nil) == .gzip)  // streamed: length unknown
         #expect(decide(status: 404) == .gzip)
         #expect(decide(status: 304) == .gzip)  // headers only: the weak ETag and Vary a 200 would carry
@@ -45,6 +46,7 @@ import Testing
 
     @Test func leavesOtherTypesAlone() {
         #expect(decide(type: "image/png") == .untouched)
+        #expect(decide(type: "text/htmlx") == .untouched && decide(type: "text/htm") == .untouched && decide(type: "") == .untouched)
         #expect(decide(type: nil) == .untouched)
         #expect(decide { $0.isEncoded = true } == .untouched)
         #expect(decide { $0.forbidsTransform = true } == .untouched)

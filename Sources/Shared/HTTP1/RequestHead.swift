@@ -144,6 +144,19 @@ public enum ASCII {
         }
     }
 
+    /// `bytes` equals `lowercase` (bytes already in lower case), ignoring ASCII case in `bytes`.
+    public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, lowercased lowercase: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count == lowercase.count else { return false }
+        for index in 0..<bytes.count where lowercased(bytes[index]) != lowercase[index] { return false }
+        return true
+    }
+
+    /// Space or horizontal tab: the optional whitespace around field values and list members (RFC 9110 §5.6.3).
+    @inlinable @inline(__always)
+    public static func isBlank(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09
+    }
+
     @usableFromInline @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {
         byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
