@@ -93,6 +93,20 @@ import Testing
         #expect(match("/static")! == (0, "static"))
     }
 
+    @Test func upstreamFollowsTheLongestPrefix() {
+        let mixed = Router(routes: [
+            RouteConfig(prefix: "/", dir: "", upstream: "app"),
+            RouteConfig(prefix: "/static/", dir: "/srv/static"),
+            RouteConfig(prefix: "/static/live/", dir: "", upstream: "live"),
+        ])
+        func upstream(_ path: String) -> String? { mixed.upstream(for: try! RequestPath.decode(path[...]).get()) }
+        #expect(upstream("/static/live/feed") == "live")
+        #expect(upstream("/static/app.css") == nil)  // a file route inside a proxied one
+        #expect(upstream("/login") == "app")
+        let staticOnly = Router(routes: [RouteConfig(prefix: "/static/", dir: "/srv")])
+        #expect(staticOnly.upstream(for: try! RequestPath.decode("/other"[...]).get()) == nil)
+    }
+
     @Test func noRouteNoMatch() {
         let only = Router(routes: [RouteConfig(prefix: "/static/", dir: "/srv")])
         #expect(only.match(try! RequestPath.decode("/other"[...]).get()) == nil)

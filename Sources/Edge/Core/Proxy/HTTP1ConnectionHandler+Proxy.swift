@@ -43,7 +43,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
             finishWithoutProxy(.simple(.payloadTooLarge, closesConnection: true), head: head, context: context)
             return
         }
-        if head.headers.first("expect")?.lowercased() == "100-continue" && head.bodyFraming != .none {
+        // Framing first: most requests have no body, and then no field needs looking up.
+        if head.bodyFraming != .none && head.headers.first("expect")?.lowercased() == "100-continue" {
             context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
             needsFlush = true
         }

@@ -16,23 +16,39 @@ public struct Router: Sendable {
         public var relativePath: Substring
     }
 
+    /// The routes, longest prefix first, with their index in the config.
     private let routes: [(index: Int, route: RouteConfig)]
+    /// The same routes' prefixes, scanned per request: walking `routes` itself copied every route it passed (a
+    /// retain and release per string in it).
+    private let prefixes: [String]
 
     /// A router over `routes`.
     public init(routes: [RouteConfig]) {
         self.routes = routes.enumerated().map { ($0.offset, $0.element) }.sorted { $0.route.prefix.count > $1.route.prefix.count }
+        self.prefixes = self.routes.map(\.route.prefix)
     }
 
     /// The route for `path`, or `nil` when no prefix matches.
     public func match(_ path: RequestPath) -> Match? {
-        // Byte-wise comparison: `String.hasPrefix` applies Unicode equivalence, which is slower and not what a
-        // file system does.
         let utf8 = path.decoded.utf8
-        for (index, route) in routes where Self.hasPrefix(utf8, route.prefix.utf8) {
-            var relative = path.decoded[utf8.index(utf8.startIndex, offsetBy: route.prefix.utf8.count)...]
-            while relative.first == "/" { relative = relative.dropFirst() }
-            return Match(routeIndex: index, route: route, relativePath: relative)
-        }
+        guard let position = firstMatch(utf8) else { return nil }
+        let (index, route) = routes[position]
+        var relative = path.decoded[utf8.index(utf8.startIndex, offsetBy: route.prefix.utf8.count)...]
+        while relative.first == "/" { relative = relative.dropFirst() }
+        return Match(routeIndex: index, route: route, relativePath: relative)
+    }
+
+    /// The upstream of the route for `path`, when that route proxies: what a request needs to know before its
+    /// end, without building a `Match`.
+    public func upstream(for path: RequestPath) -> String? {
+        guard let position = firstMatch(path.decoded.utf8) else { return nil }
+        return routes[position].route.upstream
+    }
+
+    /// The position of the longest matching prefix. Compared byte-wise: `String.hasPrefix` applies Unicode
+    /// equivalence, which is slower and not what a file system does.
+    private func firstMatch(_ path: String.UTF8View) -> Int? {
+        for position in prefixes.indices where Self.hasPrefix(path, prefixes[position].utf8) { return position }
         return nil
     }
 

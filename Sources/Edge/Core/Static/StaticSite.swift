@@ -39,10 +39,10 @@ public struct StaticSite: Sendable {
     public func upstream(for uri: String) -> String? {
         guard hasUpstreams, let target = RequestTarget(uri) else { return nil }
         if RequestPath.isPlain(target.path) {
-            return router.match(RequestPath(decoded: String(target.path)))?.route.upstream
+            return router.upstream(for: RequestPath(decoded: String(target.path)))
         }
         guard case .success(let path) = RequestPath.decode(target.path, allowingDotfiles: true) else { return nil }
-        return router.match(path)?.route.upstream
+        return router.upstream(for: path)
     }
 
     /// The outcome for one request. `cache` belongs to the calling event loop.
