@@ -77,13 +77,16 @@ public final class StatusBoard: @unchecked Sendable {
             text.baseAddress!.advanced(by: written).copyMemory(from: source, byteCount: count)
             written += count
         }
-        func append(_ piece: String) {
+        func append(_ literal: StaticString) {
+            append(UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        }
+        func append(string piece: String) {
             var piece = piece
             piece.withUTF8 { append(UnsafeRawBufferPointer($0)) }
         }
-        append(head.method.rawValue)
+        append(string: head.method.rawValue)
         append(" ")
-        append(head.target)
+        append(string: head.target)
         head.headers.withFirstValue("x-request-id") { id in
             append(" (request id ")
             append(id)
