@@ -23,7 +23,7 @@ enum HTTP1Fields {
             var lineEnd = newline
             if lineEnd > lineStart && bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
             let first = bytes[lineStart]
-            if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { throw .malformed("obsolete header line folding") }
+            if ASCII.isBlank(first) { throw .malformed("obsolete header line folding") }
 
             var colon = lineStart
             while colon < lineEnd && ASCII.isTokenByte(bytes[colon]) { colon += 1 }
@@ -35,8 +35,8 @@ enum HTTP1Fields {
 
             var valueStart = colon + 1
             var valueEnd = lineEnd
-            while valueStart < valueEnd && (bytes[valueStart] == 0x20 || bytes[valueStart] == 0x09) { valueStart += 1 }
-            while valueEnd > valueStart && (bytes[valueEnd - 1] == 0x20 || bytes[valueEnd - 1] == 0x09) { valueEnd -= 1 }
+            while valueStart < valueEnd && ASCII.isBlank(bytes[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart && ASCII.isBlank(bytes[valueEnd - 1]) { valueEnd -= 1 }
             guard HTTP1Scanning.isValidFieldValue(bytes + valueStart, count: valueEnd - valueStart) else {
                 throw .malformed("invalid character in header value")
             }
@@ -76,7 +76,7 @@ struct FieldScan {
             transferEncoding = (transferEncoding ?? []) + Array(value)
         case 10 where ASCII.equalsIgnoringCase(name, "connection"):
             for token in value.split(separator: UInt8(ascii: ",")) {
-                let trimmed = token.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }.reversed()
+                let trimmed = token.drop(while: ASCII.isBlank).reversed().drop(while: ASCII.isBlank).reversed()
                 let word = String(decoding: trimmed, as: UTF8.self).lowercased()
                 switch word {
                 case "close": connectionClose = true

@@ -66,8 +66,8 @@ public enum AcceptEncoding {
     private static func trimmed(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
         var lower = start
         var upper = end
-        while lower < upper && (bytes[lower] == UInt8(ascii: " ") || bytes[lower] == UInt8(ascii: "\t")) { lower += 1 }
-        while upper > lower && (bytes[upper - 1] == UInt8(ascii: " ") || bytes[upper - 1] == UInt8(ascii: "\t")) { upper -= 1 }
+        while lower < upper && ASCII.isBlank(bytes[lower]) { lower += 1 }
+        while upper > lower && ASCII.isBlank(bytes[upper - 1]) { upper -= 1 }
         return UnsafeRawBufferPointer(rebasing: bytes[lower..<upper])
     }
 }
