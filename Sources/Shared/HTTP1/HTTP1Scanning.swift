@@ -20,9 +20,9 @@ extension ByteBuffer {
 }
 
 /// Byte searches shared by the request and response parsers.
-enum HTTP1Scanning {
+public enum HTTP1Scanning {
     /// The offset of the first `byte` at or after `start`, found with `memchr`.
-    static func index(of byte: UInt8, in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+    public static func index(of byte: UInt8, in raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
         guard start < raw.count, let base = raw.baseAddress else { return nil }
         guard let found = memchr(base + start, Int32(byte), raw.count - start) else { return nil }
         return base.distance(to: UnsafeRawPointer(found))

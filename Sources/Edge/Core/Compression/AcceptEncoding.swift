@@ -64,10 +64,6 @@ public enum AcceptEncoding {
     }
 
     private static func trimmed(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> UnsafeRawBufferPointer {
-        var lower = start
-        var upper = end
-        while lower < upper && ASCII.isBlank(bytes[lower]) { lower += 1 }
-        while upper > lower && ASCII.isBlank(bytes[upper - 1]) { upper -= 1 }
-        return UnsafeRawBufferPointer(rebasing: bytes[lower..<upper])
+        ASCII.trimmingBlanks(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
     }
 }

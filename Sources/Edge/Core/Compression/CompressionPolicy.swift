@@ -59,11 +59,8 @@ public struct CompressionPolicy: Sendable {
 
     /// The type without its parameters and surrounding whitespace: `text/html` of `text/html; charset=utf-8`.
     static func essence(of mediaType: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var end = mediaType.firstIndex(of: UInt8(ascii: ";")) ?? mediaType.count
-        var start = 0
-        while start < end && ASCII.isBlank(mediaType[start]) { start += 1 }
-        while end > start && ASCII.isBlank(mediaType[end - 1]) { end -= 1 }
-        return UnsafeRawBufferPointer(rebasing: mediaType[start..<end])
+        let end = mediaType.firstIndex(of: UInt8(ascii: ";")) ?? mediaType.count
+        return ASCII.trimmingBlanks(UnsafeRawBufferPointer(rebasing: mediaType[..<end]))
     }
 
     /// The decision for `response`, sent to a client that does (`acceptsGzip`) or does not take gzip.

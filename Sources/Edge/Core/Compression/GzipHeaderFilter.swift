@@ -22,22 +22,19 @@ public enum GzipHeaderFilter {
         }
         var sawVary = false
         lines.withUnsafeReadableBytes { raw in
-            guard let base = raw.baseAddress else { return }
             var start = 0
             while start < raw.count {
-                // Found with memchr, on pointers: the generic `firstIndex(of:)` over buffer slices cost several
+                // Found with memchr (`HTTP1Scanning`): the generic `firstIndex(of:)` over buffer slices cost several
                 // instructions a byte, the larger part of this filter's cost.
-                let newline = memchr(base + start, Int32(UInt8(ascii: "\n")), raw.count - start)
-                let end = newline.map { base.distance(to: UnsafeRawPointer($0)) + 1 } ?? raw.count
-                let line = UnsafeRawBufferPointer(start: base + start, count: end - start)
+                let end = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: raw, from: start).map { $0 + 1 } ?? raw.count
+                let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
                 start = end
-                guard let colonAt = memchr(line.baseAddress!, Int32(UInt8(ascii: ":")), line.count), !isStatusLine(line) else {
+                guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0), !isStatusLine(line) else {
                     output.writeBytes(line)  // the status line
                     continue
                 }
-                let colon = line.baseAddress!.distance(to: UnsafeRawPointer(colonAt))
-                let name = UnsafeRawBufferPointer(start: line.baseAddress, count: colon)
-                let value = trimmedValue(UnsafeRawBufferPointer(start: line.baseAddress! + colon + 1, count: line.count - colon - 1))
+                let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+                let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
                 if ASCII.equalsIgnoringCase(name, "vary") {
                     sawVary = true
                     output.writeBytes(name)
@@ -71,13 +68,11 @@ public enum GzipHeaderFilter {
         line.count >= 5 && memcmp(line.baseAddress!, "HTTP/", 5) == 0
     }
 
-    /// `raw` without the whitespace around it, and without the line end.
+    /// `raw` without its line end and the whitespace around it.
     private static func trimmedValue(_ raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var start = 0
         var end = raw.count
-        while start < end && ASCII.isBlank(raw[start]) { start += 1 }
-        while end > start && (ASCII.isBlank(raw[end - 1]) || raw[end - 1] == 0x0D || raw[end - 1] == 0x0A) { end -= 1 }
-        return UnsafeRawBufferPointer(rebasing: raw[start..<end])
+        while end > 0 && (raw[end - 1] == 0x0D || raw[end - 1] == 0x0A) { end -= 1 }
+        return ASCII.trimmingBlanks(UnsafeRawBufferPointer(rebasing: raw[..<end]))
     }
 
     private static func varyCoversAcceptEncoding(_ value: UnsafeRawBufferPointer) -> Bool {
