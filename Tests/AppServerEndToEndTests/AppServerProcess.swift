@@ -50,8 +50,7 @@ final class AppServerProcess: @unchecked Sendable {
         // INT stops the master and its workers at once; KILL only if that fails (workers would then exit by
         // themselves when they notice the master is gone).
         kill(process.processIdentifier, SIGINT)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        eventually(within: 5) { !process.isRunning }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -63,9 +62,7 @@ final class AppServerProcess: @unchecked Sendable {
     func signal(_ number: Int32) { kill(pid, number) }
 
     func waitForExit(timeout: TimeInterval = 30) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        eventually(within: timeout) { !process.isRunning } ? process.terminationStatus : nil
     }
 
     func connect() throws -> RawConnection { try RawConnection(unixPath: socketPath) }
@@ -139,15 +136,11 @@ final class LoadGenerator: @unchecked Sendable {
 
     /// Waits until at least `count` requests have succeeded (the load is really running).
     func waitForSuccesses(_ count: Int, timeout: TimeInterval = 20) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        eventually(within: timeout) {
             lock.lock()
-            let done = succeeded >= count
-            lock.unlock()
-            if done { return true }
-            usleep(10_000)
+            defer { lock.unlock() }
+            return succeeded >= count
         }
-        return false
     }
 
     func stop() -> (succeeded: Int, failures: [String]) {

@@ -65,16 +65,15 @@ import Testing
         try cut.send("POST /upload?name=cut.bin HTTP/1.1\r\nHost: app\r\nContent-Length: 1000000\r\n\r\n" + String(repeating: "x", count: 1000))
         let media = server.directory.path + "/media"
         // Disconnect only once the app has started writing the temporary file.
-        let started = Date().addingTimeInterval(10)
-        while Date() < started, !(try FileManager.default.contentsOfDirectory(atPath: media)).contains(where: { $0.hasPrefix(".upload-") }) {
-            usleep(10_000)
+        try eventually(within: 10) {
+            try FileManager.default.contentsOfDirectory(atPath: media).contains { $0.hasPrefix(".upload-") }
         }
         cut.close()
-        let deadline = Date().addingTimeInterval(10)
         var leftovers: [String] = []
-        repeat {
-            leftovers = (try FileManager.default.contentsOfDirectory(atPath: media)).filter { $0 != "data.bin" }
-        } while !leftovers.isEmpty && Date() < deadline && usleep(20_000) == 0
+        try eventually(within: 10) {
+            leftovers = try FileManager.default.contentsOfDirectory(atPath: media).filter { $0 != "data.bin" }
+            return leftovers.isEmpty
+        }
         #expect(leftovers.isEmpty, "left behind: \(leftovers)")
     }
 

@@ -154,10 +154,5 @@ private final class TrackedServer: Sendable {
 
 /// Polls `condition` until it holds or five seconds pass.
 private func poll(_ condition: () -> Bool) -> Bool {
-    let deadline = NIODeadline.now() + .seconds(5)
-    while NIODeadline.now() < deadline {
-        if condition() { return true }
-        usleep(2_000)
-    }
-    return condition()
+    eventually(within: 5, pollingEvery: 0.002, condition)
 }

@@ -9,6 +9,8 @@ import Testing
     let garbage: FakeUpstream
     let resetter: FakeUpstream
     let echo: FakeUpstream
+    let reuseCloser: FakeUpstream
+    let reusePartial: FakeUpstream
     let edge: EdgeProcess
 
     init() throws {
@@ -16,6 +18,8 @@ import Testing
         garbage = try FakeUpstream(directory: directory, name: "garbage.sock", behaviour: .garbage)
         resetter = try FakeUpstream(directory: directory, name: "reset.sock", behaviour: .resetMidResponse)
         echo = try FakeUpstream(directory: directory, name: "echo.sock", behaviour: .upgradeEcho)
+        reuseCloser = try FakeUpstream(directory: directory, name: "reuse.sock", behaviour: .closeOnReuse(sending: ""))
+        reusePartial = try FakeUpstream(directory: directory, name: "partial.sock", behaviour: .closeOnReuse(sending: "HTTP/1.1 200 OK\r\nContent-"))
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -25,11 +29,15 @@ import Testing
                   garbage: {servers: ["unix:garbage.sock"]}
                   reset: {servers: ["unix:reset.sock"]}
                   echo: {servers: ["unix:echo.sock"]}
+                  reuse: {servers: ["unix:reuse.sock"]}
+                  partial: {servers: ["unix:partial.sock"]}
                 routes:
                   - {prefix: /idle/, upstream: idle}
                   - {prefix: /garbage/, upstream: garbage}
                   - {prefix: /reset/, upstream: reset}
                   - {prefix: /ws/, upstream: echo}
+                  - {prefix: /reuse/, upstream: reuse}
+                  - {prefix: /partial/, upstream: partial}
                 """)
     }
 
@@ -44,6 +52,44 @@ import Testing
             #expect(idleCloser.waitForClosed(round))
         }
         #expect(idleCloser.connections >= 5)
+    }
+
+    // The next four: the upstream takes a request on a pooled connection and closes it, as if it had timed the
+    // connection out just then. Only an idempotent request with no response byte yet may be sent again.
+
+    @Test func anIdempotentRequestOnAConnectionClosedUnderItIsSentAgain() throws {
+        #expect(try get(edge.port, "/reuse/first").bodyText == "fresh")
+        let retried = try get(edge.port, "/reuse/second")
+        #expect(retried.status == 200)
+        #expect(retried.bodyText == "fresh")
+        #expect(reuseCloser.requestLines == ["GET /reuse/first", "GET /reuse/second", "GET /reuse/second"])
+        #expect(reuseCloser.connections == 2)
+    }
+
+    @Test func aNonIdempotentRequestIsNeverSentTwice() throws {
+        #expect(try get(edge.port, "/reuse/first").status == 200)
+        let connection = try edge.connect()
+        try connection.send("POST /reuse/order HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        #expect(try connection.readResponse().status == 502)
+        #expect(reuseCloser.requestLines == ["GET /reuse/first", "POST /reuse/order"])
+        #expect(edge.waitForLog(containing: "upstream closed the connection before responding") != nil)
+        #expect(try get(edge.port, "/reuse/after").status == 200)
+    }
+
+    @Test func anIdempotentRequestWhoseBodyWentUpIsNeverSentTwice() throws {
+        // PUT may be repeated, but its body was streamed up and is no longer held to send again.
+        #expect(try get(edge.port, "/reuse/first").status == 200)
+        let connection = try edge.connect()
+        try connection.send("PUT /reuse/doc HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try connection.readResponse().status == 502)
+        #expect(reuseCloser.requestLines == ["GET /reuse/first", "PUT /reuse/doc"])
+    }
+
+    @Test func aRequestWhoseResponseHadBegunIsNeverSentTwice() throws {
+        #expect(try get(edge.port, "/partial/first").status == 200)
+        #expect(try get(edge.port, "/partial/second").status == 502)
+        #expect(reusePartial.requestLines == ["GET /partial/first", "GET /partial/second"])
+        #expect(edge.waitForLog(containing: "connection closed in the middle of a response") != nil)
     }
 
     @Test func upgradedConnectionsAreTunnelledBothWays() throws {

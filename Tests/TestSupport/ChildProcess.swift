@@ -23,8 +23,7 @@ public final class ChildProcess: @unchecked Sendable {
     deinit {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        eventually(within: 5) { !process.isRunning }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }

@@ -72,9 +72,7 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Waits for the process to exit and returns its status, or `nil` after `timeout` seconds.
     func waitForExit(timeout: TimeInterval = 30) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
+        eventually(within: timeout) { !process.isRunning } ? process.terminationStatus : nil
     }
 
     /// Stops edge gracefully and returns the access log's lines.

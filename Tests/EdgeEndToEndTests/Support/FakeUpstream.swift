@@ -19,6 +19,10 @@ final class FakeUpstream: @unchecked Sendable {
         case upgradeEcho
         /// The same complete response to every request, keeping the connection; a `HEAD` gets its head only.
         case fixed(String)
+        /// Answers a connection's first request and keeps it; takes the second, sends `partial` (perhaps nothing)
+        /// and closes. This is the race of an upstream closing a pooled connection just as Edge reuses it, made
+        /// certain instead of timed.
+        case closeOnReuse(sending: String)
     }
 
     let path: String
@@ -26,6 +30,7 @@ final class FakeUpstream: @unchecked Sendable {
     private let lock = NSLock()
     private var _connections = 0
     private var _closed = 0
+    private var _requestLines: [String] = []
 
     var connections: Int {
         lock.lock()
@@ -40,14 +45,16 @@ final class FakeUpstream: @unchecked Sendable {
         return _closed
     }
 
+    /// Every request line received so far, in order, without the version (`GET /x`).
+    var requestLines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return _requestLines
+    }
+
     /// Waits until this server has closed at least `count` connections.
     func waitForClosed(_ count: Int, timeout: TimeInterval = 10) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while closed < count {
-            if Date() > deadline { return false }
-            usleep(10_000)
-        }
-        return true
+        eventually(within: timeout) { closed >= count }
     }
 
     init(directory: TestDirectory, name: String, behaviour: Behaviour) throws {
@@ -69,7 +76,7 @@ final class FakeUpstream: @unchecked Sendable {
                 _connections += 1
                 lock.unlock()
                 Thread { [self] in
-                    Self.serve(connection, behaviour)
+                    serve(connection, behaviour)
                     lock.lock()
                     _closed += 1
                     lock.unlock()
@@ -83,10 +90,11 @@ final class FakeUpstream: @unchecked Sendable {
         close(fd)
     }
 
-    private static func serve(_ connection: CInt, _ behaviour: Behaviour) {
+    private func serve(_ connection: CInt, _ behaviour: Behaviour) {
         defer { close(connection) }
         var pending = [UInt8]()
         var scratch = [UInt8](repeating: 0, count: 4096)
+        var requestsOnThisConnection = 0
         while true {
             // Wait for one whole request head (the tests send no bodies here).
             while !pending.containsHeadEnd {
@@ -95,12 +103,22 @@ final class FakeUpstream: @unchecked Sendable {
                 pending += scratch[..<count]
             }
             let isHEAD = pending.starts(with: Array("HEAD ".utf8))
+            record(requestLineOf: pending)
+            requestsOnThisConnection += 1
             pending.removeAll()
             switch behaviour {
             case .answerThenCloseIdle:
                 send(connection, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok")
+                // Keeps the close apart from the response, so Edge has pooled the connection when the close comes.
                 usleep(50_000)
-                return  // closes while Edge keeps it pooled
+                return
+            case .closeOnReuse(let partial):
+                guard requestsOnThisConnection > 1 else {
+                    send(connection, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+                    continue
+                }
+                send(connection, partial)
+                return
             case .garbage:
                 send(connection, "THIS IS NOT HTTP\r\n\r\n")
                 return
@@ -123,7 +141,15 @@ final class FakeUpstream: @unchecked Sendable {
         }
     }
 
-    private static func send(_ connection: CInt, _ text: String) {
+    private func record(requestLineOf head: [UInt8]) {
+        let line = head.prefix { $0 != 13 }
+        let withoutVersion = line.lastIndex(of: 32).map { line[..<$0] } ?? line
+        lock.lock()
+        _requestLines.append(String(decoding: withoutVersion, as: UTF8.self))
+        lock.unlock()
+    }
+
+    private func send(_ connection: CInt, _ text: String) {
         _ = text.withCString { Glibc.send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 }
