@@ -37,6 +37,16 @@ import Testing
         #expect(headers.contains { $0["name"] == "X-Custom" && $0["value"] == "yes" })
     }
 
+    @Test func streamedResponsesLeaveAsTheyAreWritten() throws {
+        // The second event comes a minute after the first. The first must be readable at once: a worker that held
+        // the response back would fail this read at the connection's receive timeout, not by a stopwatch.
+        let connection = try server.connect()
+        try connection.send("GET /__test/stream?n=2&ms=60000 HTTP/1.1\r\nHost: app\r\n\r\n")
+        let first = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") }, as: UTF8.self)
+        #expect(first.contains("Content-Type: text/event-stream"))
+        #expect(first.contains("Transfer-Encoding: chunked"))
+    }
+
     @Test func chunkedRequestBodiesStream() throws {
         let connection = try server.connect()
         try connection.send("POST /echo HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n")

@@ -145,6 +145,18 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         return buffer
     }
 
+    /// Reads bytes as they arrive until `isEnough` holds for all of them, and returns them. Throws if the connection
+    /// closes first or nothing arrives within the receive timeout, so a response held back fails the test.
+    public func readBytes(until isEnough: ([UInt8]) throws -> Bool) throws -> [UInt8] {
+        var received: [UInt8] = []
+        while try !isEnough(received) {
+            let more = try readAvailable()
+            guard !more.isEmpty else { throw TestFailure("connection closed after \(received.count) bytes") }
+            received += more
+        }
+        return received
+    }
+
     /// Reads (and discards) up to `count` bytes as they arrive; returns how many came.
     public func readSome(_ count: Int) throws -> Int {
         while buffer.isEmpty { guard try fill() else { return 0 } }

@@ -23,6 +23,14 @@ final class FakeUpstream: @unchecked Sendable {
         /// and closes. This is the race of an upstream closing a pooled connection just as Edge reuses it, made
         /// certain instead of timed.
         case closeOnReuse(sending: String)
+        /// Sends `first` for each request, holds the rest until the test calls `release()`, then sends `rest` and
+        /// keeps the connection: an upstream whose pace the test controls (a slow app, a stream of events).
+        case onCue(first: String, rest: String)
+
+        /// Server-sent events, chunked: `data: 0` at once, `data: 1` and the end on the test's cue.
+        static let eventStream = onCue(
+            first: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 0\n\n\r\n",
+            rest: "9\r\ndata: 1\n\n\r\n0\r\n\r\n")
     }
 
     let path: String
@@ -31,6 +39,7 @@ final class FakeUpstream: @unchecked Sendable {
     private var _connections = 0
     private var _closed = 0
     private var _requestLines: [String] = []
+    private let cue = DispatchSemaphore(value: 0)
 
     var connections: Int {
         lock.lock()
@@ -50,6 +59,16 @@ final class FakeUpstream: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return _requestLines
+    }
+
+    /// Lets one request held by `.onCue` finish.
+    func release() {
+        cue.signal()
+    }
+
+    /// Waits until this server has received `count` requests in all.
+    func waitForRequests(_ count: Int, timeout: TimeInterval = 10) -> Bool {
+        eventually(within: timeout) { requestLines.count >= count }
     }
 
     /// Waits until this server has closed at least `count` connections.
@@ -119,6 +138,11 @@ final class FakeUpstream: @unchecked Sendable {
                 }
                 send(connection, partial)
                 return
+            case .onCue(let first, let rest):
+                send(connection, first)
+                // Bounded, so a test that fails before releasing does not leave this thread behind for good.
+                _ = cue.wait(timeout: .now() + 30)
+                send(connection, rest)
             case .garbage:
                 send(connection, "THIS IS NOT HTTP\r\n\r\n")
                 return
