@@ -14,6 +14,8 @@ import Glibc
     let appLog = LineCollector()
     /// Sends one server-sent event, then the second and the end when the test says so.
     let events: FakeUpstream
+    /// Counts the request body it is sent and never answers.
+    let sink: FakeUpstream
 
     init() throws {
         directory.write("site/s.txt", "static")
@@ -23,6 +25,7 @@ import Glibc
             ["--config", directory.path + "/app.yaml"], log: appLog)
         guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
         events = try FakeUpstream(directory: directory, name: "events.sock", behaviour: .eventStream)
+        sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -31,11 +34,13 @@ import Glibc
                   gone: {servers: ["unix:nothing-here.sock"]}
                   mixed: {servers: ["unix:nothing-here.sock", "unix:app.sock"]}
                   events: {servers: ["unix:events.sock"]}
+                  sink: {servers: ["unix:sink.sock"]}
                 routes:
                   - {prefix: /static/, dir: site}
                   - {prefix: /down/, upstream: gone}
                   - {prefix: /mixed/, upstream: mixed}
                   - {prefix: /events/, upstream: events}
+                  - {prefix: /sink/, upstream: sink}
                   - {prefix: /, upstream: app}
                 limits: {max_body_size: 1MiB}
                 timeouts: {upstream_response: 1s, body: 1s}
@@ -97,9 +102,23 @@ import Glibc
 
         let chunked = try edge.connect()
         try chunked.send("POST /upload?name=grown.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-        let megabyte = String(repeating: "z", count: 300_000)
-        for _ in 0..<4 { try? chunked.send(String(megabyte.utf8.count, radix: 16) + "\r\n" + megabyte + "\r\n") }
+        let piece = String(repeating: "z", count: 300_000)
+        for _ in 0..<4 { try? chunked.send(String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n") }
         #expect(try chunked.readResponse().status == 413)
+        // The app saw a body cut short: no file, and no temporary file left behind.
+        let media = directory.path + "/media"
+        #expect(eventually(within: 10) { ((try? FileManager.default.contentsOfDirectory(atPath: media)) ?? []).isEmpty })
+    }
+
+    @Test func aChunkedBodyThatOutgrowsTheLimitIsCutAtTheLimit() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /sink/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let piece = String(repeating: "z", count: 300_000)
+        for _ in 0..<4 { try? connection.send(String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n") }
+        #expect(try connection.readResponse().status == 413)
+        #expect(sink.waitForClosed(1))
+        #expect(sink.bodyBytes > 0, "the body streamed up until it outgrew the limit")
+        #expect(sink.bodyBytes <= 1_048_576)
     }
 
     @Test func aClientStillSendingItsBodySeesThe413() throws {

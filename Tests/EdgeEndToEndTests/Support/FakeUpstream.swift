@@ -27,6 +27,9 @@ final class FakeUpstream: @unchecked Sendable {
         /// keeps the connection: an upstream whose pace the test controls (a slow app, a stream of events).
         case onCue(first: String, rest: String)
 
+        /// Never answers: reads a chunked request body until the connection closes, counting its bytes.
+        case swallowChunkedBody
+
         /// Server-sent events, chunked: `data: 0` at once, `data: 1` and the end on the test's cue.
         static let eventStream = onCue(
             first: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 0\n\n\r\n",
@@ -40,6 +43,7 @@ final class FakeUpstream: @unchecked Sendable {
     private var _closed = 0
     private var _requestLines: [String] = []
     private let cue = DispatchSemaphore(value: 0)
+    private var _bodyBytes = 0
 
     var connections: Int {
         lock.lock()
@@ -59,6 +63,13 @@ final class FakeUpstream: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return _requestLines
+    }
+
+    /// Body bytes (chunk framing removed) received by `.swallowChunkedBody` so far.
+    var bodyBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return _bodyBytes
     }
 
     /// Lets one request held by `.onCue` finish.
@@ -124,6 +135,7 @@ final class FakeUpstream: @unchecked Sendable {
             let isHEAD = pending.starts(with: Array("HEAD ".utf8))
             record(requestLineOf: pending)
             requestsOnThisConnection += 1
+            var afterHead = Array(pending[(pending.headEnd! + 4)...])
             pending.removeAll()
             switch behaviour {
             case .answerThenCloseIdle:
@@ -137,6 +149,16 @@ final class FakeUpstream: @unchecked Sendable {
                     continue
                 }
                 send(connection, partial)
+                return
+            case .swallowChunkedBody:
+                while true {
+                    let count = recv(connection, &scratch, scratch.count, 0)
+                    if count <= 0 { break }
+                    afterHead += scratch[..<count]
+                }
+                lock.lock()
+                _bodyBytes += afterHead.chunkedPayloadLength
+                lock.unlock()
                 return
             case .onCue(let first, let rest):
                 send(connection, first)
@@ -179,8 +201,27 @@ final class FakeUpstream: @unchecked Sendable {
 }
 
 extension Array where Element == UInt8 {
-    var containsHeadEnd: Bool {
-        guard count >= 4 else { return false }
-        return (0...(count - 4)).contains { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+    /// Where the first `CRLF CRLF` starts.
+    var headEnd: Int? {
+        guard count >= 4 else { return nil }
+        return (0...(count - 4)).first { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+    }
+
+    var containsHeadEnd: Bool { headEnd != nil }
+
+    /// The data bytes of a chunked body, framing removed; a chunk cut short counts with the bytes that came.
+    var chunkedPayloadLength: Int {
+        var index = 0
+        var total = 0
+        while let lineEnd = self[index...].firstIndex(of: 10),
+            let size = Int(String(decoding: self[index..<lineEnd], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16),
+            size > 0
+        {
+            let dataStart = lineEnd + 1
+            total += Swift.min(size, count - dataStart)
+            index = dataStart + size + 2
+            guard index < count else { break }
+        }
+        return total
     }
 }
