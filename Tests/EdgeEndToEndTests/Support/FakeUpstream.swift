@@ -5,8 +5,9 @@ import TestSupport
 import Glibc
 #endif
 
-/// A deliberately misbehaving upstream on a Unix socket: each accepted connection gets `behaviour` for every
-/// request it sends.
+/// An upstream on a Unix socket whose behaviour a test scripts: misbehaving on purpose, or answering only on the
+/// test's cue. Each accepted connection gets `behaviour` for every request it sends; the request lines received
+/// are recorded, so a test can tell which server got what and how often.
 final class FakeUpstream: @unchecked Sendable {
     enum Behaviour: Sendable {
         /// A valid keep-alive response, after which the server closes the connection while it is idle.
@@ -26,7 +27,6 @@ final class FakeUpstream: @unchecked Sendable {
         /// Sends `first` for each request, holds the rest until the test calls `release()`, then sends `rest` and
         /// keeps the connection: an upstream whose pace the test controls (a slow app, a stream of events).
         case onCue(first: String, rest: String)
-
         /// Never answers: reads a chunked request body until the connection closes, counting its bytes.
         case swallowChunkedBody
 
