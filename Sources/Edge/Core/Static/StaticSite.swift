@@ -2,7 +2,10 @@ import NIOCore
 import NIOHTTP1
 
 /// The static part of Edge: routes requests to directories and answers them from the open-file cache or disk.
-public struct StaticSite: Sendable {
+///
+/// A class, though nothing in it changes: every request calls into it through the shared settings, and as a struct
+/// it was copied for each call, a retain and a release for each of its arrays.
+public final class StaticSite: Sendable {
     /// A response plus, when the request was refused for a reason worth a log line, that reason.
     public struct Outcome {
         public var response: Response
