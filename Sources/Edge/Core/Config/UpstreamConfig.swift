@@ -49,6 +49,11 @@ public struct RealIPConfig: Sendable, Hashable {
     }
 
     public init() {}
+
+    /// Whether `peer` may tell Edge the client's address.
+    public func trusts(_ peer: String) -> Bool {
+        trusted.contains { $0.contains(peer) }
+    }
 }
 
 extension RealIPConfig.Header: CaseIterable {}

@@ -370,10 +370,16 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let facts = facts()
         let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? "-"
         return AccessLogEntry(
-            remoteAddress: remoteAddress, time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
+            remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
             uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,
             requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)
+    }
+
+    /// The client's address as the access log shows it: the peer's, or the one a `real_ip.trusted` peer gave.
+    private func clientAddress(of head: RequestHead?) -> String {
+        guard let head, !settings.realIP.trusted.isEmpty else { return remoteAddress }
+        return ProxyHeaders.clientAddress(peer: remoteAddress, headers: head.headers, realIP: settings.realIP)
     }
 
     private static func describe(_ address: SocketAddress) -> String {

@@ -20,26 +20,42 @@ public enum ProxyHeaders {
     public static func clientFacts(
         peer: String, headers: HeaderFields, realIP: RealIPConfig, scheme: String, port: Int, newRequestID: () -> String
     ) -> ClientFacts {
-        let trusted = realIP.trusted.contains { $0.contains(peer) }
-        var address = peer
-        var forwardedFor = peer
-        if trusted {
-            let chain = headers.all("x-forwarded-for").flatMap { $0.split(separator: ",") }.map { $0.trimmedOfWhitespace() }
-            switch realIP.header {
-            case .cfConnectingIP:
-                if let cf = headers.first("cf-connecting-ip")?.trimmedOfWhitespace(), CIDR.parseAddress(cf) != nil { address = cf }
-            case .xForwardedFor:
-                // Walk from the right past trusted proxies: the first untrusted hop is the client.
-                for hop in chain.reversed() where CIDR.parseAddress(hop) != nil {
-                    address = hop
-                    if !realIP.trusted.contains(where: { $0.contains(hop) }) { break }
-                }
-            }
-            forwardedFor = (chain + [peer]).joined(separator: ", ")
-        }
+        let trusted = realIP.trusts(peer)
+        let address = trusted ? claimedClientAddress(headers: headers, realIP: realIP) ?? peer : peer
+        let forwardedFor = trusted ? (forwardedChain(headers) + [peer]).joined(separator: ", ") : peer
         var requestID = newRequestID()
         if trusted, let given = headers.first("x-request-id"), isWellFormedRequestID(given) { requestID = given }
         return ClientFacts(address: address, forwardedFor: forwardedFor, scheme: scheme, host: headers.first("host"), port: port, requestID: requestID)
+    }
+
+    /// The client's address for a request from `peer`: the peer itself, unless it is in `real_ip.trusted`; then
+    /// the address `real_ip.header` names. As nginx's realip module does for `$remote_addr`, this is the address
+    /// the access log shows.
+    public static func clientAddress(peer: String, headers: HeaderFields, realIP: RealIPConfig) -> String {
+        guard realIP.trusts(peer) else { return peer }
+        return claimedClientAddress(headers: headers, realIP: realIP) ?? peer
+    }
+
+    /// The address a trusted peer says the client has, if it says one that parses.
+    private static func claimedClientAddress(headers: HeaderFields, realIP: RealIPConfig) -> String? {
+        switch realIP.header {
+        case .cfConnectingIP:
+            guard let cf = headers.first("cf-connecting-ip")?.trimmedOfWhitespace(), CIDR.parseAddress(cf) != nil else { return nil }
+            return cf
+        case .xForwardedFor:
+            // Walk from the right past trusted proxies: the first untrusted hop is the client.
+            var address: String?
+            for hop in forwardedChain(headers).reversed() where CIDR.parseAddress(hop) != nil {
+                address = hop
+                if !realIP.trusts(hop) { break }
+            }
+            return address
+        }
+    }
+
+    /// Every `X-Forwarded-For` hop, in order, across all the fields.
+    private static func forwardedChain(_ headers: HeaderFields) -> [String] {
+        headers.all("x-forwarded-for").flatMap { $0.split(separator: ",") }.map { $0.trimmedOfWhitespace() }
     }
 
     /// `[A-Za-z0-9._-]`, 1 to 128 characters: anything else is replaced, so logs and upstreams never see injected text.
