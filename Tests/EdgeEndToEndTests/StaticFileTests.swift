@@ -42,6 +42,29 @@ import Testing
         #expect(try get(edge.port, "/blob").header("Content-Type") == "application/octet-stream")
     }
 
+    @Test func theConnectionHeaderSaysWhatHappensToTheConnection() throws {
+        // The same small file three ways: HTTP/1.1 keep-alive (no header), HTTP/1.0 keep-alive, and a close. Both
+        // a compressible type (its head gets `Vary` per request) and one that is not (sent ready-made).
+        for path in ["/app.css", "/img/logo.png"] { try checkConnectionHeaders(path) }
+    }
+
+    private func checkConnectionHeaders(_ path: String) throws {
+        let expectedBody = try get(edge.port, path).body
+        let connection = try edge.connect()
+        try connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let kept = try connection.readResponse()
+        #expect(kept.header("Connection") == nil)
+        try connection.send("GET \(path) HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        let http10 = try connection.readResponse()
+        #expect(http10.header("Connection") == "keep-alive")
+        try connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let closing = try connection.readResponse()
+        #expect(closing.header("Connection") == "close")
+        #expect([kept, http10, closing].allSatisfy { $0.body == expectedBody })
+        #expect(connection.waitForClose())
+        #expect([kept, http10, closing].allSatisfy { $0.header("Date")?.hasSuffix(" GMT") == true })
+    }
+
     @Test func headAnswersTheSameHeadersWithoutBody() throws {
         let connection = try edge.connect()
         try connection.send("HEAD /app.css HTTP/1.1\r\nHost: x\r\n\r\nGET /app.css HTTP/1.1\r\nHost: x\r\n\r\n")

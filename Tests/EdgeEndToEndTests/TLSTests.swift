@@ -23,6 +23,7 @@ import Glibc
         big = Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 / 251) })
         directory.write("site/big.bin", big)
         directory.write("site/a.txt", "alpha\n")
+        directory.write("site/small.bin", Data([1, 2, 3]))
         edge = try EdgeProcess(
             directory: directory,
             listen: """
@@ -87,6 +88,13 @@ import Glibc
         #expect(conditional.output == "304")
         #expect(headers.contains("strict-transport-security: max-age=600"))
         #expect(!headers.contains("connection:"))
+        // Small files (kept in memory, sent in one write) carry the header too, over both protocols.
+        for http in ["--http2", "--http1.1"] {
+            for path in ["/a.txt", "/small.bin"] {
+                let small = try curl([http, "-s", "-D", "-", "-o", "/dev/null", "https://localhost:\(tlsPort)\(path)"]).output.lowercased()
+                #expect(small.contains("strict-transport-security: max-age=600"), "\(http) \(path): \(small)")
+            }
+        }
     }
 
     @Test func manyConcurrentStreamsOnFewConnections() throws {

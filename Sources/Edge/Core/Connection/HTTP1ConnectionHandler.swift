@@ -265,6 +265,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now)
         entry?.upstream = upstream
         entry?.requestID = requestID
+        // A small file's whole response, ready-made with this second's `Date`: nothing to add for a keep-alive
+        // HTTP/1.1 connection without HSTS, so it goes out as it is.
+        if keepAlive, !http10, listener.hstsHeaderLine == nil, let file = response.wholeFile,
+            let whole = file.wholeResponse(dateLine: resources.dates.dateHeaderLine())
+        {
+            needsFlush = true
+            context.write(wrapOutboundOut(.byteBuffer(whole)), promise: nil)
+            entry?.bodyBytesSent = response.body.byteCount
+            entry.map(resources.accessLog.append)
+            return
+        }
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
         head.writeImmutableBuffer(response.head)
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())

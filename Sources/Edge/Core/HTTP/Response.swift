@@ -9,9 +9,13 @@ public struct Response {
     /// Status, for the access log and for deciding whether a body is allowed.
     public var status: HTTPStatus
     /// Status line plus header lines, each ending in CRLF, without the blank line that ends the head.
-    public var head: ByteBuffer
+    public var head: ByteBuffer { didSet { wholeFile = nil } }
     /// What follows the head.
-    public var body: ResponseBody
+    public var body: ResponseBody { didSet { wholeFile = nil } }
+    /// Set when this is exactly `file`'s full 200 response with its contents from memory, so the writer may send
+    /// the file's ready-made bytes (`CachedFile.wholeResponse`). Any change to `head` or `body` (the compression
+    /// filter's, say) clears it, so a changed response is never replaced by the file's.
+    public private(set) var wholeFile: CachedFile?
     /// Whether the connection must close after this response (bad requests and the like).
     public var closesConnection = false
     /// For the compression filter, set on responses about a file: its media type and full length. `nil` for Edge's
@@ -24,6 +28,13 @@ public struct Response {
         self.head = head
         self.body = body
         self.closesConnection = closesConnection
+    }
+
+    /// `file`'s full 200 response with its contents from memory.
+    public static func whole(_ file: CachedFile, contents: ByteBuffer) -> Response {
+        var response = Response(status: .ok, head: file.fullResponseHead, body: .memory(contents))
+        response.wholeFile = file
+        return response
     }
 
     /// A short plain-text error or redirect response: `404 Not Found\n`.

@@ -63,5 +63,32 @@ public final class CachedFile {
     }
 
     /// Bytes kept in memory for this entry, counted against the cache's budget.
-    var memoryCost: Int { (contents?.readableBytes ?? 0) + fullResponseHead.readableBytes + path.utf8.count + 128 }
+    var memoryCost: Int {
+        let contentsCost = contents?.readableBytes ?? 0
+        // A file kept in memory is held twice: as `contents`, and inside its ready-made whole response.
+        let readyResponseCost = contents == nil ? 0 : contentsCost + fullResponseHead.readableBytes + 64
+        return contentsCost + readyResponseCost + fullResponseHead.readableBytes + path.utf8.count + 128
+    }
+
+    /// The last response made by `wholeResponse(dateLine:)`, and the `Date` line in it.
+    private var readyResponse: (bytes: ByteBuffer, dateLine: ByteBuffer)?
+
+    /// The whole keep-alive HTTP/1.1 200 response to a GET: head, `dateLine`, blank line, contents; `nil` when the
+    /// file is served from disk.
+    ///
+    /// Made once per `Date` (a second) and then shared: a hit on a small file becomes one write of bytes that are
+    /// already there, with no buffer to allocate and nothing to copy. A write still queued keeps its own reference,
+    /// so the next second's response is a new buffer, never a change under it.
+    func wholeResponse(dateLine: ByteBuffer) -> ByteBuffer? {
+        guard let contents else { return nil }
+        if let readyResponse, readyResponse.dateLine == dateLine { return readyResponse.bytes }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(fullResponseHead.readableBytes + dateLine.readableBytes + 2 + contents.readableBytes)
+        bytes.writeImmutableBuffer(fullResponseHead)
+        bytes.writeImmutableBuffer(dateLine)
+        bytes.writeStaticString("\r\n")
+        bytes.writeImmutableBuffer(contents)
+        readyResponse = (bytes, dateLine)
+        return bytes
+    }
 }

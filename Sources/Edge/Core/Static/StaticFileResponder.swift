@@ -22,15 +22,14 @@ public enum StaticFileResponder {
             case .unsatisfiable: return .simple(.rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(size)")])
             }
         }
-        let body: ResponseBody
+        var response: Response
         if isHead {
-            body = .none(length: size)
+            response = Response(status: .ok, head: file.fullResponseHead, body: .none(length: size))
         } else if let contents = file.contents {
-            body = .memory(contents)
+            response = .whole(file, contents: contents)
         } else {
-            body = .file(path: file.path, identity: file.identity, offset: 0, length: size)
+            response = Response(status: .ok, head: file.fullResponseHead, body: .file(path: file.path, identity: file.identity, offset: 0, length: size))
         }
-        var response = Response(status: .ok, head: file.fullResponseHead, body: body)
         response.representation = (file.contentType, size)
         return response
     }

@@ -99,15 +99,15 @@ public final class StaticSite: Sendable {
         guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
             let variant = precompressedVariant(of: file, cache: cache)
         else { return response }
-        let body: ResponseBody
         if isHead {
-            body = .none(length: variant.identity.size)
-        } else if let contents = variant.contents {
-            body = .memory(contents)
-        } else {
-            body = .file(path: variant.path, identity: variant.identity, offset: 0, length: variant.identity.size)
+            return Response(status: .ok, head: variant.fullResponseHead, body: .none(length: variant.identity.size))
         }
-        return Response(status: .ok, head: variant.fullResponseHead, body: body)
+        if let contents = variant.contents {
+            return .whole(variant, contents: contents)
+        }
+        return Response(
+            status: .ok, head: variant.fullResponseHead,
+            body: .file(path: variant.path, identity: variant.identity, offset: 0, length: variant.identity.size))
     }
 
     /// `file.gz`, from the cache or disk, if it exists and is not older than `file` (as `file` is now).
