@@ -381,7 +381,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let facts = facts()
         let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? "-"
         return AccessLogEntry(
-            remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(), method: head?.method.rawValue ?? "-",
+            remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(),
+            method: head?.method.rawValue ?? "-",
             uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,
             requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)

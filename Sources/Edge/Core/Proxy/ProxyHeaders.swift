@@ -25,7 +25,9 @@ public enum ProxyHeaders {
         let forwardedFor = trusted ? (forwardedChain(headers) + [peer]).joined(separator: ", ") : peer
         var requestID = newRequestID()
         if trusted, let given = headers.first("x-request-id"), isWellFormedRequestID(given) { requestID = given }
-        return ClientFacts(address: address, forwardedFor: forwardedFor, scheme: scheme, host: headers.first("host"), port: port, requestID: requestID)
+        return ClientFacts(
+            address: address, forwardedFor: forwardedFor, scheme: scheme, host: headers.first("host"), port: port,
+            requestID: requestID)
     }
 
     /// The client's address for a request from `peer`: the peer itself, unless it is in `real_ip.trusted`; then
@@ -40,8 +42,8 @@ public enum ProxyHeaders {
     private static func claimedClientAddress(headers: HeaderFields, realIP: RealIPConfig) -> String? {
         switch realIP.header {
         case .cfConnectingIP:
-            guard let cf = headers.first("cf-connecting-ip")?.trimmedOfWhitespace(), CIDR.parseAddress(cf) != nil else { return nil }
-            return cf
+            let claimed = headers.first("cf-connecting-ip")?.trimmedOfWhitespace()
+            return claimed.flatMap { CIDR.parseAddress($0) != nil ? $0 : nil }
         case .xForwardedFor:
             // Walk from the right past trusted proxies: the first untrusted hop is the client.
             var address: String?

@@ -28,7 +28,8 @@ public enum StaticFileResponder {
         } else if let contents = file.contents {
             response = .whole(file, contents: contents)
         } else {
-            response = Response(status: .ok, head: file.fullResponseHead, body: .file(path: file.path, identity: file.identity, offset: 0, length: size))
+            let body = ResponseBody.file(path: file.path, identity: file.identity, offset: 0, length: size)
+            response = Response(status: .ok, head: file.fullResponseHead, body: body)
         }
         response.representation = (file.contentType, size)
         return response
