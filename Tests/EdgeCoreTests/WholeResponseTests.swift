@@ -53,3 +53,41 @@ import Testing
         #expect(newBody.wholeFile == nil)
     }
 }
+
+/// The compression filter's output kept with a small cached file: charged to the cache's memory budget while the
+/// file is cached, and given back with it.
+@Suite struct KeptGzipTests {
+    @Test func isChargedWhileItsFileIsCachedAndGoesWithIt() throws {
+        let directory = TestDirectory()
+        let path = directory.write("a.css", "body{}")
+        guard case .success(let identity) = FileIdentity.of(path: path) else { throw TestFailure("stat \(path)") }
+        func version() -> CachedFile {
+            CachedFile(path: path, identity: identity, contentType: "text/css", cacheControl: nil, contents: ByteBuffer(string: "body{}"))
+        }
+        func gzipped(_ file: CachedFile) -> CachedFile {
+            CachedFile(gzipOf: file, head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"), body: ByteBuffer(string: "gz"))
+        }
+        let cache = OpenFileCache()
+        let file = version()
+        cache.insert(file, for: "/a.css")
+        let copy = gzipped(file)
+        cache.keep(gzipped: copy, with: file)
+        #expect(file.gzipped === copy)
+        #expect(cache.memoryInUse == file.memoryCost + copy.memoryCost)
+
+        // Kept again: the earlier copy's memory is given back first.
+        let other = gzipped(file)
+        cache.keep(gzipped: other, with: file)
+        #expect(cache.memoryInUse == file.memoryCost + other.memoryCost)
+
+        // A newer version replaces the file: the memory of both goes.
+        let newer = version()
+        cache.insert(newer, for: "/a.css")
+        #expect(cache.memoryInUse == newer.memoryCost)
+
+        // The replaced file, no longer cached, gets no copy and charges nothing.
+        cache.keep(gzipped: gzipped(file), with: file)
+        #expect(file.gzipped === other)
+        #expect(cache.memoryInUse == newer.memoryCost)
+    }
+}

@@ -59,6 +59,11 @@ import Testing
         #expect(response.header("ETag")?.hasPrefix("W/\"") == true)
         #expect(try gunzip(response.body) == (path == "/page.html" ? page : small))
         #expect(response.body.count < page.utf8.count / 10 || path == "/small.html")
+        // Again: a small file's gzipped form is kept with it, and must be the same response.
+        let again = try get(edge.port, path, "Accept-Encoding: gzip")
+        #expect(again.body == response.body)
+        #expect(again.header("ETag") == response.header("ETag"))
+        #expect(again.header("Content-Encoding") == "gzip")
     }
 
     @Test func clientsThatDeclineGetTheOriginalWithVary() throws {
@@ -145,6 +150,13 @@ import Testing
         let second = String(repeating: "<p>the second, longer version</p>\n", count: 2000)
         directory.write("site/changing.html", second)
         #expect(try gunzip(get(edge.port, "/changing.html", "Accept-Encoding: gzip").body) == second)
+
+        // Both small (kept in memory, their gzipped form kept with them): the old gzipped bytes go with the old file.
+        directory.write("site/changing.html", first)
+        for _ in 0..<2 { #expect(try gunzip(get(edge.port, "/changing.html", "Accept-Encoding: gzip").body) == first) }
+        let third = String(repeating: "<p>a third</p>\n", count: 2000)
+        directory.write("site/changing.html", third)
+        #expect(try gunzip(get(edge.port, "/changing.html", "Accept-Encoding: gzip").body) == third)
     }
 
     @Test func proxiedResponsesAreGzippedWithMergedVary() throws {

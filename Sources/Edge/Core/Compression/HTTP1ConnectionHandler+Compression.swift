@@ -12,12 +12,18 @@ extension HTTP1ConnectionHandler {
     /// In place, so the common case (nothing to do) copies no response.
     func compress(_ response: inout Response, request: RequestHead, facts: RequestHeaderFacts) {
         guard let representation = response.representation else { return }
+        // Read before any change to the response lets go of it.
+        let wholeFile = response.wholeFile
         var candidate = CompressionCandidate(
             status: response.status.code, mediaType: representation.mediaType, length: representation.length)
         candidate.isPartial = response.status == .partialContent
         var decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         if decision == .gzip && representation.length > Self.maxOnTheFlyFileSize { decision = .varyOnly }
         guard decision != .untouched else { return }
+        if decision == .gzip, let gzipped = wholeFile?.gzipped, let body = gzipped.contents {
+            replace(&response, with: gzipped, body: body)
+            return
+        }
 
         response.representation = nil
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 64)
@@ -48,12 +54,27 @@ extension HTTP1ConnectionHandler {
         }
         do {
             let encoder = try resources.gzipStreams.take()
-            response.body = .memory(try encoder.finish(consume input, allocator: context.channel.allocator))
-            response.head = head
+            let body = try encoder.finish(consume input, allocator: context.channel.allocator)
+            guard let wholeFile else {
+                response.body = .memory(body)
+                response.head = head
+                return
+            }
+            // A small file from the cache: its gzipped form is kept with it for the next request.
+            let gzipped = CachedFile(gzipOf: wholeFile, head: head, body: body)
+            resources.files.keep(gzipped: gzipped, with: wholeFile)
+            replace(&response, with: gzipped, body: body)
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
             sendUncompressed(&response)
         }
+    }
+
+    /// `response` becomes `gzipped`'s whole response (sent ready-made, like any small cached file).
+    private func replace(_ response: inout Response, with gzipped: CachedFile, body: ByteBuffer) {
+        let closesConnection = response.closesConnection
+        response = .whole(gzipped, contents: body)
+        response.closesConnection = closesConnection
     }
 
     /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying. `response.head`

@@ -32,6 +32,13 @@ public final class CachedFile {
     /// The cached precompressed variant last found for this file, so a hit skips hashing its key. Weak: the cache
     /// alone decides how long the variant stays, and it is revalidated like any entry before use.
     weak var precompressedVariant: CachedFile?
+    /// This file as the compression filter gzipped it, kept while this version of the file stays cached, so a small
+    /// text file is compressed once rather than for every request (nginx compresses every time). The cache and the
+    /// compression settings belong to one serving generation, so the level cannot change under a kept copy.
+    var gzipped: CachedFile?
+    /// The key `OpenFileCache` holds this entry under, and the memory it charged for it.
+    var cacheKey: String?
+    var chargedMemory = 0
 
     /// A precompressed variant of `original`, answered with `head` (the original's headers made gzip's).
     init(variantOf original: CachedFile, path: String, identity: FileIdentity, contents: ByteBuffer?, head: ByteBuffer) {
@@ -41,6 +48,19 @@ public final class CachedFile {
         self.cacheControl = original.cacheControl
         self.validators = original.validators
         self.contents = contents
+        self.fullResponseHead = head
+        self.variantOf = original.identity
+    }
+
+    /// `original` gzipped by the compression filter: `head` is its head made gzip's, `body` the chunked gzip stream
+    /// that follows it.
+    init(gzipOf original: CachedFile, head: ByteBuffer, body: ByteBuffer) {
+        self.path = original.path
+        self.identity = original.identity
+        self.contentType = original.contentType
+        self.cacheControl = original.cacheControl
+        self.validators = original.validators
+        self.contents = body
         self.fullResponseHead = head
         self.variantOf = original.identity
     }

@@ -61,12 +61,31 @@ public final class OpenFileCache {
         // Looked up from the disk just now.
         if revalidateAfter > 0 { file.validatedAt = now() }
         entries[key] = file
-        memoryUsed += file.memoryCost
+        file.cacheKey = key
+        file.chargedMemory = file.memoryCost
+        memoryUsed += file.chargedMemory
         if entries.count > maxEntries || memoryUsed > maxMemory { evictLeastRecentlyUsed() }
     }
 
+    /// Keeps `gzipped`, the compression filter's output for `file`, with it and charges its memory, if `file` is
+    /// still cached (once evicted, it is not worth a copy).
+    public func keep(gzipped: CachedFile, with file: CachedFile) {
+        guard let key = file.cacheKey, entries[key] === file else { return }
+        if let replaced = file.gzipped {
+            file.chargedMemory -= replaced.memoryCost
+            memoryUsed -= replaced.memoryCost
+        }
+        file.gzipped = gzipped
+        file.chargedMemory += gzipped.memoryCost
+        memoryUsed += gzipped.memoryCost
+        if memoryUsed > maxMemory { evictLeastRecentlyUsed() }
+    }
+
+    /// Bytes held, as charged for the entries.
+    var memoryInUse: Int { memoryUsed }
+
     private func remove(_ key: String) {
-        if let old = entries.removeValue(forKey: key) { memoryUsed -= old.memoryCost }
+        if let old = entries.removeValue(forKey: key) { memoryUsed -= old.chargedMemory }
     }
 
     private func evictLeastRecentlyUsed() {
