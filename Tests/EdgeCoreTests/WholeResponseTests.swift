@@ -65,28 +65,34 @@ import Testing
             CachedFile(path: path, identity: identity, contentType: "text/css", cacheControl: nil, contents: ByteBuffer(string: "body{}"))
         }
         func gzipped(_ file: CachedFile) -> CachedFile {
-            CachedFile(gzipOf: file, head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"), body: ByteBuffer(string: "gz"))
+            CachedFile(filtering: file, head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"), body: ByteBuffer(string: "gz"))
         }
         let cache = OpenFileCache()
         let file = version()
         cache.insert(file, for: "/a.css")
         let copy = gzipped(file)
-        cache.keep(gzipped: copy, with: file)
+        cache.keep(copy, in: \.gzipped, of: file)
         #expect(file.gzipped === copy)
         #expect(cache.memoryInUse == file.memoryCost + copy.memoryCost)
 
         // Kept again: the earlier copy's memory is given back first.
         let other = gzipped(file)
-        cache.keep(gzipped: other, with: file)
+        cache.keep(other, in: \.gzipped, of: file)
         #expect(cache.memoryInUse == file.memoryCost + other.memoryCost)
 
-        // A newer version replaces the file: the memory of both goes.
+        // The answer for clients without gzip has a slot of its own, charged the same way.
+        let varied = gzipped(file)
+        cache.keep(varied, in: \.varied, of: file)
+        #expect(file.varied === varied && file.gzipped === other)
+        #expect(cache.memoryInUse == file.memoryCost + other.memoryCost + varied.memoryCost)
+
+        // A newer version replaces the file: the memory of all three goes.
         let newer = version()
         cache.insert(newer, for: "/a.css")
         #expect(cache.memoryInUse == newer.memoryCost)
 
         // The replaced file, no longer cached, gets no copy and charges nothing.
-        cache.keep(gzipped: gzipped(file), with: file)
+        cache.keep(gzipped(file), in: \.gzipped, of: file)
         #expect(file.gzipped === other)
         #expect(cache.memoryInUse == newer.memoryCost)
     }

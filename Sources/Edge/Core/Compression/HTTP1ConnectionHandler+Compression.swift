@@ -20,8 +20,10 @@ extension HTTP1ConnectionHandler {
         var decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         if decision == .gzip && representation.length > Self.maxOnTheFlyFileSize { decision = .varyOnly }
         guard decision != .untouched else { return }
-        if decision == .gzip, let gzipped = wholeFile?.gzipped, let body = gzipped.contents {
-            replace(&response, with: gzipped, body: body)
+        // A small cached file: the answer made for an earlier request is kept with it.
+        let slot: OpenFileCache.FilteredSlot = decision == .gzip ? \.gzipped : \.varied
+        if let kept = wholeFile?[keyPath: slot], let body = kept.contents {
+            replace(&response, with: kept, body: body)
             return
         }
 
@@ -29,7 +31,11 @@ extension HTTP1ConnectionHandler {
         var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 64)
         GzipHeaderFilter.rewrite(response.head, for: decision, into: &head)
         guard decision == .gzip, response.status == .ok else {
-            response.head = head
+            if let wholeFile, let body = wholeFile.contents {
+                keep(CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
+            } else {
+                response.head = head
+            }
             return
         }
         head.writeStaticString("Transfer-Encoding: chunked\r\n")
@@ -60,20 +66,25 @@ extension HTTP1ConnectionHandler {
                 response.head = head
                 return
             }
-            // A small file from the cache: its gzipped form is kept with it for the next request.
-            let gzipped = CachedFile(gzipOf: wholeFile, head: head, body: body)
-            resources.files.keep(gzipped: gzipped, with: wholeFile)
-            replace(&response, with: gzipped, body: body)
+            keep(CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
             sendUncompressed(&response)
         }
     }
 
-    /// `response` becomes `gzipped`'s whole response (sent ready-made, like any small cached file).
-    private func replace(_ response: inout Response, with gzipped: CachedFile, body: ByteBuffer) {
+    /// Keeps `copy` with the cached `file` for the requests to come, and answers this one with it.
+    private func keep(
+        _ copy: CachedFile, in slot: OpenFileCache.FilteredSlot, of file: CachedFile, answering response: inout Response
+    ) {
+        resources.files.keep(copy, in: slot, of: file)
+        if let body = copy.contents { replace(&response, with: copy, body: body) }
+    }
+
+    /// `response` becomes `filtered`'s whole response (sent ready-made, like any small cached file).
+    private func replace(_ response: inout Response, with filtered: CachedFile, body: ByteBuffer) {
         let closesConnection = response.closesConnection
-        response = .whole(gzipped, contents: body)
+        response = .whole(filtered, contents: body)
         response.closesConnection = closesConnection
     }
 

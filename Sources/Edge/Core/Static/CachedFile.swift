@@ -32,10 +32,12 @@ public final class CachedFile {
     /// The cached precompressed variant last found for this file, so a hit skips hashing its key. Weak: the cache
     /// alone decides how long the variant stays, and it is revalidated like any entry before use.
     weak var precompressedVariant: CachedFile?
-    /// This file as the compression filter gzipped it, kept while this version of the file stays cached, so a small
-    /// text file is compressed once rather than for every request (nginx compresses every time). The cache and the
-    /// compression settings belong to one serving generation, so the level cannot change under a kept copy.
+    /// This file as the compression filter answers it, kept while this version of the file stays cached, so the
+    /// filter's work is done once per file rather than for every request: `gzipped` for clients that take gzip
+    /// (nginx deflates every time), `varied` (only `Vary: Accept-Encoding` added) for the rest. The cache and the
+    /// compression settings belong to one serving generation, so the settings cannot change under a kept copy.
     var gzipped: CachedFile?
+    var varied: CachedFile?
     /// The key `OpenFileCache` holds this entry under, and the memory it charged for it.
     var cacheKey: String?
     var chargedMemory = 0
@@ -52,9 +54,9 @@ public final class CachedFile {
         self.variantOf = original.identity
     }
 
-    /// `original` gzipped by the compression filter: `head` is its head made gzip's, `body` the chunked gzip stream
-    /// that follows it.
-    init(gzipOf original: CachedFile, head: ByteBuffer, body: ByteBuffer) {
+    /// `original` as the compression filter answers it: `head` is the filter's rewrite of its head, `body` the
+    /// chunked gzip stream or the original contents.
+    init(filtering original: CachedFile, head: ByteBuffer, body: ByteBuffer) {
         self.path = original.path
         self.identity = original.identity
         self.contentType = original.contentType

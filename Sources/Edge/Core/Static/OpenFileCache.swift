@@ -67,17 +67,20 @@ public final class OpenFileCache {
         if entries.count > maxEntries || memoryUsed > maxMemory { evictLeastRecentlyUsed() }
     }
 
-    /// Keeps `gzipped`, the compression filter's output for `file`, with it and charges its memory, if `file` is
-    /// still cached (once evicted, it is not worth a copy).
-    public func keep(gzipped: CachedFile, with file: CachedFile) {
+    /// Where a file keeps one of the compression filter's answers (`CachedFile.gzipped`, `CachedFile.varied`).
+    public typealias FilteredSlot = ReferenceWritableKeyPath<CachedFile, CachedFile?>
+
+    /// Keeps `copy`, the compression filter's answer for `file`, in `slot` of `file` and charges its memory, if
+    /// `file` is still cached (once evicted, it is not worth a copy).
+    public func keep(_ copy: CachedFile, in slot: FilteredSlot, of file: CachedFile) {
         guard let key = file.cacheKey, entries[key] === file else { return }
-        if let replaced = file.gzipped {
+        if let replaced = file[keyPath: slot] {
             file.chargedMemory -= replaced.memoryCost
             memoryUsed -= replaced.memoryCost
         }
-        file.gzipped = gzipped
-        file.chargedMemory += gzipped.memoryCost
-        memoryUsed += gzipped.memoryCost
+        file[keyPath: slot] = copy
+        file.chargedMemory += copy.memoryCost
+        memoryUsed += copy.memoryCost
         if memoryUsed > maxMemory { evictLeastRecentlyUsed() }
     }
 
