@@ -20,7 +20,9 @@ import Testing
         realIP.trusted = trusted.compactMap(CIDR.init)
         realIP.header = header
         let parsed = try head("GET / HTTP/1.1\r\nHost: h\r\n\(headers)\r\n")
-        return ProxyHeaders.clientFacts(peer: peer, headers: parsed.headers, realIP: realIP, scheme: "http", port: 80) { "generated" }
+        return ProxyHeaders.clientFacts(
+            peer: peer, trusted: realIP.trusts(peer), headers: parsed.headers, realIP: realIP, scheme: "http", port: 80
+        ) { "generated" }
     }
 
     @Test func untrustedPeersCannotClaimAnAddress() throws {

@@ -29,6 +29,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var state = HTTP1ConnectionState()
     var request: RequestInProgress?
     var remoteAddress = "-"
+    /// Whether the peer is in `real_ip.trusted`, decided once per connection: each check parses the address
+    /// against every trusted range.
+    private(set) lazy var peerIsTrusted = settings.realIP.trusts(remoteAddress)
     var localPort = 0
     var needsFlush = false
     var readDeferred = false
@@ -390,8 +393,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// The client's address as the access log shows it: the peer's, or the one a `real_ip.trusted` peer gave.
     private func clientAddress(of head: RequestHead?) -> String {
-        guard let head, !settings.realIP.trusted.isEmpty else { return remoteAddress }
-        return ProxyHeaders.clientAddress(peer: remoteAddress, headers: head.headers, realIP: settings.realIP)
+        guard let head, peerIsTrusted else { return remoteAddress }
+        return ProxyHeaders.claimedClientAddress(headers: head.headers, realIP: settings.realIP) ?? remoteAddress
     }
 
     private static func describe(_ address: SocketAddress) -> String {

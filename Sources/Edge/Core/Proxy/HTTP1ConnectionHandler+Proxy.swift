@@ -49,8 +49,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
             needsFlush = true
         }
         let client = ProxyHeaders.clientFacts(
-            peer: remoteAddress, headers: head.headers, realIP: settings.realIP, scheme: transport.scheme, port: localPort,
-            newRequestID: Self.newRequestID)
+            peer: remoteAddress, trusted: peerIsTrusted, headers: head.headers, realIP: settings.realIP,
+            scheme: transport.scheme, port: localPort, newRequestID: Self.newRequestID)
         var encoded = context.channel.allocator.buffer(capacity: head.headers.byteCount + 384)
         ProxyHeaders.writeUpstreamRequest(head, client: client, into: &encoded)
         let request = UpstreamRequest(

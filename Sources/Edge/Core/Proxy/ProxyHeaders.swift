@@ -16,11 +16,12 @@ public struct ClientFacts: Sendable, Equatable {
 /// The header rewriting of a reverse proxy (RFC 9110 §7.6): hop-by-hop fields never cross, forwarded fields are
 /// set by Edge, and a client's own claims are believed only from `real_ip.trusted` peers.
 public enum ProxyHeaders {
-    /// The client facts for a request from `peer`.
+    /// The client facts for a request from `peer`, which is in `real_ip.trusted` when `trusted` (decided once per
+    /// connection by the caller, with `RealIPConfig.trusts`).
     public static func clientFacts(
-        peer: String, headers: HeaderFields, realIP: RealIPConfig, scheme: String, port: Int, newRequestID: () -> String
+        peer: String, trusted: Bool, headers: HeaderFields, realIP: RealIPConfig, scheme: String, port: Int,
+        newRequestID: () -> String
     ) -> ClientFacts {
-        let trusted = realIP.trusts(peer)
         let address = trusted ? claimedClientAddress(headers: headers, realIP: realIP) ?? peer : peer
         let forwardedFor = trusted ? (forwardedChain(headers) + [peer]).joined(separator: ", ") : peer
         var requestID = newRequestID()
@@ -30,16 +31,10 @@ public enum ProxyHeaders {
             requestID: requestID)
     }
 
-    /// The client's address for a request from `peer`: the peer itself, unless it is in `real_ip.trusted`; then
-    /// the address `real_ip.header` names. As nginx's realip module does for `$remote_addr`, this is the address
-    /// the access log shows.
-    public static func clientAddress(peer: String, headers: HeaderFields, realIP: RealIPConfig) -> String {
-        guard realIP.trusts(peer) else { return peer }
-        return claimedClientAddress(headers: headers, realIP: realIP) ?? peer
-    }
-
-    /// The address a trusted peer says the client has, if it says one that parses.
-    private static func claimedClientAddress(headers: HeaderFields, realIP: RealIPConfig) -> String? {
+    /// The address a trusted peer says the client has (in `real_ip.header`), if it says one that parses. With a
+    /// trusted peer this is the client's address for the upstream and, as nginx's realip module does for
+    /// `$remote_addr`, for the access log.
+    public static func claimedClientAddress(headers: HeaderFields, realIP: RealIPConfig) -> String? {
         switch realIP.header {
         case .cfConnectingIP:
             let claimed = headers.first("cf-connecting-ip")?.trimmedOfWhitespace()
