@@ -56,15 +56,8 @@ public final class CachedFile {
 
     /// `original` as the compression filter answers it: `head` is the filter's rewrite of its head, `body` the
     /// chunked gzip stream or the original contents.
-    init(filtering original: CachedFile, head: ByteBuffer, body: ByteBuffer) {
-        self.path = original.path
-        self.identity = original.identity
-        self.contentType = original.contentType
-        self.cacheControl = original.cacheControl
-        self.validators = original.validators
-        self.contents = body
-        self.fullResponseHead = head
-        self.variantOf = original.identity
+    convenience init(filtering original: CachedFile, head: ByteBuffer, body: ByteBuffer) {
+        self.init(variantOf: original, path: original.path, identity: original.identity, contents: body, head: head)
     }
 
     init(path: String, identity: FileIdentity, contentType: String, cacheControl: String?, contents: ByteBuffer?) {
