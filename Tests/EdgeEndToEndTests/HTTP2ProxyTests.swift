@@ -16,9 +16,7 @@ import Glibc
 
     init() throws {
         let certificates = try TestCertificates(in: directory)
-        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
-        app = try ChildProcess(builtProduct("appserver"), ["--config", directory.path + "/app.yaml"], log: appLog)
-        guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
+        app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", log: appLog)
         edge = try EdgeProcess(
             directory: directory,
             listen: certificates.tlsListener,

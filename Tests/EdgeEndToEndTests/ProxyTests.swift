@@ -19,11 +19,7 @@ import Glibc
 
     init() throws {
         directory.write("site/s.txt", "static")
-        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nlog_level: debug\nforwarded_allow: [\"\(getuid())\"]\napp: {test_routes: true, media_dir: media}\n")
-        app = try ChildProcess(
-            builtProduct("appserver"),
-            ["--config", directory.path + "/app.yaml"], log: appLog)
-        guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
+        app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", extra: "log_level: debug\n", log: appLog)
         events = try FakeUpstream(directory: directory, name: "events.sock", behaviour: .eventStream)
         sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
         edge = try EdgeProcess(

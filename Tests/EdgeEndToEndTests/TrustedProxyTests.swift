@@ -17,9 +17,7 @@ import Glibc
 
     init() throws {
         directory.write("site/s.txt", "static")
-        directory.write("app.yaml", "bind: unix:app.sock\nworkers: 1\naccess_log: off\nforwarded_allow: [\"\(getuid())\"]\napp: {media_dir: media}\n")
-        app = try ChildProcess(builtProduct("appserver"), ["--config", directory.path + "/app.yaml"], log: appLog)
-        guard appLog.waitFor(containing: "workers serving", timeout: 30) != nil else { throw TestFailure("appserver not ready:\n\(appLog.text)") }
+        app = try startAppServer(in: directory, app: "{media_dir: media}", log: appLog)
         edge = try EdgeProcess(
             directory: directory,
             config: """
