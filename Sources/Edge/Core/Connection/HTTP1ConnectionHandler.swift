@@ -375,28 +375,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         try? context.channel.syncOptions?.setOption(.tcpOption(.init(rawValue: 3 /* TCP_CORK */)), value: on ? 1 : 0)
     }
 
-    /// The access log line for a response, `nil` when logging is off; `facts` is evaluated only when logging is on.
-    func accessLogEntry(
-        for head: RequestHead?, status: HTTPStatus, facts: @autoclosure () -> RequestHeaderFacts?, start: NIODeadline,
-        now: NIODeadline
-    ) -> AccessLogEntry? {
-        guard resources.accessLog.isEnabled else { return nil }
-        let facts = facts()
-        let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? "-"
-        return AccessLogEntry(
-            remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(),
-            method: head?.method.rawValue ?? "-",
-            uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
-            referer: facts?.referer, userAgent: facts?.userAgent,
-            requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)
-    }
-
-    /// The client's address as the access log shows it: the peer's, or the one a `real_ip.trusted` peer gave.
-    private func clientAddress(of head: RequestHead?) -> String {
-        guard let head, peerIsTrusted else { return remoteAddress }
-        return ProxyHeaders.claimedClientAddress(headers: head.headers, realIP: settings.realIP) ?? remoteAddress
-    }
-
     private static func describe(_ address: SocketAddress) -> String {
         switch address {
         case .v4, .v6: address.ipAddress ?? "-"
