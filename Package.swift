@@ -148,5 +148,10 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
         .testTarget(name: "AppServerEndToEndTests", dependencies: ["TestSupport"]),
+        // The reference app's own logic (its upload form reader), imported from the executable target.
+        .testTarget(
+            name: "ReferenceAppTests",
+            dependencies: ["appserver", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
     ]
 )

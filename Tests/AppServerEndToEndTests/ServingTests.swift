@@ -87,6 +87,58 @@ import Testing
         #expect(leftovers.isEmpty, "left behind: \(leftovers)")
     }
 
+    @Test func formUploadsStoreTheChosenFileUnderItsOwnName() throws {
+        // Binary contents with line ends and dashes, as a photo has.
+        let photo = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 8) } + Array("\r\n--".utf8)
+        var form = MultipartForm()
+        form.addField("title", "Holiday")
+        form.addFile("file", filename: "beach photo (1).jpg", contents: photo, type: "image/jpeg")
+        form.addFile("second", filename: "", contents: [])
+        let connection = try server.connect()
+        try connection.send(form.request(to: "/upload"))
+        let response = try connection.readResponse()
+        #expect(response.status == 201)
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        #expect(object?["name"] as? String == "beach_photo__1_.jpg")
+        #expect(object?["size"] as? Int == photo.count)
+        #expect(FileManager.default.contents(atPath: server.directory.path + "/media/beach_photo__1_.jpg") == Data(photo))
+
+        // `?name=` still decides the name.
+        try connection.send(form.request(to: "/upload?name=chosen.jpg"))
+        #expect(try connection.readResponse().status == 201)
+        #expect(FileManager.default.contents(atPath: server.directory.path + "/media/chosen.jpg") == Data(photo))
+    }
+
+    @Test func brokenFormsGet400NamingTheProblemAndLeaveNothing() throws {
+        let connection = try server.connect()
+        var empty = MultipartForm()
+        empty.addField("title", "no file chosen")
+        empty.addFile("file", filename: "", contents: [])
+        try connection.send(empty.request(to: "/upload"))
+        let noFile = try connection.readResponse()
+        #expect(noFile.status == 400)
+        #expect(noFile.bodyText.contains("the form has no file"))
+
+        // Cut before its closing boundary, with a whole Content-Length: the body is complete, the form is not.
+        var cut = MultipartForm()
+        cut.addFile("file", filename: "a.bin", contents: Array(repeating: 0x61, count: 10_000))
+        let head = "POST /upload HTTP/1.1\r\nHost: app\r\nContent-Type: multipart/form-data; boundary=\(cut.boundary)\r\n"
+        try connection.send(Array((head + "Content-Length: \(cut.body.count)\r\n\r\n").utf8) + cut.body)
+        let truncated = try connection.readResponse()
+        #expect(truncated.status == 400)
+        #expect(truncated.bodyText.contains("ends before its closing boundary"))
+
+        try connection.send("POST /upload HTTP/1.1\r\nHost: app\r\nContent-Type: multipart/form-data\r\nContent-Length: 0\r\n\r\n")
+        #expect(try connection.readResponse().bodyText.contains("needs a boundary"))
+
+        // The same connection still serves, the log names each refusal, and no file or temporary file is left.
+        try connection.send("GET /healthz HTTP/1.1\r\nHost: app\r\n\r\n")
+        #expect(try connection.readResponse().status == 200)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: server.directory.path + "/media").isEmpty)
+        let refusals = { server.log.lines.filter { $0.contains("request refused") && $0.contains("status=400") && $0.contains("path=/upload") } }
+        #expect(eventually(within: 10) { refusals().count == 3 }, "\(server.log.lines)")
+    }
+
     @Test func malformedRequestsGet400AndLimits431() throws {
         let connection = try server.connect()
         try connection.send("GET / HTTP/1.1\r\nBad Header\r\n\r\n")

@@ -88,6 +88,23 @@ import Glibc
         #expect(try String(contentsOfFile: directory.path + "/media/through-edge.bin", encoding: .utf8) == payload)
     }
 
+    @Test func theHomePageFormUploadsThroughEdge() throws {
+        // What a browser does with the reference app's page: read the form, then post the chosen file with it.
+        let page = try edge.connect()
+        try page.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let html = try page.readResponse().bodyText
+        #expect(html.contains(#"<form method="post" action="/upload" enctype="multipart/form-data">"#))
+        #expect(html.contains(#"<input type="file" name="file""#))
+
+        let contents = Array(String(repeating: "edge\r\n--", count: 50_000).utf8)
+        var form = MultipartForm()
+        form.addFile("file", filename: "notes.txt", contents: contents, type: "text/plain")
+        let connection = try edge.connect()
+        try connection.send(form.request(to: "/upload"))
+        #expect(try connection.readResponse().status == 201)
+        #expect(FileManager.default.contents(atPath: directory.path + "/media/notes.txt") == Data(contents))
+    }
+
     @Test func bodiesOverTheLimitGet413BeforeAnythingIsSent() throws {
         let connection = try edge.connect()
         try connection.send("POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")

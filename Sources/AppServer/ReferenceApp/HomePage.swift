@@ -23,9 +23,9 @@ enum HomePage {
             <li><a href="/echo?hello=world">/echo</a>: what the app saw of your request</li>
             <li><a href="/healthz">/healthz</a></li>
           </ul>
-          <form method="post" action="/upload?name=uploaded.bin" enctype="application/octet-stream">
-            <p>Upload a file (stored as <a href="/media/uploaded.bin">/media/uploaded.bin</a>):
-               <input type="file" name="file"> <button>Upload</button></p>
+          <form method="post" action="/upload" enctype="multipart/form-data">
+            <p>Upload a file; it is then served by Edge as <code>/media/</code> and its name:
+               <input type="file" name="file" required> <button>Upload</button></p>
           </form>
         </body>
         </html>

@@ -34,6 +34,20 @@ struct ChannelResponseWriter: ResponseWriter {
         try await eventLoop.submit(writeAll).get()
     }
 
+    /// Answers an app's `HTTPResponseError` with its status and message, or cuts the connection if the response
+    /// had already begun.
+    func refuse(_ error: HTTPResponseError) async {
+        @Sendable func answer() {
+            let handler = handler.value
+            guard !handler.isHeadWritten(exchange: exchangeID) else { return handler.fail(exchange: exchangeID) }
+            var response = HTTPResponse(status: error.status)
+            response.headerFields[.contentType] = "text/plain; charset=utf-8"
+            try? handler.writeWhole(response, body: ByteBuffer(string: error.message + "\n"), exchange: exchangeID)
+        }
+        if eventLoop.inEventLoop { return answer() }
+        try? await eventLoop.submit(answer).get()
+    }
+
     /// Ends a response the app left open; an app that wrote nothing gets a 500.
     func finishIfNeeded() async throws {
         @Sendable func finishLeftOpen() throws {
