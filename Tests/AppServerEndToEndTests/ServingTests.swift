@@ -24,6 +24,23 @@ import Testing
         #expect(try server.request("GET", "/nope").status == 404)
     }
 
+    @Test func headIsAnsweredAsGetAndAWrongMethodGets405() throws {
+        let connection = try server.connect()
+        try connection.send("HEAD /plaintext HTTP/1.1\r\nHost: app\r\n\r\n")
+        let head = try connection.readResponse(isHead: true)
+        #expect(head.status == 200)
+        #expect(head.header("Content-Length") == "13")
+        #expect(head.body.isEmpty)
+        // Nothing of a body followed: the next response on the connection is read cleanly.
+        try connection.send("GET /upload HTTP/1.1\r\nHost: app\r\n\r\n")
+        let wrongMethod = try connection.readResponse()
+        #expect(wrongMethod.status == 405)
+        #expect(wrongMethod.header("Allow") == "POST")
+        let deleteHome = try server.request("DELETE", "/")
+        #expect(deleteHome.status == 405)
+        #expect(deleteHome.header("Allow") == "GET, HEAD")
+    }
+
     @Test func echoReportsWhatTheAppSaw() throws {
         let response = try server.request("POST", "/echo?x=1&y=2", headers: ["X-Custom: yes"], body: "hello")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])

@@ -26,7 +26,9 @@ struct ReferenceApp: HTTPApplication {
         // The path without its query, as a view: no array and no new string per request. Searched as bytes:
         // `String.firstIndex(of: Character)` breaks graphemes and cost more than the rest of routing.
         let route = path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path[...]
-        switch (request.method, route) {
+        // HEAD is answered as GET: the worker sends its head without the body.
+        let method = request.method == .head ? .get : request.method
+        switch (method, route) {
         case (.get, "/"):
             try await HomePage.respond(writer: writer)
         case (.get, "/plaintext"):
@@ -41,12 +43,22 @@ struct ReferenceApp: HTTPApplication {
             try await Upload.respond(to: request, directory: state.mediaDirectory, writer: writer)
         case (_, let testRoute) where testRoute.hasPrefix("/__test/") && state.testRoutes:
             try await TestRoutes.respond(to: request, route: String(testRoute), writer: writer)
+        case (_, let known) where Self.allowedMethods[known] != nil:
+            var response = HTTPResponse.text("text/plain")
+            response.status = .methodNotAllowed
+            response.headerFields[.allow] = Self.allowedMethods[known]
+            try await writer.write(response, body: ByteBuffer(string: "405 Method Not Allowed\n"))
         default:
             var response = HTTPResponse.text("text/plain")
             response.status = .notFound
             try await writer.write(response, body: ByteBuffer(string: "404 Not Found\n"))
         }
     }
+
+    /// The routes above that answer only some methods, for the `Allow` field of a 405.
+    private static let allowedMethods: [Substring: String] = [
+        "/": "GET, HEAD", "/plaintext": "GET, HEAD", "/json": "GET, HEAD", "/healthz": "GET, HEAD", "/upload": "POST",
+    ]
 }
 
 /// TechEmpower's plaintext answer. The same head and bytes every time, so made once: building an `HTTPResponse`
