@@ -98,10 +98,16 @@ final class FakeUpstream: @unchecked Sendable {
         }
         guard bound == 0, listen(fd, 16) == 0 else { throw TestFailure("fake upstream: \(String(cString: strerror(errno)))") }
         let listener = fd
-        Thread { [self] in
+        // Holds the server weakly: when the test lets go of it, `deinit` shuts the listener down, which ends this
+        // `accept`. (Connections being served hold it until they close.)
+        Thread { [weak self] in
             while true {
                 let connection = accept(listener, nil, nil)
                 if connection < 0 { return }
+                guard let self else {
+                    close(connection)
+                    return
+                }
                 lock.lock()
                 _connections += 1
                 lock.unlock()
