@@ -27,11 +27,11 @@ struct PendingUpload: ~Copyable {
         guard fd >= 0 else { throw UploadError(message: "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
     }
 
-    mutating func write(_ buffer: ByteBuffer) throws {
+    mutating func append(_ buffer: ByteBuffer) throws {
         try buffer.withUnsafeReadableBytes { bytes in
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw UploadError(message: "write \(temporaryPath): \(String(cString: strerror(errno)))")

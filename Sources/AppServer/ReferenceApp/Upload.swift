@@ -37,7 +37,7 @@ enum Upload {
 
     /// Writes the whole body to `file`.
     static func storeBody(from body: RequestBody, in file: inout PendingUpload) async throws {
-        for try await piece in body { try file.write(piece) }
+        for try await piece in body { try file.append(piece) }
     }
 
     /// Writes the form's first chosen file to `file` and returns the name the browser gave it. Other fields are
@@ -57,7 +57,7 @@ enum Upload {
                             storing = true
                         }
                     case .bytes(let contents) where storing:
-                        try file.write(contents)
+                        try file.append(contents)
                     case .bytes:
                         continue
                     case .partEnded:
