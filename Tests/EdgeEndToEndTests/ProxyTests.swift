@@ -16,12 +16,18 @@ import Glibc
     let events: FakeUpstream
     /// Counts the request body it is sent and never answers.
     let sink: FakeUpstream
+    /// Answers with 8 MB at once: more than the sockets between it and a client that does not read can hold.
+    let large: FakeUpstream
+    static let largeBody = String(repeating: "0123456789abcdef", count: 512 * 1024)
 
     init() throws {
         directory.write("site/s.txt", "static")
         app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", extra: "log_level: debug\n", log: appLog)
         events = try FakeUpstream(directory: directory, name: "events.sock", behaviour: .eventStream)
         sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
+        large = try FakeUpstream(
+            directory: directory, name: "large.sock",
+            behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: \(Self.largeBody.utf8.count)\r\n\r\n" + Self.largeBody))
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -31,12 +37,14 @@ import Glibc
                   mixed: {servers: ["unix:nothing-here.sock", "unix:app.sock"]}
                   events: {servers: ["unix:events.sock"]}
                   sink: {servers: ["unix:sink.sock"]}
+                  large: {servers: ["unix:large.sock"]}
                 routes:
                   - {prefix: /static/, dir: site}
                   - {prefix: /down/, upstream: gone}
                   - {prefix: /mixed/, upstream: mixed}
                   - {prefix: /events/, upstream: events}
                   - {prefix: /sink/, upstream: sink}
+                  - {prefix: /large/, upstream: large}
                   - {prefix: /, upstream: app}
                 limits: {max_body_size: 1MiB}
                 timeouts: {upstream_response: 1s, body: 1s}
@@ -217,6 +225,41 @@ import Glibc
         events.release()
         let rest = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") }, as: UTF8.self)
         #expect(rest == "9\r\ndata: 1\n\n\r\n0\r\n\r\n")
+    }
+
+    @Test func aResponseThatStallsMidBodyIsCutAfterUpstreamResponse() throws {
+        let connection = try edge.connect()
+        try connection.send("GET /events/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") }
+        // The upstream now says nothing until released. After `upstream_response` (1 s here) of silence Edge closes
+        // the client connection, so the response can never look whole; the connection's own timeouts (75 s
+        // keep-alive, 60 s send) would come far later.
+        #expect(connection.waitForClose())
+        #expect(!connection.unreadText.contains("0\r\n\r\n"))
+        #expect(edge.waitForLog(containing: "the response stalled mid-body for timeouts.upstream_response") != nil)
+        events.release()
+        #expect(try get(edge.port, "/plaintext").status == 200)
+    }
+
+    @Test func theStallLimitIsPerGapNotForTheWholeResponse() throws {
+        // Eight events a quarter of a second apart: two seconds in all, twice `upstream_response`, with every gap
+        // well inside it. The whole stream must arrive.
+        let connection = try edge.connect()
+        try connection.send("GET /__test/stream?n=8&ms=250 HTTP/1.1\r\nHost: x\r\n\r\n")
+        let stream = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") }, as: UTF8.self)
+        #expect(stream.contains("data: 7"))
+    }
+
+    @Test func aClientThatPausesReadingIsNotMistakenForAStalledUpstream() throws {
+        let connection = try RawConnection(port: edge.port, receiveBuffer: 64 * 1024)
+        try connection.send("GET /large/ HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The client reads nothing for longer than `upstream_response`, so the buffers fill and Edge stops reading from
+        // the upstream: that silence is Edge's doing. (The pause is the slow client's behaviour under test, not a
+        // wait for the server.)
+        usleep(1_500_000)
+        let response = try connection.readResponse()  // throws if the body was cut short
+        #expect(response.body.count == Self.largeBody.utf8.count)
+        #expect(!edge.errorLog.contains("stalled mid-body"))
     }
 
     @Test func keepAliveAndPipeliningThroughTheProxy() throws {

@@ -147,14 +147,21 @@ final class ProxyExchange: UpstreamListener {
     }
 
     /// `timeouts.upstream_response` runs from the moment the whole request is upstream (while the body still
-    /// streams, `timeouts.body` watches the client instead).
+    /// streams, `timeouts.body` watches the client instead), and then between reads of the response body.
     private func startResponseTimer() {
-        connection?.expectResponseHead(by: eventLoop.now + responseTimeout)
+        connection?.expectResponse(within: responseTimeout)
     }
 
     func upstreamTimedOut() {
-        guard phase == .awaitingResponse else { return }
-        finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
+        switch phase {
+        case .awaitingResponse:
+            finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
+        case .streamingResponse:
+            // The head is out, so the client sees the response cut short (its connection closes), never a whole one.
+            finishWithFailure(.gatewayTimeout, cause: "the response stalled mid-body for timeouts.upstream_response")
+        case .connecting, .done:
+            return
+        }
     }
 
     /// A piece of the request body from the client.
@@ -187,7 +194,7 @@ final class ProxyExchange: UpstreamListener {
         clientEnded = true
         guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
         if request.chunkedBody { channel.writeAndFlush(ByteBuffer(string: "0\r\n\r\n"), promise: nil) }
-        if phase == .awaitingResponse { startResponseTimer() }
+        startResponseTimer()
     }
 
     /// The client can take more: pull the next piece of the response.

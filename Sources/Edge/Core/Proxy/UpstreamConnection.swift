@@ -8,7 +8,8 @@ protocol UpstreamListener: AnyObject {
     func upstreamClosed(error: (any Error)?)
     /// The upstream takes request bytes again after having been full.
     func upstreamBecameWritable()
-    /// No response head arrived by the deadline given to `expectResponseHead(by:)`.
+    /// The upstream stayed silent longer than the timeout given to `expectResponse(within:)`: no response head, or no
+    /// byte of a response body that had begun.
     func upstreamTimedOut()
 }
 
@@ -39,9 +40,15 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var lastHeadStatus = 0
     private var readsPaused = false
     private var readPending = false
-    /// When the pending response's head is due (`timeouts.upstream_response`). One check task per connection is
-    /// moved lazily, as `ConnectionTimer` does, so a busy keep-alive connection schedules about one task per timeout
-    /// period instead of one per request.
+    /// How long the upstream may stay silent while a response is due (`timeouts.upstream_response`); zero while
+    /// the request is still going up (an app may answer early and then read a slow upload before going on).
+    private var silenceTimeout = TimeAmount.zero
+    /// Between a response's head and its end.
+    private var readingBody = false
+    /// When the upstream must have sent something: the head, or the next piece of a body that has begun. Nil while
+    /// nothing is expected, and while reads are paused for a slow client (`timeouts.send` watches the client then).
+    /// One check task per connection is moved lazily, as `ConnectionTimer` does, so a busy keep-alive connection
+    /// schedules about one task per timeout period instead of one per request.
     private var responseDeadline: NIODeadline?
     private var deadlineCheck: Scheduled<Void>?
     private var deadlineCheckAt = NIODeadline.distantFuture
@@ -77,14 +84,24 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// Stops reading from the upstream (the client cannot take more) or starts again.
     func pauseReads(_ paused: Bool) {
         readsPaused = paused
+        if readingBody && silenceTimeout > .zero {
+            // Silence the upstream was asked for is not the upstream's fault.
+            if paused { responseDeadline = nil } else { expectSomething(by: channel.eventLoop.now + silenceTimeout) }
+        }
         if !paused && readPending {
             readPending = false
             channel.read()
         }
     }
 
-    /// Starts watching for the response head, due by `deadline`.
-    func expectResponseHead(by deadline: NIODeadline) {
+    /// Starts watching the upstream once the whole request is up: its response head must come within `timeout`, and
+    /// then, while the body streams, no gap between two reads may be longer (nginx's `proxy_read_timeout`).
+    func expectResponse(within timeout: TimeAmount) {
+        silenceTimeout = timeout
+        expectSomething(by: channel.eventLoop.now + timeout)
+    }
+
+    private func expectSomething(by deadline: NIODeadline) {
         responseDeadline = deadline
         guard deadlineCheck == nil || deadlineCheckAt > deadline else { return }
         scheduleDeadlineCheck(at: deadline)
@@ -116,13 +133,23 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
         do {
             while let listener, !switchedProtocols, let event = try parser.next() {
-                if case .head(let head) = event {
+                switch event {
+                case .head(let head):
                     lastHeadStatus = head.status
+                    readingBody = true
+                case .end:
+                    readingBody = false
                     responseDeadline = nil
+                    silenceTimeout = .zero
+                    if lastHeadStatus == 101 { switchedProtocols = true }
+                case .body:
+                    break
                 }
-                if case .end = event, lastHeadStatus == 101 { switchedProtocols = true }
                 listener.upstreamReceived(event)
             }
+            // A response still streaming must show progress again within the timeout. (One that ended in this read,
+            // the common case, costs no clock reading.)
+            if readingBody && !readsPaused && silenceTimeout > .zero { expectSomething(by: context.eventLoop.now + silenceTimeout) }
         } catch {
             let listener = self.listener
             self.listener = nil
