@@ -213,6 +213,10 @@ import Glibc
         // write then finds its client gone.
         #expect(appLog.waitFor(containing: "client went away before the response was complete", timeout: 10) != nil)
         #expect(try get(edge.port, "/plaintext").status == 200)
+        // Logged as nginx logs it: 499, "client closed request", with the upstream it was going to.
+        let line = try #require(try edge.stopAndReadAccessLog().first { $0.contains("GET /__test/sleep") })
+        #expect(line.contains("\" 499 0 "))
+        #expect(line.contains(" upstream=unix:\(directory.path)/app.sock upstream_status=0 "))
     }
 
     @Test func streamedResponsesArriveAsTheyAreProduced() throws {
@@ -239,6 +243,11 @@ import Glibc
         #expect(edge.waitForLog(containing: "the response stalled mid-body for timeouts.upstream_response") != nil)
         events.release()
         #expect(try get(edge.port, "/plaintext").status == 200)
+        // The access log has the request: the status the client saw, and the time until Edge gave up on the upstream.
+        let line = try #require(try edge.stopAndReadAccessLog().first { $0.contains("GET /events/") })
+        #expect(line.contains("\" 200 "))
+        let upstreamTime = line.components(separatedBy: " upstream_time=").last?.split(separator: " ").first
+        #expect(upstreamTime.flatMap { Double($0) }.map { $0 >= 1 } == true, "\(line)")
     }
 
     @Test func theStallLimitIsPerGapNotForTheWholeResponse() throws {

@@ -95,12 +95,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func channelInactive(context: ChannelHandlerContext) {
         timer.cancel()
+        clientLeftDuringProxy(now: context.eventLoop.now)
         request = nil
         fileSend?.close()
         fileSend = nil
-        proxy?.exchange.cancel()
-        proxy?.gzip?.release()
-        proxy = nil
         context.fireChannelInactive()
     }
 

@@ -267,7 +267,9 @@ extension HTTP1ConnectionHandler: ProxyClient {
             "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)", "client": "\(remoteAddress)",
         ])
         guard !state.headSent else {
-            // Mid-response: the client must not take a truncated body for a whole one.
+            // Mid-response: the client must not take a truncated body for a whole one. The log line has the status
+            // the client saw and the bytes it got.
+            logProxied(state, status: state.exchange.upstreamStatus ?? 0, now: context.eventLoop.now)
             proxy = nil
             request = nil
             context.close(promise: nil)
@@ -281,13 +283,39 @@ extension HTTP1ConnectionHandler: ProxyClient {
         let start = request?.start ?? context.eventLoop.now
         write(
             response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, start), context: context,
-            upstream: .init(address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0, seconds: 0),
+            upstream: .init(
+                address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0,
+                seconds: state.exchange.upstreamSeconds),
             requestID: state.requestID)
         proxy = nil
         request = nil
         perform(self.state.responseWritten(responseClosesConnection: !keepAlive).action, context: context)
         processEvents(context: context)
         flushIfNeeded(context: context)
+    }
+
+    /// The client left while its request was being proxied: logged as nginx does, 499 ("client closed request")
+    /// if no response had begun, else the response's status with the bytes that went out.
+    func clientLeftDuringProxy(now: NIODeadline) {
+        guard let state = proxy else { return }
+        state.exchange.cancel()
+        state.gzip?.release()
+        logProxied(state, status: state.headSent ? state.exchange.upstreamStatus ?? 0 : 499, now: now)
+        proxy = nil
+    }
+
+    /// The access log line of a proxied request, with the upstream's fields.
+    private func logProxied(_ state: ProxyState, status: Int, now: NIODeadline) {
+        guard resources.accessLog.isEnabled, var entry = accessLogEntry(
+            for: request?.head, status: HTTPStatus(code: status, reason: ""),
+            facts: request.map { RequestHeaderFacts($0.head.headers) }, start: request?.start ?? now, now: now)
+        else { return }
+        entry.bodyBytesSent = state.responseBytes
+        entry.upstream = .init(
+            address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0,
+            seconds: state.exchange.upstreamSeconds)
+        entry.requestID = state.requestID
+        resources.accessLog.append(entry)
     }
 
     func proxyPauseClientReads(_ paused: Bool) {
@@ -353,18 +381,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     private func finishProxy(closes: Bool) {
         guard let state = proxy else { return }
-        if resources.accessLog.isEnabled, var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: state.exchange.upstreamStatus ?? 0, reason: ""),
-            facts: request.map { RequestHeaderFacts($0.head.headers) },
-            start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
-        {
-            entry.bodyBytesSent = state.responseBytes
-            entry.upstream = .init(
-                address: state.exchange.server?.description ?? "-", status: state.exchange.upstreamStatus ?? 0,
-                seconds: state.exchange.upstreamSeconds)
-            entry.requestID = state.requestID
-            resources.accessLog.append(entry)
-        }
+        logProxied(state, status: state.exchange.upstreamStatus ?? 0, now: context.eventLoop.now)
         proxy = nil
         request = nil
         needsFlush = true

@@ -74,6 +74,11 @@ final class ProxyExchange: UpstreamListener {
         self.logger = logger
     }
 
+    /// For the access log's `upstream_time`: from the first attempt until the exchange ended, however it ended.
+    private func noteUpstreamTime() {
+        upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
+    }
+
     /// Retrying may repeat a side effect only for methods RFC 9110 calls idempotent.
     private var isIdempotent: Bool {
         [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE].contains(request.method)
@@ -208,6 +213,7 @@ final class ProxyExchange: UpstreamListener {
     func cancel() {
         guard phase != .done else { return }
         phase = .done
+        noteUpstreamTime()
         if let connection { pool.release(connection, reusable: false) }
         connection = nil
         client = nil
@@ -224,7 +230,7 @@ final class ProxyExchange: UpstreamListener {
             upstreamStatus = 101
         case .end where switchingHead != nil:
             phase = .done
-            upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
+            noteUpstreamTime()
             guard let connection, let head = switchingHead else { return }
             self.connection = nil
             pool.detach(connection)  // a tunnel never returns to the pool
@@ -242,7 +248,7 @@ final class ProxyExchange: UpstreamListener {
             client?.proxyResponseBody(body)
         case .end:
             phase = .done
-            upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
+            noteUpstreamTime()
             // Reusable only if the upstream keeps it alive and our request went out whole.
             if let connection { pool.release(connection, reusable: upstreamKeepAlive && clientEnded) }
             connection = nil
@@ -281,6 +287,7 @@ final class ProxyExchange: UpstreamListener {
     private func finishWithFailure(_ status: HTTPStatus, cause: String) {
         guard phase != .done else { return }
         phase = .done
+        noteUpstreamTime()
         if let connection { pool.release(connection, reusable: false) }
         connection = nil
         upstreamStatus = upstreamStatus ?? 0
