@@ -21,7 +21,7 @@ import Testing
         realIP.header = header
         let parsed = try head("GET / HTTP/1.1\r\nHost: h\r\n\(headers)\r\n")
         return ProxyHeaders.clientFacts(
-            peer: peer, trusted: realIP.trusts(peer), headers: parsed.headers, realIP: realIP, scheme: "http", port: 80
+            peer: peer, trusted: realIP.trusts(peer), head: parsed, realIP: realIP, scheme: "http", port: 80
         ) { "generated" }
     }
 
@@ -75,6 +75,21 @@ import Testing
         var passed = ByteBuffer()
         ProxyHeaders.writeClientResponseFields(response, into: &passed)
         #expect(String(buffer: passed) == "Content-Type: text/plain\r\n")
+    }
+
+    @Test func anAbsoluteFormTargetGoesUpInOriginFormWithItsHost() throws {
+        let request = try head("GET http://app.example/p?q=1 HTTP/1.1\r\nHost: other\r\nAccept: */*\r\n\r\n")
+        let absoluteClient = ProxyHeaders.clientFacts(
+            peer: "203.0.113.9", trusted: false, head: request, realIP: RealIPConfig(), scheme: "http", port: 80
+        ) { "generated" }
+        #expect(absoluteClient.host == "app.example")
+        var encoded = ByteBuffer()
+        ProxyHeaders.writeUpstreamRequest(request, client: absoluteClient, into: &encoded)
+        let upstream = try head(String(buffer: encoded))
+        #expect(upstream.target == "/p?q=1")
+        #expect(upstream.headers.all("host") == ["app.example"])
+        #expect(upstream.headers.all("x-forwarded-host") == ["app.example"])
+        #expect(upstream.headers.all("accept") == ["*/*"])
     }
 
     @Test func upgradeIsPassedOnExplicitly() throws {

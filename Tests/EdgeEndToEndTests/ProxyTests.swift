@@ -60,6 +60,17 @@ import Glibc
         #expect(try get(edge.port, "/static/s.txt").bodyText == "static")
     }
 
+    @Test func absoluteFormRequestsAreRoutedByTheirPathAndHost() throws {
+        // RFC 9112 §3.2.2: a server must accept `GET http://host/path`, and the target's host wins over `Host`.
+        let proxied = try fetch(edge.port, "GET http://app.example/echo?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(proxied.body)) as? [String: Any])
+        #expect(object["path"] as? String == "/echo")
+        #expect(object["query"] as? String == "x=1")
+        #expect(object["authority"] as? String == "app.example")
+        #expect(try fetch(edge.port, "GET http://app.example/static/s.txt HTTP/1.1\r\nHost: other\r\n\r\n").bodyText == "static")
+        #expect(try fetch(edge.port, "GET http://u@app.example/ HTTP/1.1\r\nHost: other\r\n\r\n").status == 400)
+    }
+
     @Test func forwardedHeadersAreEdgesNotTheClients() throws {
         let response = try fetch(
             edge.port,

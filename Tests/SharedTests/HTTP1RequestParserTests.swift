@@ -54,6 +54,37 @@ import Testing
         #expect(result.events == [.head(method: "GET", target: "/a?b=1", minor: 1, keepAlive: true), .end])
     }
 
+    @Test(arguments: [
+        ("http://example.com:8080/a/b?c=1", "/a/b?c=1", "example.com:8080"),
+        ("HTTPS://Example.com", "/", "Example.com"),
+        ("http://h?q", "/?q", "h"),
+        ("http://[::1]:80/x", "/x", "[::1]:80"),
+    ])
+    func absoluteFormTargetsBecomeOriginFormWithTheirHost(sent: String, target: String, authority: String) throws {
+        var parser = HTTP1RequestParser(limits: limits)
+        parser.append(ByteBuffer(string: "GET \(sent) HTTP/1.1\r\nHost: ignored\r\n\r\n"))
+        guard case .head(let head) = try parser.next() else {
+            Issue.record("no head")
+            return
+        }
+        #expect(head.target == target)
+        #expect(head.absoluteFormAuthority == authority)
+        #expect(head.host == authority)  // RFC 9112 §3.2.2: the target's host, not the Host field
+    }
+
+    @Test func otherTargetsAreLeftAsSent() throws {
+        for (sent, host) in [("/plain", "x"), ("*", "x"), ("ftp://h/f", "x")] {
+            var parser = HTTP1RequestParser(limits: limits)
+            parser.append(ByteBuffer(string: "OPTIONS \(sent) HTTP/1.1\r\nHost: x\r\n\r\n"))
+            guard case .head(let head) = try parser.next() else { continue }
+            #expect(head.target == sent)
+            #expect(head.absoluteFormAuthority == nil)
+            #expect(head.host == host)
+        }
+        #expect(parse("GET http://user:pw@h/ HTTP/1.1\r\n\r\n").error == .malformed("user information in the request target"))
+        #expect(parse("GET http:///x HTTP/1.1\r\n\r\n").error == .malformed("absolute-form request target without a host"))
+    }
+
     @Test func headerFieldsKeepNamesAndTrimmedValues() throws {
         var parser = HTTP1RequestParser(limits: limits)
         parser.append(ByteBuffer(string: "GET / HTTP/1.1\r\nHost:  example.test \r\nX-Multi: a\r\nx-multi: b\r\n\r\n"))

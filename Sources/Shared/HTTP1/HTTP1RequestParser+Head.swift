@@ -10,7 +10,9 @@ extension HTTP1RequestParser {
                 throw .malformed("no request line")
             }
             let requestLine = HTTP1Scanning.trimCR(UnsafeRawBufferPointer(rebasing: head[0..<lineEnd]))
-            let (method, target, minorVersion) = try Self.parseRequestLine(requestLine, maxURILength: limits.maxURILength)
+            let (method, sentTarget, minorVersion) = try Self.parseRequestLine(requestLine, maxURILength: limits.maxURILength)
+            // Origin form is the rule; one byte tells (absolute form comes from proxies and some HTTP/1.0 clients).
+            let (target, authority) = sentTarget.utf8.first == UInt8(ascii: "/") ? (sentTarget, nil) : try Self.originForm(of: sentTarget)
 
             let section = HTTP1Scanning.fieldSection(ofHeadLength: length, startLineEnd: lineEnd, in: head)
             guard section.count <= limits.maxHeaderSize else { throw .headersTooLarge }
@@ -22,10 +24,27 @@ extension HTTP1RequestParser {
             let keepAlive = scan.connectionClose ? false : (minorVersion == 1 || scan.connectionKeepAlive)
             let headerBytes = buffer.getSlice(at: buffer.readerIndex + section.lowerBound, length: section.count)!
             return RequestHead(
-                method: method, target: target, minorVersion: minorVersion,
+                method: method, target: target, absoluteFormAuthority: authority, minorVersion: minorVersion,
                 headers: HeaderFields(bytes: headerBytes, fields: fields), keepAlive: keepAlive, bodyFraming: framing,
                 connectionOptions: scan.connectionOptions)
         }
+    }
+
+    /// `http://host:port/path?query` → (`/path?query`, `host:port`); a target without a path gets `/`. Other targets
+    /// (`*` for `OPTIONS`, authority form for `CONNECT`, other schemes) are left as sent, for the router to refuse.
+    static func originForm(of target: String) throws(HTTP1ParseError) -> (target: String, authority: String?) {
+        let scheme = target.prefix(8).lowercased()
+        let schemeLength = scheme.hasPrefix("http://") ? 7 : scheme.hasPrefix("https://") ? 8 : 0
+        guard schemeLength > 0 else { return (target, nil) }
+        let afterScheme = target.utf8.index(target.utf8.startIndex, offsetBy: schemeLength)
+        let pathStart = target.utf8[afterScheme...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
+            ?? target.utf8.endIndex
+        let authority = String(target[afterScheme..<pathStart])
+        guard !authority.isEmpty else { throw .malformed("absolute-form request target without a host") }
+        // RFC 9110 §4.2.4: user information in an http(s) URI is to be treated as an error.
+        guard !authority.contains("@") else { throw .malformed("user information in the request target") }
+        let rest = target[pathStart...]
+        return (rest.first == "/" ? String(rest) : "/" + rest, authority)
     }
 
     private static func parseRequestLine(

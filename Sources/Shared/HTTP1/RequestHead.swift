@@ -6,8 +6,12 @@ import NIOHTTP1
 public struct RequestHead: Sendable {
     /// The request method.
     public var method: HTTPMethod
-    /// The request target exactly as sent (origin form `/path?query`, or absolute form).
+    /// The request target in origin form, `/path?query`: as sent, or taken out of an absolute-form target
+    /// (`http://host/path?query`, which RFC 9112 §3.2.2 says a server must accept).
     public var target: String
+    /// The authority of an absolute-form target. When present it is the request's host, and any `Host` field is
+    /// ignored (RFC 9112 §3.2.2).
+    public var absoluteFormAuthority: String? = nil
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
     /// The header fields.
@@ -21,6 +25,9 @@ public struct RequestHead: Sendable {
 
     /// `HTTP/1.0` or `HTTP/1.1`.
     public var versionText: String { minorVersion == 0 ? "HTTP/1.0" : "HTTP/1.1" }
+
+    /// The host the request is for: an absolute-form target's authority, else the `Host` field.
+    public var host: String? { absoluteFormAuthority ?? headers.first("host") }
 }
 
 /// How a message body is delimited (RFC 9112 §6).

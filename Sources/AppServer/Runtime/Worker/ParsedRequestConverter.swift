@@ -37,11 +37,12 @@ enum ParsedRequestConverter {
     ) -> HTTPRequest {
         var fields = HTTPFields()
         fields.reserveCapacity(head.headers.count)
-        var authority: String?
+        // An absolute-form target's authority wins over `Host` (RFC 9112 §3.2.2).
+        var authority = head.absoluteFormAuthority
         head.headers.forEachNameAndValue { nameBytes, valueBytes in
             // Host becomes the request's authority, as swift-http-types models it.
             if ASCII.equalsIgnoringCase(nameBytes, "host") {
-                authority = String(decoding: valueBytes, as: UTF8.self)
+                if authority == nil { authority = String(decoding: valueBytes, as: UTF8.self) }
                 return
             }
             // Forwarded fields from a peer not in forwarded_allow never reach the app.

@@ -49,7 +49,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
             needsFlush = true
         }
         let client = ProxyHeaders.clientFacts(
-            peer: remoteAddress, trusted: peerIsTrusted, headers: head.headers, realIP: settings.realIP,
+            peer: remoteAddress, trusted: peerIsTrusted, head: head, realIP: settings.realIP,
             scheme: transport.scheme, port: localPort, newRequestID: Self.newRequestID)
         var encoded = context.channel.allocator.buffer(capacity: head.headers.byteCount + 384)
         ProxyHeaders.writeUpstreamRequest(head, client: client, into: &encoded)

@@ -19,15 +19,16 @@ public enum ProxyHeaders {
     /// The client facts for a request from `peer`, which is in `real_ip.trusted` when `trusted` (decided once per
     /// connection by the caller, with `RealIPConfig.trusts`).
     public static func clientFacts(
-        peer: String, trusted: Bool, headers: HeaderFields, realIP: RealIPConfig, scheme: String, port: Int,
+        peer: String, trusted: Bool, head: RequestHead, realIP: RealIPConfig, scheme: String, port: Int,
         newRequestID: () -> String
     ) -> ClientFacts {
+        let headers = head.headers
         let address = trusted ? claimedClientAddress(headers: headers, realIP: realIP) ?? peer : peer
         let forwardedFor = trusted ? (forwardedChain(headers) + [peer]).joined(separator: ", ") : peer
         var requestID = newRequestID()
         if trusted, let given = headers.first("x-request-id"), isWellFormedRequestID(given) { requestID = given }
         return ClientFacts(
-            address: address, forwardedFor: forwardedFor, scheme: scheme, host: headers.first("host"), port: port,
+            address: address, forwardedFor: forwardedFor, scheme: scheme, host: head.host, port: port,
             requestID: requestID)
     }
 
@@ -69,10 +70,19 @@ public enum ProxyHeaders {
         bytes.append(string: head.target)
         bytes.append(" HTTP/1.1\r\n")
         let named = head.connectionOptions
+        // The host of an absolute-form target replaces the client's `Host` (RFC 9112 §3.2.2); the upstream gets the
+        // origin form.
+        let replacesHost = head.absoluteFormAuthority != nil
+        if let authority = head.absoluteFormAuthority {
+            bytes.append("Host: ")
+            bytes.append(string: authority)
+            bytes.append("\r\n")
+        }
         head.headers.forEachNameAndValue { name, value in
             // Framing is Edge's to set (below), from the body it actually forwards.
             guard !isHopByHop(name), !isForwarded(name), !ASCII.equalsIgnoringCase(name, "content-length"),
-                !ASCII.equalsIgnoringCase(name, "expect"), !isNamed(name, in: named)
+                !ASCII.equalsIgnoringCase(name, "expect"), !isNamed(name, in: named),
+                !(replacesHost && ASCII.equalsIgnoringCase(name, "host"))
             else { return }
             writeField(name, value, into: &bytes)
         }
