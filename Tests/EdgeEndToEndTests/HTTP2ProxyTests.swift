@@ -16,6 +16,7 @@ import Glibc
 
     init() throws {
         let certificates = try TestCertificates(in: directory)
+        directory.write("site/page.html", Self.page)
         app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", log: appLog)
         edge = try EdgeProcess(
             directory: directory,
@@ -24,12 +25,31 @@ import Glibc
                 upstreams:
                   app: {servers: ["unix:app.sock"]}
                 routes:
+                  - {prefix: /site/, dir: site}
                   - {prefix: /, upstream: app}
                 limits: {max_body_size: 1MiB}
                 """)
     }
 
     var base: String { "https://localhost:\(edge.port)" }
+    static let page = "<!doctype html><title>h2</title>" + String(repeating: "<p>compressible over HTTP/2</p>\n", count: 400)
+
+    @Test func gzipOverHTTP2ForStaticAndProxiedResponses() throws {
+        // Gzipped bodies leave Edge framed as HTTP/1.1 chunks; over HTTP/2 they must arrive as plain DATA, decodable.
+        let file = try curl(["--http2", "--compressed", "-D", "-", base + "/site/page.html"])
+        #expect(file.output.contains("content-encoding: gzip\r\n"))
+        #expect(file.output.contains("vary: Accept-Encoding\r\n"))
+        #expect(file.output.hasSuffix("\r\n\r\n" + Self.page))
+        let proxied = try curl(["--http2", "--compressed", "-D", "-", base + "/echo?padding=" + String(repeating: "x", count: 300)])
+        #expect(proxied.output.contains("content-encoding: gzip\r\n"))
+        let json = try #require(proxied.output.components(separatedBy: "\r\n\r\n").last)
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(object?["path"] as? String == "/echo")
+        // HEAD over HTTP/2 answers the headers GET would.
+        let head = try curl(["--http2", "-I", "-H", "Accept-Encoding: gzip", base + "/site/page.html"])
+        #expect(head.output.contains("content-encoding: gzip\r\n"))
+        #expect(!head.output.contains("content-length"))
+    }
 
     @Test func forwardedProtoIsHTTPSOverBothProtocols() throws {
         for http in ["--http2", "--http1.1"] {
