@@ -327,58 +327,6 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
     }
 
-    func proxyUpgraded(_ upstreamHead: ResponseHead, upstream: UpstreamConnection) {
-        guard let state = proxy else { return }
-        var head = context.channel.allocator.buffer(capacity: 512)
-        head.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nServer: edge\r\n")
-        head.writeImmutableBuffer(resources.dates.dateHeaderLine())
-        // The app's own HSTS policy, if it sends one, wins over the listener's.
-        if let hsts = listener.hstsHeaderLine, upstreamHead.headers.first("strict-transport-security") == nil {
-            head.writeImmutableBuffer(hsts)
-        }
-        ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
-        head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
-        head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-        if resources.accessLog.isEnabled, var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: request.map { RequestHeaderFacts($0.head.headers) },
-            start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
-        {
-            entry.upstream = .init(address: upstream.server.description, status: 101, seconds: state.exchange.upstreamSeconds)
-            entry.requestID = state.requestID
-            resources.accessLog.append(entry)
-        }
-        // From here on this connection is no longer HTTP: hand it to a tunnel, with anything already received.
-        // The switch happens on the next tick, outside the upstream decoder's callback (a decoder cannot leave the
-        // pipeline while it is decoding); bytes arriving meanwhile are kept unparsed.
-        proxy = nil
-        request = nil
-        timer.cancel()
-        upgrading = true
-        context.eventLoop.assumeIsolated().execute { [self] in
-            self.switchToTunnel(upstream: upstream, requestID: state.requestID)
-        }
-    }
-
-    private func switchToTunnel(upstream: UpstreamConnection, requestID: String) {
-        guard let context else {
-            upstream.channel.close(promise: nil)  // the client left before the switch
-            return
-        }
-        let (clientSide, upstreamSide) = TunnelHandler.pair()
-        do {
-            // The client side first, so bytes the upstream sent right after its 101 have somewhere to go.
-            try context.pipeline.syncOperations.addHandler(clientSide, position: .after(self))
-            try upstream.becomeTunnel(upstreamSide)
-            clientSide.forwardToPartner(parser.takeUnparsedBytes())
-            context.pipeline.syncOperations.removeHandler(self, promise: nil)
-        } catch {
-            settings.logger.error("cannot set up the upgrade tunnel", metadata: ["error": "\(error)", "request_id": "\(requestID)"])
-            upstream.channel.close(promise: nil)
-            context.close(promise: nil)
-        }
-    }
-
     private func finishProxy(closes: Bool) {
         guard let state = proxy else { return }
         logProxied(state, status: state.exchange.upstreamStatus ?? 0, now: context.eventLoop.now)
