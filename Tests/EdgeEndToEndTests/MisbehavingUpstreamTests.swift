@@ -38,6 +38,7 @@ import Testing
                   - {prefix: /ws/, upstream: echo}
                   - {prefix: /reuse/, upstream: reuse}
                   - {prefix: /partial/, upstream: partial}
+                timeouts: {upstream_response: 1s}
                 """)
     }
 
@@ -105,6 +106,23 @@ import Testing
         #expect(try connection.readExactly(4) == "ping")
         try connection.send(String(repeating: "x", count: 100_000))
         #expect(try connection.readExactly(100_000) == String(repeating: "x", count: 100_000))
+    }
+
+    @Test func aTunnelSilentBothWaysIsClosedAfterUpstreamResponse() throws {
+        let connection = try edge.connect()
+        try connection.send("GET /ws/quiet HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        #expect(try connection.readResponse(isHead: true).status == 101)
+        // Traffic every 300 ms keeps the tunnel open past `upstream_response` (1 s): the limit is on silence, not on
+        // the tunnel's age. (The pace is the client's behaviour under test.)
+        for message in 0..<6 {
+            try connection.send("m\(message)")
+            #expect(try connection.readExactly(2) == "m\(message)")
+            usleep(300_000)
+        }
+        // Then nothing moves: Edge closes both ends instead of holding them for a client that may be gone.
+        #expect(connection.waitForClose())
+        #expect(edge.waitForLog(containing: "closing a tunnel silent both ways")?.contains("request_id=") == true)
+        #expect(echo.waitForClosed(1))
     }
 
     @Test func garbageFromUpstreamIs502() throws {

@@ -44,7 +44,12 @@ extension HTTP1ConnectionHandler {
             upstream.channel.close(promise: nil)  // the client left before the switch
             return
         }
-        let (clientSide, upstreamSide) = TunnelHandler.pair()
+        let server = upstream.server
+        let (clientSide, upstreamSide) = TunnelHandler.pair(idleTimeout: settings.upstreamResponseTimeout) { [settings] in
+            settings.logger.info(
+                "closing a tunnel silent both ways for timeouts.upstream_response",
+                metadata: ["request_id": "\(requestID)", "upstream": "\(server)"])
+        }
         do {
             // The client side first, so bytes the upstream sent right after its 101 have somewhere to go.
             try context.pipeline.syncOperations.addHandler(clientSide, position: .after(self))

@@ -12,18 +12,29 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var partner: TunnelHandler?
     private var context: ChannelHandlerContext?
     private var readPending = false
+    /// Shared by both ends.
+    private var idleWatch: TunnelIdleWatch?
 
-    /// Two handlers that forward to each other.
-    static func pair() -> (TunnelHandler, TunnelHandler) {
+    /// Two handlers that forward to each other. A tunnel silent both ways for `idleTimeout` is closed, after
+    /// `onIdle` (for the log) is called.
+    static func pair(idleTimeout: TimeAmount, onIdle: @escaping () -> Void) -> (TunnelHandler, TunnelHandler) {
         let first = TunnelHandler()
         let second = TunnelHandler()
         first.partner = second
         second.partner = first
+        let watch = TunnelIdleWatch(timeout: idleTimeout) { [weak first, weak second] in
+            onIdle()
+            first?.partnerClose()
+            second?.partnerClose()
+        }
+        first.idleWatch = watch
+        second.idleWatch = watch
         return (first, second)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        idleWatch?.start(on: context.eventLoop)
         // Whichever side arrives second lets the first one start reading.
         partner?.partnerBecameWritable()
         if partner?.partnerIsWritable ?? false { context.read() } else { readPending = true }
@@ -32,6 +43,8 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         partner = nil
+        idleWatch?.stop()
+        idleWatch = nil
     }
 
     /// Bytes that arrived before the tunnel existed (the HTTP parser's leftovers).
@@ -42,6 +55,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        idleWatch?.noteActivity(at: context.eventLoop.now)
         partner?.partnerWrite(unwrapInboundIn(data))
     }
 
@@ -50,6 +64,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleWatch?.stop()
         partner?.partnerClose()
         context.fireChannelInactive()
     }
