@@ -92,6 +92,20 @@ import Testing
         #expect(upstream.headers.all("accept") == ["*/*"])
     }
 
+    @Test func aCDNsClientAddressFieldsPassOnlyFromATrustedPeer() throws {
+        let request = try head("GET / HTTP/1.1\r\nHost: h\r\nCF-Connecting-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nAccept: */*\r\n\r\n")
+        for trusted in [false, true] {
+            var client = ClientFacts(address: "1.1.1.1", forwardedFor: "1.1.1.1", scheme: "http", host: "h", port: 80, requestID: "r")
+            client.peerIsTrusted = trusted
+            var encoded = ByteBuffer()
+            ProxyHeaders.writeUpstreamRequest(request, client: client, into: &encoded)
+            let upstream = try head(String(buffer: encoded))
+            #expect(upstream.headers.all("cf-connecting-ip") == (trusted ? ["6.6.6.6"] : []))
+            #expect(upstream.headers.all("true-client-ip") == (trusted ? ["6.6.6.6"] : []))
+            #expect(upstream.headers.all("accept") == ["*/*"])
+        }
+    }
+
     @Test func upgradeIsPassedOnExplicitly() throws {
         let request = try head("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         let client = ClientFacts(address: "1.1.1.1", forwardedFor: "1.1.1.1", scheme: "http", host: "h", port: 80, requestID: "r")

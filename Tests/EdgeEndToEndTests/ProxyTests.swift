@@ -74,13 +74,14 @@ import Glibc
     @Test func forwardedHeadersAreEdgesNotTheClients() throws {
         let response = try fetch(
             edge.port,
-            "POST /echo HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nX-Request-ID: forged\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nContent-Length: 5\r\n\r\nhello")
+            "POST /echo HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Request-ID: forged\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nContent-Length: 5\r\n\r\nhello")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
         let headers = (object["headers"] as? [[String: String]] ?? []).reduce(into: [String: [String]]()) {
             $0[$1["name"]!.lowercased(), default: []].append($1["value"]!)
         }
         #expect(headers["x-forwarded-for"] == ["127.0.0.1"])  // the client's claim is dropped: 127.0.0.1 is not in real_ip.trusted
         #expect(headers["x-real-ip"] == ["127.0.0.1"])
+        #expect(headers["cf-connecting-ip"] == nil)  // a forgery when it does not come from the CDN
         #expect(headers["x-forwarded-host"] == ["example.test"])
         #expect(headers["x-forwarded-proto"] == ["http"])
         #expect(headers["x-request-id"]?.first != "forged")

@@ -37,6 +37,7 @@ import Glibc
             $0[$1["name"]!.lowercased()] = $1["value"]!
         }
         #expect(headers["x-real-ip"] == "198.51.100.23")
+        #expect(headers["cf-connecting-ip"] == "198.51.100.23")  // from the CDN itself: apps may read it directly
         #expect(headers["x-forwarded-for"] == "127.0.0.1")  // the chain as it reached Edge: only the CDN's hop
         #expect(headers["x-request-id"] == "trace-42")  // a trusted peer's well-formed id is kept
         #expect(proxied.header("X-Request-ID") == "trace-42")

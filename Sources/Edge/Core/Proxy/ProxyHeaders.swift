@@ -11,6 +11,8 @@ public struct ClientFacts: Sendable, Equatable {
     public var host: String?
     public var port: Int
     public var requestID: String
+    /// The peer is in `real_ip.trusted`: a CDN's own client-address fields (`CF-Connecting-IP`) are passed on.
+    public var peerIsTrusted = false
 }
 
 /// The header rewriting of a reverse proxy (RFC 9110 §7.6): hop-by-hop fields never cross, forwarded fields are
@@ -29,7 +31,7 @@ public enum ProxyHeaders {
         if trusted, let given = headers.first("x-request-id"), isWellFormedRequestID(given) { requestID = given }
         return ClientFacts(
             address: address, forwardedFor: forwardedFor, scheme: scheme, host: head.host, port: port,
-            requestID: requestID)
+            requestID: requestID, peerIsTrusted: trusted)
     }
 
     /// The address a trusted peer says the client has (in `real_ip.header`), if it says one that parses. With a
@@ -82,7 +84,8 @@ public enum ProxyHeaders {
             // Framing is Edge's to set (below), from the body it actually forwards.
             guard !isHopByHop(name), !isForwarded(name), !ASCII.equalsIgnoringCase(name, "content-length"),
                 !ASCII.equalsIgnoringCase(name, "expect"), !isNamed(name, in: named),
-                !(replacesHost && ASCII.equalsIgnoringCase(name, "host"))
+                !(replacesHost && ASCII.equalsIgnoringCase(name, "host")),
+                client.peerIsTrusted || !isCDNClientAddress(name)
             else { return }
             writeField(name, value, into: &bytes)
         }
@@ -170,6 +173,17 @@ public enum ProxyHeaders {
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
         case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
         case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
+        default: false
+        }
+    }
+
+    /// The fields in which a CDN names the visitor's address. Apps behind Cloudflare often read them directly, so
+    /// they pass from a trusted peer; from anyone else they would be a forgery that reached the origin directly.
+    static func isCDNClientAddress(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 14: ASCII.equalsIgnoringCase(name, "true-client-ip")
+        case 16: ASCII.equalsIgnoringCase(name, "cf-connecting-ip")
+        case 18: ASCII.equalsIgnoringCase(name, "cf-connecting-ipv6")
         default: false
         }
     }
