@@ -142,4 +142,31 @@ import Testing
         #expect(cache.count <= 4)
         #expect(cache.validEntry(for: "/f0") != nil)
     }
+
+    @Test func anEntryThatLeavesTheCacheSaysSoToLinksKeptToIt() {
+        // A file keeps a strong link to its precompressed variant and trusts it only while `cacheKey` is set.
+        let root = TestDirectory()
+        let cache = OpenFileCache(maxEntries: 2)
+        let lookup = FileLookup()
+        var files: [CachedFile] = []
+        for index in 0..<3 {
+            root.write("f\(index)", "\(index)")
+            if case .file(let file) = lookup.lookup(
+                relativePath: "f\(index)"[...], root: root.path, rootRealPath: FileLookup.realPath(root.path)!,
+                wantsDirectory: false, cacheControl: nil)
+            {
+                cache.insert(file, for: "/f\(index)")
+                files.append(file)
+            }
+        }
+        #expect(files[0].cacheKey == nil)  // evicted when the third came in
+        #expect(files[2].cacheKey == "/f2")
+        guard case .file(let replacement) = lookup.lookup(
+            relativePath: "f2"[...], root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
+            cacheControl: nil)
+        else { return }
+        cache.insert(replacement, for: "/f2")  // replacing an entry also lets go of the old one
+        #expect(files[2].cacheKey == nil)
+        #expect(replacement.cacheKey == "/f2")
+    }
 }

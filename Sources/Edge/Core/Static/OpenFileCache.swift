@@ -88,7 +88,9 @@ public final class OpenFileCache {
     var memoryInUse: Int { memoryUsed }
 
     private func remove(_ key: String) {
-        if let old = entries.removeValue(forKey: key) { memoryUsed -= old.chargedMemory }
+        guard let old = entries.removeValue(forKey: key) else { return }
+        memoryUsed -= old.chargedMemory
+        old.cacheKey = nil  // links other entries keep to it (a precompressed variant's) see that it left
     }
 
     private func evictLeastRecentlyUsed() {

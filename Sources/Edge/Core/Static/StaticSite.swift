@@ -114,7 +114,9 @@ public final class StaticSite: Sendable {
     private func precompressedVariant(of file: CachedFile, cache: OpenFileCache) -> CachedFile? {
         let key = file.precompressedVariantKey
         let variant: CachedFile
-        if let linked = file.precompressedVariant, let valid = cache.revalidated(linked, key: key), valid.variantOf == file.identity {
+        if let linked = file.precompressedVariant, linked.cacheKey != nil, let valid = cache.revalidated(linked, key: key),
+            valid.variantOf == file.identity
+        {
             variant = valid
         } else if let cached = cache.validEntry(for: key), cached.variantOf == file.identity {
             variant = cached
