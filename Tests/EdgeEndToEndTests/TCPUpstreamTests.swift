@@ -69,8 +69,9 @@ import Glibc
         try connection.send("GET /stuck/x HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(try connection.readResponse().status == 502)
         let line = edge.waitForLog(containing: "proxy failed")
-        // The configured limit, not the kernel's two minutes of SYN retries.
+        // The configured limit, not the kernel's two minutes of SYN retries; and the server is skipped for a while.
         #expect(line?.contains("Connect timeout (300 ms)") == true, "\(line ?? edge.errorLog)")
+        #expect(edge.waitForLog(containing: "cannot connect to upstream server; skipping it for a while") != nil)
     }
 
     @Test func aRefusingTCPServerIs502AndLogged() throws {

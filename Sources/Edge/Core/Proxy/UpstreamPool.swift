@@ -132,7 +132,7 @@ final class UpstreamPool {
     func connectFailed(_ server: PooledServer, reason: String) {
         server.active -= 1
         if server.downUntil <= eventLoop.now {
-            logger.warning("upstream server refuses connections; skipping it for a while", metadata: [
+            logger.warning("cannot connect to upstream server; skipping it for a while", metadata: [
                 "upstream": "\(server.server.upstream)", "server": "\(server.server)", "cause": "\(reason)",
                 "skip": "\(Self.failTimeout.nanoseconds / 1_000_000_000)s",
             ])
