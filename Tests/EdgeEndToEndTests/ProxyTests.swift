@@ -206,7 +206,11 @@ import Glibc
         let response = try get(edge.port, "/json", "User-Agent: logger-test/1")
         let id = try #require(response.header("X-Request-ID"))
         _ = try get(edge.port, "/down/x")
+        let smuggling = try fetch(edge.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+        #expect(smuggling.status == 400)
         let lines = try edge.stopAndReadAccessLog()
+        // A head refused for its fields is logged with its request line, as nginx does, not as "- - -".
+        #expect(lines.contains { $0.contains("\"POST /echo HTTP/1.1\" 400 ") }, "\(lines)")
         let proxied = try #require(lines.first { $0.contains("GET /json") })
         #expect(proxied.contains("\"logger-test/1\""))
         #expect(proxied.contains(" upstream=unix:\(directory.path)/app.sock upstream_status=200 upstream_time="))

@@ -154,6 +154,24 @@ import Testing
         #expect(parseBytewise(text).error == .malformed(reason))
     }
 
+    @Test func aRefusedHeadKeepsItsRequestLineForTheLog() {
+        func refusedLine(_ chunks: [String]) -> String? {
+            var parser = HTTP1RequestParser(limits: limits)
+            for chunk in chunks {
+                parser.append(ByteBuffer(string: chunk))
+                do { while try parser.next() != nil {} } catch { break }
+            }
+            return parser.refusedRequestLine().map { "\($0.method) \($0.target) \($0.version)" }
+        }
+        #expect(refusedLine(["POST /a?b HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"]) == "POST /a?b HTTP/1.1")
+        #expect(refusedLine(["GET / HTTP/1.0\r\nBad Header\r\n\r\n"]) == "GET / HTTP/1.0")
+        // A second request on the connection: its own line, not the first one's.
+        #expect(refusedLine(["GET /ok HTTP/1.1\r\n\r\n", "GET /bad HTTP/1.1\r\nX: \u{1}\r\n\r\n"]) == "GET /bad HTTP/1.1")
+        #expect(refusedLine(["HELLO\r\n\r\n"]) == nil)  // nothing sound to show
+        #expect(refusedLine(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]) == nil)  // the head was fine
+        #expect(refusedLine(["GET / HTTP/1.1\r\n\r\n"]) == nil)
+    }
+
     @Test func statusSpecificErrors() {
         #expect(parse("GET / HTTP/2.0\r\n\r\n").error == .versionNotSupported)
         #expect(parse("GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error == .unsupportedTransferEncoding("gzip, chunked"))

@@ -47,7 +47,7 @@ extension HTTP1RequestParser {
         return (rest.first == "/" ? String(rest) : "/" + rest, authority)
     }
 
-    private static func parseRequestLine(
+    static func parseRequestLine(
         _ line: UnsafeRawBufferPointer, maxURILength: Int
     ) throws(HTTP1ParseError) -> (HTTPMethod, String, Int) {
         guard let firstSpace = line.firstIndex(of: UInt8(ascii: " ")), firstSpace > 0 else {

@@ -37,6 +37,8 @@ public struct HTTP1RequestParser {
     }
 
     private(set) var state: State = .head
+    /// Bytes of the head that failed to parse still in `buffer` (0 unless a head failed).
+    private var failedHeadLength = 0
     private(set) var buffer = ByteBuffer()
     /// How far the pending head has been searched for its terminating blank line, so slow clients cost O(n).
     private var headScanOffset = 0
@@ -66,8 +68,23 @@ public struct HTTP1RequestParser {
         do {
             return try nextEvent()
         } catch {
+            if case .head = state { failedHeadLength = buffer.readableBytes }
             state = .failed
             throw error
+        }
+    }
+
+    /// After a head was refused: its request line, when that line itself was sound (the fault was in a header field
+    /// or the framing). The access log shows it, as nginx shows `$request` for a request it refused with 400.
+    public func refusedRequestLine() -> (method: String, target: String, version: String)? {
+        guard state == .failed, failedHeadLength > 0 else { return nil }
+        return buffer.withUnsafeReadableBytes { raw in
+            let bytes = UnsafeRawBufferPointer(rebasing: raw.prefix(failedHeadLength))
+            guard let lineEnd = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: bytes, from: 0),
+                let (method, target, minorVersion) = try? Self.parseRequestLine(
+                    HTTP1Scanning.trimCR(UnsafeRawBufferPointer(rebasing: bytes[0..<lineEnd])), maxURILength: .max)
+            else { return nil }
+            return (method.rawValue, target, "HTTP/1.\(minorVersion)")
         }
     }
 

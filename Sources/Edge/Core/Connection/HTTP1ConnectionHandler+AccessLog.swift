@@ -4,17 +4,18 @@ import Shared
 /// The access log's line for each response: the request, the outcome, and the client as `real_ip` decides it.
 extension HTTP1ConnectionHandler {
     /// The access log line for a response, `nil` when logging is off; `facts` is evaluated only when logging is on.
+    /// Without a parsed head, `refusedLine` (the request line of a head refused for its fields) stands in for it.
     func accessLogEntry(
         for head: RequestHead?, status: HTTPStatus, facts: @autoclosure () -> RequestHeaderFacts?, start: NIODeadline,
-        now: NIODeadline
+        now: NIODeadline, refusedLine: (method: String, target: String, version: String)? = nil
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
         let facts = facts()
-        let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? "-"
+        let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? refusedLine?.version ?? "-"
         return AccessLogEntry(
             remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(),
-            method: head?.method.rawValue ?? "-",
-            uri: head?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
+            method: head?.method.rawValue ?? refusedLine?.method ?? "-",
+            uri: head?.target ?? refusedLine?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,
             requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)
     }

@@ -167,7 +167,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         settings.logger.info(
             "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
         let start = request?.start ?? context.eventLoop.now
-        write(.simple(error.status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start), context: context)
+        write(
+            .simple(error.status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start),
+            context: context, refusedLine: request == nil ? parser.refusedRequestLine() : nil)
         perform(state.protocolError(), context: context)
         flushIfNeeded(context: context)
     }
@@ -260,10 +262,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, descriptor: OpenDescriptor? = nil, context: ChannelHandlerContext,
-        upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil
+        upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil,
+        refusedLine: (method: String, target: String, version: String)? = nil
     ) {
         var entry = accessLogEntry(
-            for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now)
+            for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now,
+            refusedLine: refusedLine)
         entry?.upstream = upstream
         entry?.requestID = requestID
         // A small file's whole response, ready-made with this second's `Date`: nothing to add for a keep-alive
