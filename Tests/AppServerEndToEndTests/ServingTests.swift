@@ -64,6 +64,15 @@ import Testing
         #expect(first.contains("Transfer-Encoding: chunked"))
     }
 
+    @Test func anAbsoluteFormTargetReachesTheAppAsPathAndAuthority() throws {
+        let connection = try server.connect()
+        try connection.send("GET http://app.example/echo?x=1 HTTP/1.1\r\nHost: other\r\n\r\n")
+        let object = try JSONSerialization.jsonObject(with: Data(try connection.readResponse().body)) as? [String: Any]
+        #expect(object?["path"] as? String == "/echo")
+        #expect(object?["query"] as? String == "x=1")
+        #expect(object?["authority"] as? String == "app.example")
+    }
+
     @Test func chunkedRequestBodiesStream() throws {
         let connection = try server.connect()
         try connection.send("POST /echo HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n")
