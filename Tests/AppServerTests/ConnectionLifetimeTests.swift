@@ -40,6 +40,26 @@ import Testing
         #expect(server.tracker.waitUntilAllFreed(), "handlers still alive: \(server.tracker.alive)")
     }
 
+    /// An `HTTPResponseError` thrown before the head is the client's answer, and the connection goes on serving;
+    /// thrown after it, the response cannot be honestly finished, so the connection is cut.
+    @Test func aRefusalAnswersWithItsStatusUnlessTheResponseHadBegun() throws {
+        let server = try TrackedServer()
+        defer { server.stop() }
+
+        let client = try RawConnection(port: server.port)
+        try client.send("GET /refuse HTTP/1.1\r\nHost: x\r\n\r\n")
+        let refused = try client.readResponse()
+        #expect(refused.status == 422)
+        #expect(refused.bodyText == "the widget needs a name\n")
+        try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readResponse().bodyText == "hello")
+
+        let late = try RawConnection(port: server.port)
+        try late.send("GET /refuse-late HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(throws: (any Error).self) { try late.readResponse() }  // chunked, never ended: not a whole response
+        #expect(late.waitForClose())
+    }
+
     /// The app may still be running when its client goes; its late writes fail cleanly and the handler is freed
     /// once the app returns.
     @Test func anAppStillRunningWhenItsClientLeavesWritesNothingAndLetsGo() throws {
@@ -63,8 +83,14 @@ import Testing
     }
 }
 
-/// `/hello` answers at once; `/slow` waits until the test releases it, then tries to answer.
+/// `/hello` answers at once; `/slow` waits until the test releases it, then tries to answer; `/refuse` throws an
+/// `HTTPResponseError` before writing, `/refuse-late` after writing the head.
 private final class TestApp: HTTPApplication {
+    struct Refusal: HTTPResponseError {
+        var status: HTTPResponse.Status { .unprocessableContent }
+        var message: String { "the widget needs a name" }
+    }
+
     private struct State {
         var slowStarted = false
         var lateWrite: String?
@@ -84,6 +110,12 @@ private final class TestApp: HTTPApplication {
                 state.withLockedValue { $0.lateWrite = "failed" }
             }
             return
+        }
+        if request.path == "/refuse" { throw Refusal() }
+        if request.path == "/refuse-late" {
+            try await writer.writeHead(HTTPResponse(status: .ok))
+            try await writer.writeBody(ByteBuffer(string: "partial"))
+            throw Refusal()
         }
         try await writer.write(HTTPResponse(status: .ok), body: ByteBuffer(string: "hello"))
     }
