@@ -18,11 +18,12 @@ enum Upload {
         var file = try PendingUpload(in: directory)
         let name: String
         do {
-            var formFilename: String?
+            let formFilename: String?
             if let boundary {
                 formFilename = try await storeFormFile(from: request.body, boundary: boundary, in: &file)
             } else {
                 try await storeBody(from: request.body, in: &file)
+                formFilename = nil
             }
             name = safeName(request.query["name"]) ?? formFilename.flatMap(storableName) ?? UUID().uuidString.lowercased()
         } catch {
