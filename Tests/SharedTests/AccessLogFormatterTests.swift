@@ -36,5 +36,32 @@ import Testing
         #expect(AccessLogFormatter.formatSeconds(0) == "0.000")
         #expect(AccessLogFormatter.formatSeconds(1.5) == "1.500")
         #expect(AccessLogFormatter.formatSeconds(0.0456) == "0.046")
+        #expect(AccessLogFormatter.formatSeconds(0.9996) == "1.000")
+        #expect(AccessLogFormatter.formatSeconds(123.004) == "123.004")
+        #expect(AccessLogFormatter.formatSeconds(0.01) == "0.010")
+    }
+
+    @Test func proxiedLinesCarryTheUpstreamFieldsAndTheScheme() throws {
+        var proxied = entry
+        proxied.uri = "/plaintext"
+        proxied.userAgent = "wrk"
+        proxied.status = 502
+        proxied.bodyBytesSent = 1_234_567_890
+        proxied.upstream = .init(address: "unix:/run/app.sock", status: 0, seconds: 60.0004)
+        proxied.requestID = "0f1e2d3c"
+        proxied.scheme = "https"
+        var buffer = ByteBuffer()
+        AccessLogFormatter.write(proxied, format: .combined, into: &buffer)
+        #expect(
+            String(buffer: buffer)
+                == "203.0.113.7 - - [06/Nov/1994:08:49:37 +0000] \"GET /plaintext HTTP/1.1\" 502 1234567890 \"-\" \"wrk\" 0.012"
+                + " upstream=unix:/run/app.sock upstream_status=0 upstream_time=60.000 request_id=0f1e2d3c scheme=https\n")
+        buffer.clear()
+        AccessLogFormatter.write(proxied, format: .json, into: &buffer)
+        let object = try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as? [String: Any]
+        #expect(object?["body_bytes_sent"] as? Int == 1_234_567_890)
+        #expect(object?["upstream_status"] as? Int == 0)
+        #expect(object?["upstream_time"] as? Double == 60.0)
+        #expect(object?["request_id"] as? String == "0f1e2d3c")
     }
 }
