@@ -19,7 +19,12 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
 
     /// Whether `address` (textual IP) is inside the range.
     public func contains(_ address: String) -> Bool {
-        guard let bytes = Self.parseAddress(address), bytes.count == network.count else { return false }
+        Self.parseAddress(address).map(contains) ?? false
+    }
+
+    /// Whether the address `bytes` (as `parseAddress` gives them) is inside the range.
+    public func contains(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count == network.count else { return false }
         var remaining = prefixLength
         for index in 0..<bytes.count where remaining > 0 {
             let bits = min(8, remaining)

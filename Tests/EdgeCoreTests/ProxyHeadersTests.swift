@@ -39,6 +39,14 @@ import Testing
         #expect(client.requestID == "req-1")
     }
 
+    @Test func theChainIsReadAcrossFieldsWithOddSpacingAndEmptyHops() throws {
+        let client = try facts(peer: "10.0.0.2", "X-Forwarded-For: 6.6.6.6,,\t198.51.100.7 \r\nX-Forwarded-For: , 10.0.0.5\r\n")
+        #expect(client.address == "198.51.100.7")
+        #expect(client.forwardedFor == "6.6.6.6, 198.51.100.7, 10.0.0.5, 10.0.0.2")
+        let garbage = try facts(peer: "10.0.0.2", "X-Forwarded-For: not-an-address, 10.0.0.9\r\n")
+        #expect(garbage.address == "10.0.0.9")  // every parseable hop trusted: the leftmost of them
+    }
+
     @Test func cloudflareHeaderWhenConfigured() throws {
         let client = try facts(peer: "10.1.1.1", "CF-Connecting-IP: 192.0.2.44\r\nX-Forwarded-For: 9.9.9.9\r\n", header: .cfConnectingIP)
         #expect(client.address == "192.0.2.44")

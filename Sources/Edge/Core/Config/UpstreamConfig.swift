@@ -52,7 +52,12 @@ public struct RealIPConfig: Sendable, Hashable {
 
     /// Whether `peer` may tell Edge the client's address.
     public func trusts(_ peer: String) -> Bool {
-        trusted.contains { $0.contains(peer) }
+        CIDR.parseAddress(peer).map(trusts) ?? false
+    }
+
+    /// `trusts(_:)` for an address already parsed (`CIDR.parseAddress`).
+    public func trusts(_ address: [UInt8]) -> Bool {
+        trusted.contains { $0.contains(address) }
     }
 }
 

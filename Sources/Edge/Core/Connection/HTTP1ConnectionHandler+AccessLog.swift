@@ -5,15 +5,17 @@ import Shared
 extension HTTP1ConnectionHandler {
     /// The access log line for a response, `nil` when logging is off; `facts` is evaluated only when logging is on.
     /// Without a parsed head, `refusedLine` (the request line of a head refused for its fields) stands in for it.
+    /// `clientAddress` is the client as already decided for this request, if it was (proxied requests).
     func accessLogEntry(
         for head: RequestHead?, status: HTTPStatus, facts: @autoclosure () -> RequestHeaderFacts?, start: NIODeadline,
-        now: NIODeadline, refusedLine: (method: String, target: String, version: String)? = nil
+        now: NIODeadline, refusedLine: (method: String, target: String, version: String)? = nil,
+        clientAddress decided: String? = nil
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
         let facts = facts()
         let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? refusedLine?.version ?? "-"
         return AccessLogEntry(
-            remoteAddress: clientAddress(of: head), time: resources.dates.accessLogTime(),
+            remoteAddress: decided ?? clientAddress(of: head), time: resources.dates.accessLogTime(),
             method: head?.method.rawValue ?? refusedLine?.method ?? "-",
             uri: head?.target ?? refusedLine?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,

@@ -7,6 +7,11 @@ import Shared
 final class ProxyState {
     let exchange: ProxyExchange
     let requestID: String
+    /// The client's address as `real_ip` decided it for the forwarded headers, and the request's fields as read
+    /// once (with `Referer` and `User-Agent` when logging), both kept for the access log: behind a CDN every request
+    /// would otherwise walk `X-Forwarded-For` a second time, and every request would parse its fields twice.
+    let clientAddress: String
+    let facts: RequestHeaderFacts
     /// The client's request (head, body, end) has fully arrived.
     var requestEnded = false
     var bodyBytes = 0
@@ -21,9 +26,11 @@ final class ProxyState {
     /// Set when the response is gzipped on its way through.
     var gzip: GzipEncoder?
 
-    init(exchange: ProxyExchange, requestID: String) {
+    init(exchange: ProxyExchange, requestID: String, clientAddress: String, facts: RequestHeaderFacts) {
         self.exchange = exchange
         self.requestID = requestID
+        self.clientAddress = clientAddress
+        self.facts = facts
     }
 }
 
@@ -32,7 +39,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     /// so the body streams instead of being buffered.
     func startProxy(_ head: RequestHead, upstream: String, context: ChannelHandlerContext) {
         guard let pool = resources.upstreams else { return }
-        let facts = RequestHeaderFacts(head.headers, forLogging: false)
+        let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
         if let refused = checkLimits(head, facts) {
             finishWithoutProxy(refused, head: head, context: context)
             return
@@ -59,7 +66,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
         let exchange = ProxyExchange(
             upstream: upstream, request: request, pool: pool, client: self, eventLoop: context.eventLoop,
             responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
-        proxy = ProxyState(exchange: exchange, requestID: client.requestID)
+        proxy = ProxyState(exchange: exchange, requestID: client.requestID, clientAddress: client.address, facts: facts)
         // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
         perform(.armTimer(.body), context: context)
         exchange.start()
@@ -308,7 +315,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
     private func logProxied(_ state: ProxyState, status: Int, now: NIODeadline) {
         guard resources.accessLog.isEnabled, var entry = accessLogEntry(
             for: request?.head, status: HTTPStatus(code: status, reason: ""),
-            facts: request.map { RequestHeaderFacts($0.head.headers) }, start: request?.start ?? now, now: now)
+            facts: state.facts, start: request?.start ?? now, now: now, clientAddress: state.clientAddress)
         else { return }
         entry.bodyBytesSent = state.responseBytes
         entry.upstream = .init(

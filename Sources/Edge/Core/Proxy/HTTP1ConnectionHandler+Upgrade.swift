@@ -20,7 +20,7 @@ extension HTTP1ConnectionHandler {
         head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         if resources.accessLog.isEnabled, var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: request.map { RequestHeaderFacts($0.head.headers) },
+            for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: state.facts,
             start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
         {
             entry.upstream = .init(address: upstream.server.description, status: 101, seconds: state.exchange.upstreamSeconds)
