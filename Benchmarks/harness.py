@@ -169,19 +169,21 @@ class Stack:
         self.processes = []
 
 
-def start_nginx(stack, template, ready, scheme="http", socket_path=""):
+def start_nginx(stack, template, ready, scheme="http", socket_path="", logged=False):
     stack.port = free_port()
     conf = os.path.join(stack.work, "nginx.conf")
-    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path)
+    access_log = f"access_log {stack.work}/access.log edge buffer=32k flush=1s;" if logged else "access_log off;"
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log)
     process = pinned([NGINX, "-c", conf, "-p", stack.work])
     stack.processes.append(process)
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
 
 
-def start_edge(stack, template, ready, scheme="http", socket_path=""):
+def start_edge(stack, template, ready, scheme="http", socket_path="", logged=False):
     stack.port = free_port()
     conf = os.path.join(stack.work, "edge.yaml")
-    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path)
+    access_log = f"{stack.work}/access.log" if logged else "off"
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log)
     process = pinned([f"{BIN}/edge", "--config", conf, "--log-level", "warning"])
     stack.processes.append(process)
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
@@ -432,6 +434,10 @@ def scenarios(payload):
         ("proxy", "proxy /plaintext to AppServer", "rps", "nginx → AppServer", "Edge → AppServer",
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: wrk(s, "/plaintext")),
+        ("proxy-logged", "proxy /plaintext, access logs on", "rps", "nginx → AppServer", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s), logged=True),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s), logged=True),
          lambda s: wrk(s, "/plaintext")),
         ("stack-sync", "full stack vs gunicorn sync", "rps", "nginx → gunicorn sync", "Edge → AppServer",
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_gunicorn(s, "sync")),
