@@ -4,10 +4,9 @@ extension StringProtocol {
     /// Found on the UTF-8 bytes: `Character`-wise trimming runs grapheme breaking at each step, and forwarded
     /// addresses are trimmed on every request behind a CDN.
     public func trimmedOfWhitespace() -> String {
-        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         let text = Substring(self)
         let bytes = text.utf8
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+        guard let first = bytes.firstIndex(where: { !ASCII.isBlank($0) }), let last = bytes.lastIndex(where: { !ASCII.isBlank($0) })
         else { return "" }
         // `index(after:)` of the last byte that is not a space ends a whole character, even a multibyte one.
         return String(text[first..<bytes.index(after: last)])

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The header of one part of a `multipart/form-data` body (RFC 7578 §4): the field it belongs to and, for a file
 /// input, the file's name as the browser sent it.
 struct FormPart: Equatable {
@@ -36,25 +38,6 @@ struct FormPart: Equatable {
     static func decodeExtendedValue(_ value: String) -> String? {
         let pieces = value.split(separator: "'", maxSplits: 2, omittingEmptySubsequences: false)
         guard pieces.count == 3, pieces[0].lowercased() == "utf-8" else { return nil }
-        var bytes: [UInt8] = []
-        var utf8 = pieces[2].utf8.makeIterator()
-        while let byte = utf8.next() {
-            guard byte == UInt8(ascii: "%") else {
-                bytes.append(byte)
-                continue
-            }
-            guard let high = utf8.next().flatMap(Self.hexValue), let low = utf8.next().flatMap(Self.hexValue) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        return pieces[2].removingPercentEncoding  // nil when the bytes are not UTF-8
     }
 }
