@@ -45,7 +45,9 @@ extension HTTP1ConnectionHandler {
             return
         }
         let server = upstream.server
-        let (clientSide, upstreamSide) = TunnelHandler.pair(idleTimeout: settings.upstreamResponseTimeout) { [settings] in
+        let (clientSide, upstreamSide) = TunnelHandler.pair(
+            on: context.eventLoop, idleTimeout: settings.upstreamResponseTimeout
+        ) { [settings] in
             settings.logger.info(
                 "closing a tunnel silent both ways for timeouts.upstream_response",
                 metadata: ["request_id": "\(requestID)", "upstream": "\(server)"])

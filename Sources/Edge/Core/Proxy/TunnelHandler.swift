@@ -12,29 +12,37 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var partner: TunnelHandler?
     private var context: ChannelHandlerContext?
     private var readPending = false
-    /// Shared by both ends.
-    private var idleWatch: TunnelIdleWatch?
+    /// Shared by both ends: a tunnel in which no byte has moved either way for `idleTimeout` is closed, so tunnels
+    /// whose client vanished without closing (a phone that lost its network) do not hold two connections for ever.
+    /// nginx closes an upgraded connection after `proxy_read_timeout` of silence the same way.
+    private var idleDeadline: LazyDeadline?
+    private var idleTimeout = TimeAmount.zero
 
-    /// Two handlers that forward to each other. A tunnel silent both ways for `idleTimeout` is closed, after
-    /// `onIdle` (for the log) is called.
-    static func pair(idleTimeout: TimeAmount, onIdle: @escaping () -> Void) -> (TunnelHandler, TunnelHandler) {
+    /// Two handlers that forward to each other, on `eventLoop`. A tunnel silent both ways for `idleTimeout` is
+    /// closed, after `onIdle` (for the log) is called.
+    static func pair(
+        on eventLoop: any EventLoop, idleTimeout: TimeAmount, onIdle: @escaping () -> Void
+    ) -> (TunnelHandler, TunnelHandler) {
         let first = TunnelHandler()
         let second = TunnelHandler()
         first.partner = second
         second.partner = first
-        let watch = TunnelIdleWatch(timeout: idleTimeout) { [weak first, weak second] in
+        // Strong: the handlers cancel it when they leave their pipelines, which ends the cycle.
+        let idleDeadline = LazyDeadline(on: eventLoop) { [first, second] in
             onIdle()
-            first?.partnerClose()
-            second?.partnerClose()
+            first.partnerClose()
+            second.partnerClose()
         }
-        first.idleWatch = watch
-        second.idleWatch = watch
+        idleDeadline.expect(by: eventLoop.now + idleTimeout)
+        for side in [first, second] {
+            side.idleDeadline = idleDeadline
+            side.idleTimeout = idleTimeout
+        }
         return (first, second)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        idleWatch?.start(on: context.eventLoop)
         // Whichever side arrives second lets the first one start reading.
         partner?.partnerBecameWritable()
         if partner?.partnerIsWritable ?? false { context.read() } else { readPending = true }
@@ -43,8 +51,8 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         partner = nil
-        idleWatch?.stop()
-        idleWatch = nil
+        idleDeadline?.cancel()
+        idleDeadline = nil
     }
 
     /// Bytes that arrived before the tunnel existed (the HTTP parser's leftovers).
@@ -55,7 +63,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        idleWatch?.noteActivity(at: context.eventLoop.now)
+        idleDeadline?.expect(by: context.eventLoop.now + idleTimeout)
         partner?.partnerWrite(unwrapInboundIn(data))
     }
 
@@ -64,7 +72,7 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleWatch?.stop()
+        idleDeadline?.cancel()
         partner?.partnerClose()
         context.fireChannelInactive()
     }

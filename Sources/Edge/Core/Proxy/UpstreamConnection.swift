@@ -45,13 +45,13 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private var silenceTimeout = TimeAmount.zero
     /// Between a response's head and its end.
     private var readingBody = false
-    /// When the upstream must have sent something: the head, or the next piece of a body that has begun. Nil while
-    /// nothing is expected, and while reads are paused for a slow client (`timeouts.send` watches the client then).
-    /// One check task per connection is moved lazily, as `ConnectionTimer` does, so a busy keep-alive connection
-    /// schedules about one task per timeout period instead of one per request.
-    private var responseDeadline: NIODeadline?
-    private var deadlineCheck: Scheduled<Void>?
-    private var deadlineCheckAt = NIODeadline.distantFuture
+    /// When the upstream must have sent something: the head, or the next piece of a body that has begun. Nothing is
+    /// due while nothing is expected, and while reads are paused for a slow client (`timeouts.send` watches the
+    /// client then).
+    /// Holds this connection until `handlerRemoved` cancels it.
+    private lazy var responseDeadline = LazyDeadline(on: channel.eventLoop) { [self] in
+        listener?.upstreamTimedOut()
+    }
 
     /// This handler's place in the pipeline while it is in one. Requests are written from here rather than from the
     /// channel, whose writes start at the pipeline's tail and pass through this handler first (two handler hops per
@@ -69,6 +69,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        responseDeadline.cancel()
     }
 
     /// Sends an encoded request (head and whatever body is ready) and flushes.
@@ -86,7 +87,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         readsPaused = paused
         if readingBody && silenceTimeout > .zero {
             // Silence the upstream was asked for is not the upstream's fault.
-            if paused { responseDeadline = nil } else { expectSomething(by: channel.eventLoop.now + silenceTimeout) }
+            responseDeadline.expect(by: paused ? nil : channel.eventLoop.now + silenceTimeout)
         }
         if !paused && readPending {
             readPending = false
@@ -98,29 +99,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// then, while the body streams, no gap between two reads may be longer (nginx's `proxy_read_timeout`).
     func expectResponse(within timeout: TimeAmount) {
         silenceTimeout = timeout
-        expectSomething(by: channel.eventLoop.now + timeout)
-    }
-
-    private func expectSomething(by deadline: NIODeadline) {
-        responseDeadline = deadline
-        guard deadlineCheck == nil || deadlineCheckAt > deadline else { return }
-        scheduleDeadlineCheck(at: deadline)
-    }
-
-    private func scheduleDeadlineCheck(at deadline: NIODeadline) {
-        deadlineCheck?.cancel()
-        deadlineCheckAt = deadline
-        deadlineCheck = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            deadlineCheck = nil
-            deadlineCheckAt = .distantFuture
-            guard let due = responseDeadline else { return }
-            if due <= channel.eventLoop.now {
-                responseDeadline = nil
-                listener?.upstreamTimedOut()
-            } else {
-                scheduleDeadlineCheck(at: due)
-            }
-        }
+        responseDeadline.expect(by: channel.eventLoop.now + timeout)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -139,7 +118,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                     readingBody = true
                 case .end:
                     readingBody = false
-                    responseDeadline = nil
+                    responseDeadline.expect(by: nil)
                     silenceTimeout = .zero
                     if lastHeadStatus == 101 { switchedProtocols = true }
                 case .body:
@@ -149,7 +128,9 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
             }
             // A response still streaming must show progress again within the timeout. (One that ended in this read,
             // the common case, costs no clock reading.)
-            if readingBody && !readsPaused && silenceTimeout > .zero { expectSomething(by: context.eventLoop.now + silenceTimeout) }
+            if readingBody && !readsPaused && silenceTimeout > .zero {
+                responseDeadline.expect(by: context.eventLoop.now + silenceTimeout)
+            }
         } catch {
             let listener = self.listener
             self.listener = nil
@@ -170,8 +151,7 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         isClosed = true
-        deadlineCheck?.cancel()
-        deadlineCheck = nil
+        responseDeadline.cancel()
         idleIn?.idleConnectionClosed(self)
         idleIn = nil
         if let listener {
