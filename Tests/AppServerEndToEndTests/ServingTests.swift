@@ -80,14 +80,6 @@ import Testing
         #expect(object?["body_length"] as? Int == 5)
     }
 
-    @Test func forwardedHeadersFromAnUntrustedPeerAreRemoved() throws {
-        let response = try server.request("GET", "/echo", headers: ["X-Forwarded-For: 6.6.6.6", "X-Forwarded-Proto: https", "X-Real-IP: 6.6.6.6"])
-        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-        let names = (object?["headers"] as? [[String: String]] ?? []).compactMap { $0["name"]?.lowercased() }
-        #expect(!names.contains("x-forwarded-for") && !names.contains("x-real-ip") && !names.contains("x-forwarded-proto"))
-        #expect(object?["client_address"] as? String == "unix:uid=\(getuid())")
-        #expect(object?["scheme"] as? String == "http")
-    }
 
     @Test func uploadsAppearWholeOrNotAtAll() throws {
         let payload = String(repeating: "0123456789", count: 50_000)
@@ -181,6 +173,30 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         #expect(object?["client_address"] as? String == "198.51.100.4")
         #expect(object?["scheme"] as? String == "https")
+    }
+
+    @Test func aPeerRunningAsAppServersOwnUserIsBelievedUnlisted() throws {
+        let server = try AppServerProcess(config: "forwarded_allow: [\"10.0.0.0/8\"]")
+        let response = try server.request("GET", "/echo", headers: ["X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https"])
+        let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
+        #expect(object?["client_address"] as? String == "203.0.113.9")
+        #expect(object?["scheme"] as? String == "https")
+    }
+
+    /// Needs a client running as another user than AppServer, so only runs where the tests may switch users.
+    @Test(.enabled(if: Unprivileged.switchesUser, "needs root to connect as another user"))
+    func forwardedHeadersFromAnUnlistedUserAreRemoved() throws {
+        let server = try AppServerProcess(config: "socket_mode: \"0666\"\nforwarded_allow: [\"10.0.0.0/8\"]")
+        let command = Unprivileged.command("/usr/bin/curl", [
+            "-s", "--max-time", "20", "--unix-socket", server.socketPath, "http://app/echo",
+            "-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Proto: https", "-H", "X-Real-IP: 6.6.6.6",
+        ])
+        let result = try runToCompletion(command.executable, command.arguments)
+        let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        let names = (object?["headers"] as? [[String: String]] ?? []).compactMap { $0["name"]?.lowercased() }
+        #expect(!names.contains("x-forwarded-for") && !names.contains("x-real-ip") && !names.contains("x-forwarded-proto"))
+        #expect(object?["client_address"] as? String == "unix:uid=\(Unprivileged.uid)", "\(result.output)")
+        #expect(object?["scheme"] as? String == "http")
     }
 }
 

@@ -225,6 +225,11 @@ import Glibc
         for key in ["workers", "bind", "max_requests", "colour"] {
             #expect(result.output.contains("bad.yaml: \(key): "), "no line for \(key): \(result.output)")
         }
+        // A user that does not exist loads (it may be created later) but is named in a warning.
+        let unknownUser = directory.write("user.yaml", "forwarded_allow: [no-such-user-here, \"127.0.0.1/32\"]\n")
+        let warned = try run(["--check", "--config", unknownUser])
+        #expect(warned.status == 0)
+        #expect(warned.output.contains("warning: forwarded_allow: no user named 'no-such-user-here'"), "\(warned.output)")
         let badFlag = try run(["--check", "--workers", "0"])
         #expect(badFlag.status != 0)
         #expect(badFlag.output.contains("--workers"))

@@ -46,6 +46,15 @@ import Testing
         #expect(fields[.userAgent] == "t")
     }
 
+    @Test func aUnixPeerIsBelievedWhenListedOrRunningAsAppServersOwnUser() {
+        let policy = ForwardedPolicy([.uid(2000)], ownUID: 1000)
+        #expect(policy.trusts(.unix(uid: 1000)))
+        #expect(policy.trusts(.unix(uid: 2000)))
+        #expect(!policy.trusts(.unix(uid: 1001)))
+        #expect(!policy.trusts(.unix(uid: nil)))
+        #expect(!policy.trusts(.ip("127.0.0.1")))
+    }
+
     @Test func theHeadIsBuiltOnceAndSharedButAssigningItChangesOnlyThatCopy() throws {
         let builds = NIOLockedValueBox(0)
         let lazyHead = AppRequestHead(method: .get, path: "/a") {

@@ -43,6 +43,7 @@ struct AppServerCommand: ParsableCommand {
             return 1
         }
         if check {
+            for warning in loaded.warnings { print("appserver: warning: \(warning)") }
             print("appserver: \(config ?? "defaults"): configuration OK")
             return 0
         }

@@ -16,10 +16,10 @@ final class EdgeProcess: @unchecked Sendable {
     static var binary: String { builtProduct("edge") }
 
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
-    /// it logs that it is ready.
+    /// it logs that it is ready. `unprivileged` runs it as `nobody`, owning `directory`, as its systemd unit does.
     init(
         directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0", config configBody: String,
-        accessLog: Bool = true, environment: [String: String] = [:]
+        accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
@@ -30,8 +30,10 @@ final class EdgeProcess: @unchecked Sendable {
             \(configBody)
             """
         configPath = directory.write("edge.yaml", yaml)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["--config", configPath]
+        let command = unprivileged ? Unprivileged.command(Self.binary, ["--config", configPath]) : (Self.binary, ["--config", configPath])
+        if unprivileged { try Unprivileged.handOver(directory) }
+        process.executableURL = URL(fileURLWithPath: command.0)
+        process.arguments = command.1
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let errorPipe = Pipe()
         process.standardError = errorPipe

@@ -1,5 +1,9 @@
 import Shared
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything `appserver` reads from its YAML file (DESIGN.md §4); command-line flags override it.
 public struct AppServerConfig: Sendable {
     public var bind: BindAddress = .unix(path: "var/run/app.sock")
@@ -61,6 +65,15 @@ extension AppServerConfig: Decodable {
         logLevel = container.value(.logLevel, default: logLevel, decoder)
         app = container.value(.app, default: app, decoder)
         validate(into: decoder.diagnostics, path: decoder.codingPath)
+    }
+
+    /// Settings that load but probably do not do what was meant: printed by `--check` and logged at start and on
+    /// reload.
+    public var warnings: [String] {
+        forwardedAllow.compactMap { peer in
+            guard case .user(let name) = peer, getpwnam(name) == nil else { return nil }
+            return "forwarded_allow: no user named '\(name)' on this host, so no peer matches it"
+        }
     }
 
     static func parseMode(_ text: String) -> UInt16? {

@@ -62,6 +62,7 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
             return 1
         }
         logger.info("listening", metadata: ["bind": "\(ListeningSocket.localDescription(listenFD, config.bind))", "pid": "\(getpid())"])
+        for warning in config.warnings { logger.warning("\(warning)") }
         writePidFile()
         defer { cleanUp() }
 
@@ -130,6 +131,7 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
             if reloaded.bind != config.bind {
                 logger.warning("HUP: bind changed to \(reloaded.bind); the socket is bound once, restart to move it")
             }
+            for warning in reloaded.warnings { logger.warning("HUP: \(warning)") }
             config = reloaded
             return .configReloaded(reloaded.arbiterSettings, now: now)
         } catch {

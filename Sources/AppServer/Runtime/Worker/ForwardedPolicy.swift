@@ -23,8 +23,11 @@ struct ForwardedPolicy: Sendable {
     private let uids: Set<UInt32>
     private let networks: [CIDR]
 
-    init(_ peers: [ForwardedPeer]) {
-        var uids: Set<UInt32> = []
+    /// `ownUID` is always believed: a peer running as AppServer's own user could already do anything AppServer
+    /// does, so trusting its headers grants nothing, and a setup where one user runs both Edge and AppServer (the
+    /// README's main job, development) then reports real client addresses.
+    init(_ peers: [ForwardedPeer], ownUID: UInt32 = getuid()) {
+        var uids: Set<UInt32> = [ownUID]
         var networks: [CIDR] = []
         for peer in peers {
             switch peer {

@@ -166,7 +166,9 @@ public final class EdgeServer: Sendable {
                 }
             }
         if isTCP {
-            bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // TCP_NODELAY lives at the TCP level: at the socket level the same number is SO_DEBUG, which an
+            // unprivileged process may not set, and NIO closes a connection whose child option fails.
+            bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
         do {
             switch listen.address {
