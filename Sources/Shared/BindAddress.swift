@@ -40,6 +40,11 @@ public enum BindAddress: Hashable, Sendable, CustomStringConvertible {
         self = .tcp(host: normalizedHost, port: port)
     }
 
+    /// Whether this is an IPv6 address (`[::]:443`, `[::1]:8080`).
+    public var isIPv6: Bool {
+        if case .tcp(let host, _) = self { host.contains(":") } else { false }
+    }
+
     public var description: String {
         switch self {
         case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"

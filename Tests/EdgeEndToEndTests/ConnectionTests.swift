@@ -145,3 +145,34 @@ import Testing
         #expect(!edge.errorLog.contains("client stopped reading"))
     }
 }
+
+/// Whether this host has IPv6 loopback (containers sometimes have none).
+private let hasIPv6Loopback: Bool = {
+    let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_addr = in6addr_loopback
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+    } == 0
+}()
+
+@Suite struct IPv6ListenerTests {
+    /// An IPv6 listener is made IPv6-only before it binds (the option cannot be set after); a failure there
+    /// would stop it binding at all. Its clients are logged by their IPv6 address.
+    @Test(.enabled(if: hasIPv6Loopback, "no IPv6 loopback on this host"))
+    func servesIPv4AndIPv6ListenersSideBySide() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(
+            directory: directory, listen: "  - address: 127.0.0.1:0\n  - address: \"[::1]:0\"",
+            config: "routes: [{prefix: /, dir: site}]")
+        #expect(try curl(["-g", "http://[::1]:\(edge.ports[1])/a.txt"]).output == "alpha")
+        #expect(try curl(["http://127.0.0.1:\(edge.ports[0])/a.txt"]).output == "alpha")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.first?.hasPrefix("::1 - - [") == true, "\(lines)")
+        #expect(lines.last?.hasPrefix("127.0.0.1 - - [") == true, "\(lines)")
+    }
+}

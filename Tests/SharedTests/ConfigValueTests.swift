@@ -42,6 +42,15 @@ import Testing
         #expect(try BindAddress(parsing: "unix:/run/app.sock") == .unix(path: "/run/app.sock"))
     }
 
+    /// Edge's IPv6 listeners take IPv6 only (nginx's `ipv6only=on`), so `*:443` and `[::]:443` bind side by side.
+    @Test func knowsItsIPv6Addresses() throws {
+        #expect(try BindAddress(parsing: "[::]:443").isIPv6)
+        #expect(try BindAddress(parsing: "[::1]:0").isIPv6)
+        #expect(try !BindAddress(parsing: "*:443").isIPv6)
+        #expect(try !BindAddress(parsing: "127.0.0.1:443").isIPv6)
+        #expect(try !BindAddress(parsing: "unix:/run/edge.sock").isIPv6)
+    }
+
     @Test(arguments: ["8080", "127.0.0.1:99999", "127.0.0.1:http", "example.com:80", "unix:", "[::1]8080"])
     func rejectsBadAddresses(text: String) {
         #expect(throws: ConfigValueError.self) { try BindAddress(parsing: text) }

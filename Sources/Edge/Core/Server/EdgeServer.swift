@@ -165,6 +165,12 @@ public final class EdgeServer: Sendable {
                     try ConnectionPipeline.configure(channel, listener: generation.listeners[index], generation: generation)
                 }
             }
+        if listen.address.isIPv6 {
+            // An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux would otherwise also take IPv4 on
+            // the port, so the usual pair `*:443` and `[::]:443` could not both bind, and IPv4 clients would appear
+            // as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted` matches.
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
         if isTCP {
             // TCP_NODELAY lives at the TCP level: at the socket level the same number is SO_DEBUG, which an
             // unprivileged process may not set, and NIO closes a connection whose child option fails.
