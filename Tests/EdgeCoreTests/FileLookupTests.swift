@@ -47,6 +47,23 @@ import Testing
         }
     }
 
+    /// Only a missing file is a 404 and only a permission error a 403: anything else (out of descriptors, an I/O
+    /// error) is the server's failure, a 500 that a CDN does not keep as the answer about the file.
+    @Test func failuresThatAreNotTheFilesAreNotA404() {
+        for (code, expected) in [(ENOENT, "notFound"), (ENOTDIR, "notFound"), (EACCES, "forbidden"), (EMFILE, "failed"), (EIO, "failed")] {
+            let kind: String
+            switch FileLookupResult.failure(Errno(code), at: "/x") {
+            case .notFound: kind = "notFound"
+            case .forbidden: kind = "forbidden"
+            case .failed(let reason):
+                kind = "failed"
+                #expect(reason.hasPrefix("/x: "))
+            case .file, .directoryWithoutSlash: kind = "other"
+            }
+            #expect(kind == expected, "errno \(code)")
+        }
+    }
+
     @Test func refusesSymlinksOutOfTheDirectory() throws {
         let secret = outside.write("secret.txt", "secret")
         try FileManager.default.createSymbolicLink(atPath: root.path + "/leak.txt", withDestinationPath: secret)

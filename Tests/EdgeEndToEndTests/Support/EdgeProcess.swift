@@ -16,10 +16,11 @@ final class EdgeProcess: @unchecked Sendable {
     static var binary: String { builtProduct("edge") }
 
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
-    /// it logs that it is ready. `unprivileged` runs it as `nobody`, owning `directory`, as its systemd unit does.
+    /// it logs that it is ready. `unprivileged` runs it as `nobody`, owning `directory`, as its systemd unit does;
+    /// `openFilesLimit` sets its descriptor limit (`ulimit -n`).
     init(
         directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0", config configBody: String,
-        accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false
+        accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false, openFilesLimit: Int? = nil
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
@@ -30,7 +31,10 @@ final class EdgeProcess: @unchecked Sendable {
             \(configBody)
             """
         configPath = directory.write("edge.yaml", yaml)
-        let command = unprivileged ? Unprivileged.command(Self.binary, ["--config", configPath]) : (Self.binary, ["--config", configPath])
+        var command = unprivileged ? Unprivileged.command(Self.binary, ["--config", configPath]) : (Self.binary, ["--config", configPath])
+        if let openFilesLimit {
+            command = ("/usr/bin/prlimit", ["--nofile=\(openFilesLimit)", "--", command.0] + command.1)
+        }
         if unprivileged { try Unprivileged.handOver(directory) }
         process.executableURL = URL(fileURLWithPath: command.0)
         process.arguments = command.1

@@ -48,7 +48,7 @@ extension HTTP1ConnectionHandler {
             input = bytes
         case .file(let path, let identity, _, _):
             // Through the descriptor cache, as a file sent as is would be: no open and close per request.
-            guard let descriptor = resources.descriptors.descriptor(for: path, identity: identity),
+            guard case .success(let descriptor) = resources.descriptors.descriptor(for: path, identity: identity),
                 case .success(let bytes)? = try? descriptor.handle.withUnsafeFileDescriptor({
                     FileLookup.readWhole($0, as: identity)
                 })

@@ -212,6 +212,29 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // MARK: - Responding
 
+    /// Opens the file `outcome` sends from disk, if it does. A file that changed since it was looked up is looked up
+    /// once more (the cache notices then); a file that cannot be opened for another reason (out of descriptors) gets
+    /// 500, never a 404 that a CDN would keep.
+    private func openFile(of outcome: inout StaticSite.Outcome, secondLookFor head: RequestHead, facts: RequestHeaderFacts) -> OpenDescriptor? {
+        for look in 1...2 {
+            guard case .file(let path, let identity, _, _) = outcome.response.body else { return nil }
+            switch resources.descriptors.descriptor(for: path, identity: identity) {
+            case .success(let opened):
+                return opened
+            case .failure(.failed(let error)):
+                let status = HTTPStatus.internalServerError
+                outcome = StaticSite.Outcome(response: .simple(status, omitBody: head.method == .HEAD), failure: "\(path): \(error)")
+                return nil
+            case .failure(.changed) where look == 1:
+                outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+                compress(&outcome.response, request: head, facts: facts)
+            case .failure(.changed):
+                outcome.response = .simple(.notFound, omitBody: head.method == .HEAD)
+            }
+        }
+        return nil
+    }
+
     private func respond(to request: RequestInProgress, context: ChannelHandlerContext) {
         let head = request.head
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
@@ -224,21 +247,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         } else {
             var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
             compress(&outcome.response, request: head, facts: facts)
-            if case .file(let path, let identity, _, _) = outcome.response.body {
-                descriptor = resources.descriptors.descriptor(for: path, identity: identity)
-                if descriptor == nil {
-                    // Changed between lookup and open: the cache notices on this second look.
-                    outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
-                    compress(&outcome.response, request: head, facts: facts)
-                    if case .file(let path, let identity, _, _) = outcome.response.body {
-                        descriptor = resources.descriptors.descriptor(for: path, identity: identity)
-                        if descriptor == nil { outcome.response = .simple(.notFound) }
-                    }
-                }
-            }
+            descriptor = openFile(of: &outcome, secondLookFor: head, facts: facts)
             if let refusal = outcome.refusal {
                 settings.logger.warning(
                     "refused request", metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(refusal)"])
+            }
+            if let failure = outcome.failure {
+                settings.logger.error(
+                    "cannot serve file", metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(failure)"])
             }
             response = outcome.response
         }

@@ -30,13 +30,15 @@ final class OpenDescriptors {
         self.limit = limit
     }
 
-    /// A descriptor on `path` as `identity` describes it, from the cache or newly opened; `nil` when the file
-    /// changed or cannot be opened.
-    func descriptor(for path: String, identity: FileIdentity) -> OpenDescriptor? {
-        if let cached = byPath[path], cached.identity == identity { return cached }
-        guard let handle = FileOpener.open(path, expecting: identity) else {
+    /// A descriptor on `path` as `identity` describes it, from the cache or newly opened.
+    func descriptor(for path: String, identity: FileIdentity) -> Result<OpenDescriptor, FileOpener.Failure> {
+        if let cached = byPath[path], cached.identity == identity { return .success(cached) }
+        let handle: NIOFileHandle
+        switch FileOpener.open(path, expecting: identity) {
+        case .success(let opened): handle = opened
+        case .failure(let failure):
             byPath[path] = nil
-            return nil
+            return .failure(failure)
         }
         let opened = OpenDescriptor(handle: handle, identity: identity)
         if byPath[path] == nil && byPath.count >= limit, let victim = byPath.keys.first {
@@ -44,6 +46,6 @@ final class OpenDescriptors {
             byPath[victim] = nil
         }
         byPath[path] = opened
-        return opened
+        return .success(opened)
     }
 }

@@ -90,7 +90,7 @@ public final class EdgeServer: Sendable {
             var listeners: [any Channel] = []
             do {
                 for (index, listen) in config.listen.enumerated() {
-                    listeners.append(try await bind(listen, index: index, group: group, registry: registry, current: current))
+                    listeners.append(try await bind(listen, index: index, group: group, registry: registry, current: current, logger: logger))
                 }
                 // Redirects name the https listener's real port, known only now when the config said port 0.
                 let redirectsAware = ListenerSetup.make(
@@ -142,7 +142,7 @@ public final class EdgeServer: Sendable {
 
     private static func bind(
         _ listen: ListenConfig, index: Int, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
-        current: NIOLockedValueBox<ServingGeneration>
+        current: NIOLockedValueBox<ServingGeneration>, logger: Logger
     ) async throws -> any Channel {
         let isTCP: Bool
         if case .tcp = listen.address { isTCP = true } else { isTCP = false }
@@ -151,7 +151,8 @@ public final class EdgeServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(registry.makeAcceptHandler())
+                    try channel.pipeline.syncOperations.addHandlers(
+                        AcceptPauseHandler(logger: logger), registry.makeAcceptHandler())
                 }
             }
             .childChannelOption(.maxMessagesPerRead, value: 16)

@@ -63,4 +63,16 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { String(cString: strerror(code)) }
+
+    /// Whether the error says the file is not there (nginx's 404 cases); anything else but a permission error is
+    /// the server's failure (500), which a cache must not remember as an answer about the file.
+    public var meansMissing: Bool {
+        switch code {
+        case ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP: true
+        default: false
+        }
+    }
+
+    /// Whether the error says this process may not read the file (nginx answers 403).
+    public var meansForbidden: Bool { code == EACCES || code == EPERM }
 }

@@ -16,6 +16,15 @@ public enum FileLookupResult {
     case notFound(reason: String)
     /// The file exists but this process may not read it (nginx answers 403 too).
     case forbidden(reason: String)
+    /// Looking failed for a reason that is not the file's: out of descriptors, an I/O error (500, logged).
+    case failed(reason: String)
+
+    /// The result for a failed `stat` or `open` of `path`.
+    static func failure(_ error: Errno, at path: String) -> FileLookupResult {
+        if error.meansMissing { return .notFound(reason: "\(path): \(error)") }
+        if error.meansForbidden { return .forbidden(reason: "\(path): \(error)") }
+        return .failed(reason: "\(path): \(error)")
+    }
 }
 
 /// Maps a routed request path to a file on disk, refusing anything that resolves outside the route's directory.
@@ -40,8 +49,7 @@ public struct FileLookup: Sendable {
         var identity: FileIdentity
         switch FileIdentity.of(path: path) {
         case .success(let found): identity = found
-        case .failure(let error) where error.code == EACCES: return .forbidden(reason: "\(path): \(error)")
-        case .failure(let error): return .notFound(reason: "\(path): \(error)")
+        case .failure(let error): return .failure(error, at: path)
         }
         var servedName = relativePath.split(separator: "/").last ?? ""
         if identity.kind == .directory {
@@ -50,7 +58,9 @@ public struct FileLookup: Sendable {
             servedName = "index.html"
             switch FileIdentity.of(path: path) {
             case .success(let found): identity = found
-            case .failure(let error): return .notFound(reason: "directory without index.html (\(path): \(error))")
+            case .failure(let error) where error.meansMissing:
+                return .notFound(reason: "directory without index.html (\(path): \(error))")
+            case .failure(let error): return .failure(error, at: path)
             }
         } else if wantsDirectory {
             return .notFound(reason: "\(path) is a file but was requested as a directory")
@@ -65,11 +75,10 @@ public struct FileLookup: Sendable {
             case .success(let (bytes, readIdentity)):
                 contents = bytes
                 identity = readIdentity
-            case .failure(let error) where error.code == EACCES: return .forbidden(reason: "\(path): \(error)")
-            case .failure(let error): return .notFound(reason: "\(path): \(error)")
+            case .failure(let error): return .failure(error, at: path)
             }
         } else if access(path, R_OK) != 0 {
-            return .forbidden(reason: "\(path): \(Errno(errno))")
+            return .failure(Errno(errno), at: path)
         }
         let file = CachedFile(
             path: path, identity: identity, contentType: MediaTypes.contentType(forFileName: servedName),
@@ -113,8 +122,18 @@ public struct FileLookup: Sendable {
         return String(cString: resolved)
     }
 
-    /// Reads a whole small file and the identity of exactly the bytes read (the file may change while we read).
+    /// Reads a whole small file and the identity of exactly the bytes read. A file rewritten in place while it is
+    /// read is read again (a few times at most), so a deploy does not turn into errors for its readers.
     static func readSmallFile(_ path: String) -> Result<(ByteBuffer, FileIdentity), Errno> {
+        var result = readSmallFileOnce(path)
+        for _ in 0..<3 {
+            guard case .failure(let error) = result, error.code == EAGAIN else { break }
+            result = readSmallFileOnce(path)
+        }
+        return result
+    }
+
+    private static func readSmallFileOnce(_ path: String) -> Result<(ByteBuffer, FileIdentity), Errno> {
         // O_NONBLOCK: opening a FIFO someone swapped in must never block the event loop.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { return .failure(Errno(errno)) }

@@ -11,6 +11,8 @@ public final class StaticSite: Sendable {
         public var response: Response
         /// Set for refused paths (attacks, symlink escapes); goes to the error log at warning level.
         public var refusal: String?
+        /// Set when the server failed (a file it could not open); goes to the error log at error level.
+        public var failure: String?
     }
 
     private let router: Router
@@ -88,6 +90,8 @@ public final class StaticSite: Sendable {
             return Outcome(response: .simple(.notFound, omitBody: isHead))
         case .forbidden(let reason):
             return Outcome(response: .simple(.forbidden, omitBody: isHead), refusal: reason)
+        case .failed(let reason):
+            return Outcome(response: .simple(.internalServerError, omitBody: isHead), failure: reason)
         }
     }
 
