@@ -85,6 +85,20 @@ import Testing
         #expect(String(buffer: passed) == "Content-Type: text/plain\r\n")
     }
 
+    @Test func aNoContentAnswerLosesAContentLengthButANotModifiedKeepsIt() throws {
+        func passed(_ text: String) throws -> String {
+            var parser = HTTP1ResponseParser()
+            parser.append(ByteBuffer(string: text))
+            guard case .head(let response) = try parser.next() else { throw TestError() }
+            var fields = ByteBuffer()
+            ProxyHeaders.writeClientResponseFields(response, into: &fields)
+            return String(buffer: fields)
+        }
+        #expect(try passed("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nX-A: 1\r\n\r\n") == "X-A: 1\r\n")
+        // A 304's Content-Length is the length of the representation it validates (RFC 9110 §8.6).
+        #expect(try passed("HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n") == "Content-Length: 50\r\n")
+    }
+
     @Test func anAbsoluteFormTargetGoesUpInOriginFormWithItsHost() throws {
         let request = try head("GET http://app.example/p?q=1 HTTP/1.1\r\nHost: other\r\nAccept: */*\r\n\r\n")
         let absoluteClient = ProxyHeaders.clientFacts(

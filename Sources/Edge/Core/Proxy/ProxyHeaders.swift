@@ -154,9 +154,12 @@ public enum ProxyHeaders {
     /// `writeClientResponseFields(_:into:)` appending to a head being built.
     public static func writeClientResponseFields(_ upstream: ResponseHead, into bytes: inout HeadBytes) {
         let named = upstream.connectionOptions
+        // RFC 9110 §8.6: a 204 has no Content-Length; a client that believed an upstream's would wait for a body
+        // that never comes (nginx drops it too).
+        let dropsLength = upstream.status == 204
         upstream.headers.forEachNameAndValue { name, value in
             guard !isHopByHop(name), !ASCII.equalsIgnoringCase(name, "date"), !ASCII.equalsIgnoringCase(name, "server"),
-                !isNamed(name, in: named)
+                !isNamed(name, in: named), !(dropsLength && ASCII.equalsIgnoringCase(name, "content-length"))
             else { return }
             writeField(name, value, into: &bytes)
         }
