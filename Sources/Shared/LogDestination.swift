@@ -1,5 +1,5 @@
 /// Where a log goes: `"-"` for standard output, a file path, or `off` (quoted or YAML's `false`).
-public enum LogDestination: Hashable, Sendable, Decodable {
+public enum LogDestination: Hashable, Sendable, Decodable, CustomStringConvertible {
     case standardOutput
     case file(String)
     case off
@@ -17,6 +17,14 @@ public enum LogDestination: Hashable, Sendable, Decodable {
         case "-": self = .standardOutput
         case "off": self = .off
         default: self = .file(text)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .standardOutput: "standard output"
+        case .file(let path): path
+        case .off: "off"
         }
     }
 

@@ -43,3 +43,22 @@ import Glibc
         return Double(Int(fields[11])! + Int(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
+
+@Suite struct FullDiskTests {
+    /// A full disk under the access log: requests are still served, and the lost lines are reported, at most once
+    /// a second, in the error log.
+    @Test func anAccessLogThatCannotBeWrittenIsReportedAndServingGoesOn() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        try FileManager.default.createSymbolicLink(atPath: directory.path + "/access.log", withDestinationPath: "/dev/full")
+        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]")
+        let connection = try edge.connect()
+        for _ in 0..<3 {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().bodyText == "alpha")
+        }
+        let line = edge.waitForLog(containing: "cannot write the access log")
+        #expect(line?.contains("No space left on device") == true, "\(edge.errorLog)")
+        #expect(line?.contains("log=\(directory.path)/access.log") == true)
+    }
+}

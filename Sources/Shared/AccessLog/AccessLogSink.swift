@@ -1,4 +1,6 @@
+import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -11,31 +13,58 @@ import Musl
 /// Writes are plain blocking `write(2)` calls of whole lines (nginx does the same); the file is opened with
 /// `O_APPEND` so logrotate's copy-free rename-and-reopen (USR1) works.
 public final class AccessLogSink: Sendable {
-    private let destination: LogDestination
-    private let descriptor: NIOLockedValueBox<CInt>
+    private struct State {
+        var descriptor: CInt
+        /// Bytes dropped since the last warning, and when that was: a full disk is said once a second (as nginx
+        /// does), not once per batch.
+        var droppedBytes = 0
+        var lastWarning = NIODeadline.uptimeNanoseconds(0)
+    }
 
-    /// Opens `destination`; throws naming the file when it cannot be opened.
-    public init(destination: LogDestination) throws {
+    private let destination: LogDestination
+    private let state: NIOLockedValueBox<State>
+    private let logger: Logger?
+
+    /// Opens `destination`; throws naming the file when it cannot be opened. Failed writes (a full disk) are
+    /// reported to `logger`.
+    public init(destination: LogDestination, logger: Logger? = nil) throws {
         self.destination = destination
-        self.descriptor = NIOLockedValueBox(try Self.open(destination))
+        self.state = NIOLockedValueBox(State(descriptor: try Self.open(destination)))
+        self.logger = logger
     }
 
     /// Whether lines are wanted at all.
     public var isEnabled: Bool { destination != .off }
 
-    /// Writes `bytes` completely (retrying short writes), dropping them only if the file is gone for good.
+    /// Writes `bytes` completely (retrying short writes). Lines that cannot be written (a full disk, a vanished
+    /// pipe) are dropped, and the loss is logged.
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        descriptor.withLockedValue { fd in
-            guard fd >= 0 else { return }
+        let failure = state.withLockedValue { state -> (error: CInt, dropped: Int)? in
+            guard state.descriptor >= 0 else { return nil }
             var offset = 0
             while offset < bytes.count {
-                let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let written = Glibc.write(state.descriptor, bytes.baseAddress! + offset, bytes.count - offset)
                 if written < 0 {
-                    if errno == EINTR { continue }
-                    return
+                    let error = errno
+                    if error == EINTR { continue }
+                    state.droppedBytes += bytes.count - offset
+                    let now = NIODeadline.now()
+                    guard now - state.lastWarning >= .seconds(1) else { return nil }
+                    state.lastWarning = now
+                    defer { state.droppedBytes = 0 }
+                    return (error, state.droppedBytes)
                 }
                 offset += written
             }
+            return nil
+        }
+        if let failure {
+            logger?.error(
+                "cannot write the access log; its lines are lost",
+                metadata: [
+                    "log": "\(destination)", "error": "\(String(cString: strerror(failure.error)))",
+                    "dropped_bytes": "\(failure.dropped)",
+                ])
         }
     }
 
@@ -43,9 +72,9 @@ public final class AccessLogSink: Sendable {
     public func reopen() throws {
         guard case .file = destination else { return }
         let newDescriptor = try Self.open(destination)
-        descriptor.withLockedValue { fd in
-            close(fd)
-            fd = newDescriptor
+        state.withLockedValue { state in
+            close(state.descriptor)
+            state.descriptor = newDescriptor
         }
     }
 

@@ -32,7 +32,7 @@ enum WorkerRuntime {
 
         let accessLog: AccessLogSink
         do {
-            accessLog = try AccessLogSink(destination: config.accessLog)
+            accessLog = try AccessLogSink(destination: config.accessLog, logger: logger)
         } catch {
             logger.critical("\(error)")
             return WorkerExit.bootFailureCode

@@ -69,7 +69,7 @@ public final class EdgeServer: Sendable {
     /// Opens the access log, starts the event loops and binds every listener; throws naming the address or file
     /// at fault (after releasing whatever was already started).
     public static func start(config: EdgeConfig, logger: Logger) async throws -> EdgeServer {
-        let accessLog = try AccessLogSink(destination: config.accessLog)
+        let accessLog = try AccessLogSink(destination: config.accessLog, logger: logger)
         let threads = config.threads.resolved(cpuCount: System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
