@@ -187,7 +187,7 @@ import Testing
     @Test(.enabled(if: Unprivileged.switchesUser, "needs root to connect as another user"))
     func forwardedHeadersFromAnUnlistedUserAreRemoved() throws {
         let server = try AppServerProcess(config: "socket_mode: \"0666\"\nforwarded_allow: [\"10.0.0.0/8\"]")
-        let command = Unprivileged.command("/usr/bin/curl", [
+        let command = try Unprivileged.command("/usr/bin/curl", [
             "-s", "--max-time", "20", "--unix-socket", server.socketPath, "http://app/echo",
             "-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Proto: https", "-H", "X-Real-IP: 6.6.6.6",
         ])

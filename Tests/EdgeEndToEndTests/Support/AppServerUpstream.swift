@@ -17,7 +17,10 @@ func startAppServer(
     let config = "bind: \(bind)\nworkers: 1\naccess_log: off\n\(extra)forwarded_allow: \(trusted)\napp: \(app)\n"
     directory.write("app.yaml", config)
     let arguments = ["--config", directory.path + "/app.yaml"]
-    let command = unprivileged ? Unprivileged.command(builtProduct("appserver"), arguments) : (builtProduct("appserver"), arguments)
+    let command =
+        unprivileged
+        ? try Unprivileged.command(builtProduct("appserver"), arguments, copyingInto: directory)
+        : (builtProduct("appserver"), arguments)
     if unprivileged { try Unprivileged.handOver(directory) }
     let process = try ChildProcess(command.0, command.1, log: log)
     guard log.waitFor(containing: "workers serving", timeout: 30) != nil else {

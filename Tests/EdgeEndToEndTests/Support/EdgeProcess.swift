@@ -31,7 +31,10 @@ final class EdgeProcess: @unchecked Sendable {
             \(configBody)
             """
         configPath = directory.write("edge.yaml", yaml)
-        var command = unprivileged ? Unprivileged.command(Self.binary, ["--config", configPath]) : (Self.binary, ["--config", configPath])
+        var command =
+            unprivileged
+            ? try Unprivileged.command(Self.binary, ["--config", configPath], copyingInto: directory)
+            : (Self.binary, ["--config", configPath])
         if let openFilesLimit {
             command = ("/usr/bin/prlimit", ["--nofile=\(openFilesLimit)", "--", command.0] + command.1)
         }
