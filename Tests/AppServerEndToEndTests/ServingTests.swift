@@ -219,3 +219,23 @@ import Testing
         #expect(seen?["client_address"] as? String == "127.0.0.1")
     }
 }
+
+@Suite struct DescriptorShortageTests {
+    /// A worker out of file descriptors stops accepting for a moment, says so (once a second, not per retry),
+    /// keeps its open connections, and accepts again once descriptors free up.
+    @Test func aWorkerOutOfDescriptorsPausesSaysSoAndRecovers() throws {
+        let directory = TestDirectory()
+        let launcher = directory.write("limited.sh", "#!/bin/sh\nexec /usr/bin/prlimit --nofile=40 -- \(AppServerProcess.binary) \"$@\"\n")
+        chmod(launcher, 0o755)
+        let server = try AppServerProcess(directory: directory, config: "workers: 1", executable: launcher)
+        let connections = try (0..<80).map { _ in try server.connect() }
+        #expect(server.log.waitFor(containing: "out of file descriptors; pausing accept", timeout: 10) != nil, "\(server.log.text)")
+        try connections[0].send("GET /plaintext HTTP/1.1\r\nHost: app\r\n\r\n")
+        #expect(try connections[0].readResponse().bodyText == "Hello, World!")
+        // The shortage lasts; the log does not fill with one line per 100 ms retry.
+        Thread.sleep(forTimeInterval: 1)
+        #expect(server.log.lines.filter { $0.contains("out of file descriptors") }.count <= 3)
+        for connection in connections { connection.close() }
+        #expect(try server.request("GET", "/plaintext").bodyText == "Hello, World!")
+    }
+}
