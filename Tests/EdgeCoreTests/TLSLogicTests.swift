@@ -125,6 +125,16 @@ import Testing
         #expect(ended)
     }
 
+    /// A stream NIO resets for breaking HTTP/2's rules reaches the handler as a malformed request (logged 400);
+    /// a reset the client sent stays what it is (the client left: 499).
+    @Test func aStreamResetForBreakingTheRulesIsAMalformedRequest() throws {
+        let channel = EmbeddedChannel(handler: HTTP2StreamBridge())
+        channel.pipeline.fireErrorCaught(NIOHTTP2Errors.streamClosed(streamID: 1, errorCode: .protocolError))
+        #expect(throws: MalformedRequestError.self) { try channel.throwIfErrorCaught() }
+        channel.pipeline.fireErrorCaught(NIOHTTP2Errors.streamClosed(streamID: 1, errorCode: .cancel))
+        #expect(throws: NIOHTTP2Errors.StreamClosed.self) { try channel.throwIfErrorCaught() }
+    }
+
     @Test func anEmptyResponseEndsOnItsHeaders() throws {
         let channel = EmbeddedChannel(handler: HTTP2StreamBridge())
         try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(

@@ -40,6 +40,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var context: ChannelHandlerContext!
     /// The proxied exchange in progress, if any (see `HTTP1ConnectionHandler+Proxy`).
     var proxy: ProxyState?
+    /// The transport found the request in progress malformed (`MalformedRequestError`) and ended it.
+    var requestWasMalformed = false
     /// Set when closing while the client may still be sending a body: discard input and close output first.
     var lingerBeforeClose = false
     /// Set between an upstream's 101 and the switch to a tunnel: input is kept, not parsed.
@@ -158,8 +160,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Resets and the like: nothing to answer, nobody to answer to.
-        settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+        if let malformed = error as? MalformedRequestError {
+            settings.logger.info("malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(malformed)", "status": "400"])
+            requestWasMalformed = true
+        } else {
+            // Resets and the like: nothing to answer, nobody to answer to.
+            settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+        }
         context.close(promise: nil)
     }
 

@@ -77,6 +77,17 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
         }
     }
 
+    /// A stream NIO resets for breaking HTTP/2's rules (DATA longer or shorter than `content-length`, say) closes
+    /// with `PROTOCOL_ERROR`: the request's fault, and said so. A client that gives up resets with `CANCEL`.
+    /// (A client may also send `PROTOCOL_ERROR` itself, blaming Edge's response; rare, and logged the same way.)
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .protocolError {
+            context.fireErrorCaught(MalformedRequestError(reason: "HTTP/2 stream reset for a protocol error"))
+        } else {
+            context.fireErrorCaught(error)
+        }
+    }
+
     private func respondDirectly(status: Int, context: ChannelHandlerContext) {
         var headers = HPACKHeaders()
         headers.add(name: ":status", value: String(status))

@@ -307,7 +307,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
         guard let state = proxy else { return }
         state.exchange.cancel()
         state.gzip?.release()
-        logProxied(state, status: state.headSent ? state.exchange.upstreamStatus ?? 0 : 499, now: now)
+        let unanswered = requestWasMalformed ? 400 : 499
+        logProxied(state, status: state.headSent ? state.exchange.upstreamStatus ?? 0 : unanswered, now: now)
         proxy = nil
     }
 
