@@ -11,6 +11,8 @@ public final class ConnectionSettings: Sendable {
     public let maxURILength: Int
     public let headerTimeout: TimeAmount
     public let keepaliveTimeout: TimeAmount
+    /// How long in-flight responses get on a graceful stop (`timeouts.shutdown`).
+    public let shutdownTimeout: TimeAmount
     public let sendTimeout: TimeAmount
     public let bodyTimeout: TimeAmount
     public let upstreamResponseTimeout: TimeAmount
@@ -26,6 +28,7 @@ public final class ConnectionSettings: Sendable {
         self.maxURILength = config.limits.maxURILength.bytes
         self.headerTimeout = .milliseconds(config.timeouts.header.milliseconds)
         self.keepaliveTimeout = .milliseconds(config.timeouts.keepalive.milliseconds)
+        self.shutdownTimeout = .milliseconds(config.timeouts.shutdown.milliseconds)
         self.sendTimeout = .milliseconds(config.timeouts.send.milliseconds)
         self.bodyTimeout = .milliseconds(config.timeouts.body.milliseconds)
         self.upstreamResponseTimeout = .milliseconds(config.timeouts.upstreamResponse.milliseconds)

@@ -70,5 +70,8 @@ enum ConnectionPipeline {
             }
         }
         try sync.addHandler(management)
+        // Between the HTTP/2 handler and the manager, to see the frames the manager writes.
+        try sync.addHandler(GoAwayDeadlineHandler(grace: max(settings.keepaliveTimeout, settings.shutdownTimeout)), position: .before(management))
+        try sync.addHandler(ActivationReplayHandler(), position: .before(management))
     }
 }
