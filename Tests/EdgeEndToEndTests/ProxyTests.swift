@@ -171,6 +171,19 @@ import Glibc
         try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         #expect(connection.waitForClose())
         #expect(connection.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        // One access-log line, with the upstream's fields (the abandoned exchange is not logged again as 499), and
+        // an error-log line that names the body, not the head.
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.count == 1 && lines[0].contains("\"POST /echo HTTP/1.1\" 408 ") && lines[0].contains("upstream=unix:"), "\(lines)")
+        #expect(edge.waitForLog(containing: "cause=\"request body not received in time\"") != nil, "\(edge.errorLog)")
+    }
+
+    @Test func aStalledBodyToAStaticRouteIsCutAtTheBodyTimeout() throws {
+        let connection = try edge.connect()
+        try connection.send("POST /static/s.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        #expect(connection.waitForClose())
+        #expect(connection.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
+        #expect(edge.waitForLog(containing: "request body not received in time") != nil, "\(edge.errorLog)")
     }
 
     @Test func expectContinueIsAnswered() throws {

@@ -77,9 +77,17 @@ extension HTTP1ConnectionHandler {
             settings.logger.info("client stopped reading; closing", metadata: ["client": "\(remoteAddress)"])
             context.close(promise: nil)
         case .request(let timeout):
+            if let proxy {
+                // A proxied body that stopped coming: answered (or cut, if the response had begun) and logged once,
+                // with the upstream's fields; the upstream request is abandoned.
+                proxy.exchange.cancel()
+                endProxy(.requestTimeout, cause: "request body not received in time", clientsFault: true)
+                return
+            }
             let (send408, action) = state.timedOut(timeout)
             if send408 {
-                settings.logger.info("request head not received in time", metadata: ["client": "\(remoteAddress)"])
+                let what = timeout == .body ? "request body not received in time" : "request head not received in time"
+                settings.logger.info("\(what)", metadata: ["client": "\(remoteAddress)"])
                 write(.simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
                       logAs: (request?.head, request?.start ?? context.eventLoop.now), context: context)
             }

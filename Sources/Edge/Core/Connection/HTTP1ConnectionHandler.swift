@@ -135,10 +135,18 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 perform(action, context: context)
                 if listener.httpsRedirect == nil, let upstream = settings.site.upstream(for: head.target) {
                     startProxy(head, upstream: upstream, context: context)
+                } else if head.bodyFraming != .none {
+                    // Answered once the body is in: it must keep coming, as a proxied one must (over HTTP/2 no
+                    // other timer watches a stream).
+                    perform(.armTimer(.body), context: context)
                 }
             case .body(let body):
-                if proxy != nil { proxyClientBody(body, context: context) }
-                // Static routes take no body: it is read and dropped so the connection stays usable.
+                if proxy != nil {
+                    proxyClientBody(body, context: context)
+                } else {
+                    // Static routes take no body: it is read and dropped so the connection stays usable.
+                    perform(.armTimer(.body), context: context)
+                }
             case .end:
                 if proxy != nil {
                     proxyClientEnd(context: context)

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 import Shared
@@ -266,13 +267,25 @@ extension HTTP1ConnectionHandler: ProxyClient {
     }
 
     func proxyFailed(_ status: HTTPStatus, cause: String) {
+        endProxy(status, cause: cause, clientsFault: false)
+    }
+
+    /// Answers a proxied request that cannot go on with `status` (or cuts the response, if it has begun), logs it
+    /// once with the upstream's fields, and moves on to the next request or closes.
+    func endProxy(_ status: HTTPStatus, cause: String, clientsFault: Bool) {
         guard let state = proxy else { return }
         state.gzip?.release()
         state.gzip = nil
-        settings.logger.error("proxy failed", metadata: [
+        let metadata: Logger.Metadata = [
             "upstream": "\(state.exchange.upstream)", "server": "\(state.exchange.server.map(\.description) ?? "-")",
             "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)", "client": "\(remoteAddress)",
-        ])
+        ]
+        // A client that stalls is routine on the internet (nginx says it at info too); a failing upstream is not.
+        if clientsFault {
+            settings.logger.info("proxied request refused", metadata: metadata)
+        } else {
+            settings.logger.error("proxy failed", metadata: metadata)
+        }
         guard !state.headSent else {
             // Mid-response: the client must not take a truncated body for a whole one. The log line has the status
             // the client saw and the bytes it got.
