@@ -78,6 +78,12 @@ import Testing
         #expect(slow.waitForClose())
         #expect(slow.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
         #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
+        // Its access-log line counts the time from the head's first bytes, as nginx's $request_time does: at
+        // least the 500 ms header timeout.
+        let lines = try edge.stopAndReadAccessLog()
+        let timedOut = try #require(lines.first { $0.contains("\" 408 ") }, "\(lines)")
+        let seconds = try #require(timedOut.split(separator: " ").last.flatMap { Double($0) })
+        #expect(seconds >= 0.5, "\(timedOut)")
     }
 
     @Test func idleKeepAliveClosesAtKeepaliveTimeout() throws {

@@ -28,6 +28,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var parser: HTTP1RequestParser
     var state = HTTP1ConnectionState()
     var request: RequestInProgress?
+    /// When the first bytes of a head that took more than one read arrived: a request's time counts from there,
+    /// as nginx's `$request_time` does, also for one refused or timed out before its head was complete.
+    var headStart: NIODeadline?
     var remoteAddress = "-"
     /// Whether the peer is in `real_ip.trusted`, decided once per connection: each check parses the address
     /// against every trusted range.
@@ -131,7 +134,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             case .head(let head):
                 let (process, action) = state.headReceived(keepAlive: head.keepAlive)
                 guard process else { return }
-                request = RequestInProgress(head: head, start: context.eventLoop.now)
+                request = RequestInProgress(head: head, start: headStart.take() ?? context.eventLoop.now)
                 perform(action, context: context)
                 if listener.httpsRedirect == nil, let upstream = settings.site.upstream(for: head.target) {
                     startProxy(head, upstream: upstream, context: context)
@@ -158,6 +161,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             }
         }
         if parser.hasPartialHead {
+            if headStart == nil { headStart = context.eventLoop.now }
             perform(state.bytesReceived(), context: context)
         }
     }
@@ -181,7 +185,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private func refuseMalformedRequest(_ error: HTTP1ParseError, context: ChannelHandlerContext) {
         settings.logger.info(
             "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
-        let start = request?.start ?? context.eventLoop.now
+        let start = request?.start ?? headStart ?? context.eventLoop.now
         write(
             .simple(error.status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start),
             context: context, refusedLine: request == nil ? parser.refusedRequestLine() : nil)
