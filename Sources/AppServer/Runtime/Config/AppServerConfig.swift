@@ -72,7 +72,8 @@ extension AppServerConfig: Decodable {
     public var warnings: [String] {
         forwardedAllow.compactMap { peer in
             guard case .user(let name) = peer, getpwnam(name) == nil else { return nil }
-            return "forwarded_allow: no user named '\(name)' on this host, so no peer matches it"
+            return "forwarded_allow: no user named '\(name)' on this host, so no peer matches it "
+                + "(peers running as AppServer's own user are believed all the same)"
         }
     }
 
