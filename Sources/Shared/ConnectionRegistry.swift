@@ -11,8 +11,7 @@ public final class ConnectionRegistry: Sendable {
         var pending = 0
         var draining = false
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
-        var refusedSinceLastWarning = 0
-        var lastWarning = NIODeadline.uptimeNanoseconds(0)
+        var refusals = WarningThrottle()
     }
 
     private let state = NIOLockedValueBox(State())
@@ -56,12 +55,7 @@ public final class ConnectionRegistry: Sendable {
                 state.open[ObjectIdentifier(child)] = child
                 return (true, nil, state.draining)
             }
-            state.refusedSinceLastWarning += 1
-            let now = NIODeadline.now()
-            guard now - state.lastWarning >= .seconds(1) else { return (false, nil, false) }
-            state.lastWarning = now
-            defer { state.refusedSinceLastWarning = 0 }
-            return (false, state.refusedSinceLastWarning, false)
+            return (false, state.refusals.note(), false)
         }
         guard admitted else {
             if let warnCount {

@@ -15,10 +15,8 @@ import Musl
 public final class AccessLogSink: Sendable {
     private struct State {
         var descriptor: CInt
-        /// Bytes dropped since the last warning, and when that was: a full disk is said once a second (as nginx
-        /// does), not once per batch.
-        var droppedBytes = 0
-        var lastWarning = NIODeadline.uptimeNanoseconds(0)
+        /// Bytes dropped: a full disk is said once a second (as nginx does), not once per batch.
+        var dropped = WarningThrottle()
     }
 
     private let destination: LogDestination
@@ -47,12 +45,7 @@ public final class AccessLogSink: Sendable {
                 if written < 0 {
                     let error = errno
                     if error == EINTR { continue }
-                    state.droppedBytes += bytes.count - offset
-                    let now = NIODeadline.now()
-                    guard now - state.lastWarning >= .seconds(1) else { return nil }
-                    state.lastWarning = now
-                    defer { state.droppedBytes = 0 }
-                    return (error, state.droppedBytes)
+                    return state.dropped.note(bytes.count - offset).map { (error, $0) }
                 }
                 offset += written
             }

@@ -24,8 +24,8 @@ final class Acceptor: @unchecked Sendable {  // the thread owns its state; `stop
     private let logger: Logger
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
-    /// When the accept thread last reported running out of descriptors (it alone reads and writes this).
-    private var lastShortageWarning = DispatchTime(uptimeNanoseconds: 0)
+    /// Running out of descriptors usually lasts: said once a second (only the accept thread touches this).
+    private var shortageWarnings = WarningThrottle()
 
     /// Accepts on `listenFD`, calling `handOff` with each connected descriptor (ownership passes with it).
     init(listenFD: CInt, logger: Logger, handOff: @escaping @Sendable (CInt) -> Void) throws {
@@ -83,10 +83,7 @@ final class Acceptor: @unchecked Sendable {  // the thread owns its state; `stop
                 switch errno {
                 case EAGAIN, EWOULDBLOCK, EINTR, ECONNABORTED: break
                 case EMFILE, ENFILE:
-                    // Said once a second, not on every retry: the shortage usually lasts.
-                    let now = DispatchTime.now()
-                    if now.uptimeNanoseconds >= lastShortageWarning.uptimeNanoseconds + 1_000_000_000 {
-                        lastShortageWarning = now
+                    if shortageWarnings.note() != nil {
                         logger.error("out of file descriptors; pausing accept for 100ms (raise LimitNOFILE)")
                     }
                     usleep(100_000)
