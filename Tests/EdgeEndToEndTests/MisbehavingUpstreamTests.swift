@@ -11,6 +11,7 @@ import Testing
     let echo: FakeUpstream
     let reuseCloser: FakeUpstream
     let reusePartial: FakeUpstream
+    let overrunner: FakeUpstream
     let edge: EdgeProcess
 
     init() throws {
@@ -20,6 +21,11 @@ import Testing
         echo = try FakeUpstream(directory: directory, name: "echo.sock", behaviour: .upgradeEcho)
         reuseCloser = try FakeUpstream(directory: directory, name: "reuse.sock", behaviour: .closeOnReuse(sending: ""))
         reusePartial = try FakeUpstream(directory: directory, name: "partial.sock", behaviour: .closeOnReuse(sending: "HTTP/1.1 200 OK\r\nContent-"))
+        // Five bytes promised, then a whole second response in the same write: what a desynchronised or hostile app
+        // sends to make the next client on a pooled connection read a response that was never theirs.
+        overrunner = try FakeUpstream(
+            directory: directory, name: "overrun.sock",
+            behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"))
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -31,6 +37,7 @@ import Testing
                   echo: {servers: ["unix:echo.sock"]}
                   reuse: {servers: ["unix:reuse.sock"]}
                   partial: {servers: ["unix:partial.sock"]}
+                  overrun: {servers: ["unix:overrun.sock"]}
                 routes:
                   - {prefix: /idle/, upstream: idle}
                   - {prefix: /garbage/, upstream: garbage}
@@ -38,6 +45,7 @@ import Testing
                   - {prefix: /ws/, upstream: echo}
                   - {prefix: /reuse/, upstream: reuse}
                   - {prefix: /partial/, upstream: partial}
+                  - {prefix: /overrun/, upstream: overrun}
                 timeouts: {upstream_response: 1s}
                 """)
     }
@@ -91,6 +99,20 @@ import Testing
         #expect(try get(edge.port, "/partial/second").status == 502)
         #expect(reusePartial.requestLines == ["GET /partial/first", "GET /partial/second"])
         #expect(edge.waitForLog(containing: "connection closed in the middle of a response") != nil)
+    }
+
+    @Test func bytesPastTheEndOfAResponseNeverReachTheNextClient() throws {
+        for client in 1...3 {
+            let response = try get(edge.port, "/overrun/\(client)")
+            #expect(response.status == 200)
+            #expect(response.bodyText == "hello")
+        }
+        // The connection that carried surplus bytes is closed, never pooled: each request has a fresh one.
+        #expect(overrunner.requestLines == ["GET /overrun/1", "GET /overrun/2", "GET /overrun/3"])
+        #expect(overrunner.connections == 3)
+        let warning = edge.waitForLog(containing: "upstream sent more than its response")
+        #expect(warning?.contains("overrun.sock") == true)
+        #expect(warning?.contains("request_id=") == true)
     }
 
     @Test func upgradedConnectionsAreTunnelledBothWays() throws {

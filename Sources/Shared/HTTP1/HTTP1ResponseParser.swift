@@ -41,6 +41,10 @@ public struct HTTP1ResponseParser {
         buffer.appendAdopting(bytes)
     }
 
+    /// Bytes received and not yet parsed. Right after a final response's `end` there must be none: Edge sends one
+    /// request at a time, so anything more is an upstream that sent past its own framing.
+    public var unparsedByteCount: Int { buffer.readableBytes }
+
     /// The bytes received but not parsed (those following a 101 belong to the new protocol).
     public mutating func takeUnparsedBytes() -> ByteBuffer {
         defer { buffer = ByteBuffer() }

@@ -38,6 +38,7 @@ final class ProxyExchange: UpstreamListener {
 
     let upstream: String
     private let request: UpstreamRequest
+    private let requestID: String
     private let pool: UpstreamPool
     /// Strong, and dropped as soon as the exchange is done: weak references cost slow-path reference counting on
     /// every call (it showed in the proxy profile), and the exchange never outlives its `done` phase's bookkeeping.
@@ -64,9 +65,13 @@ final class ProxyExchange: UpstreamListener {
     private var startedAt: NIODeadline?
     private(set) var upstreamSeconds: Double = 0
 
-    init(upstream: String, request: UpstreamRequest, pool: UpstreamPool, client: any ProxyClient, eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger) {
+    init(
+        upstream: String, request: UpstreamRequest, requestID: String, pool: UpstreamPool, client: any ProxyClient,
+        eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger
+    ) {
         self.upstream = upstream
         self.request = request
+        self.requestID = requestID
         self.pool = pool
         self.client = client
         self.eventLoop = eventLoop
@@ -250,12 +255,24 @@ final class ProxyExchange: UpstreamListener {
             phase = .done
             noteUpstreamTime()
             // Reusable only if the upstream keeps it alive and our request went out whole.
-            if let connection { pool.release(connection, reusable: upstreamKeepAlive && clientEnded) }
+            if let connection {
+                if connection.surplusBytes > 0 { warnAboutSurplus(connection) }
+                pool.release(connection, reusable: upstreamKeepAlive && clientEnded)
+            }
             connection = nil
             let client = self.client
             self.client = nil
             client?.proxyResponseEnd()
         }
+    }
+
+    /// The client got the response the upstream framed; what came after it is dropped with the connection (nginx:
+    /// "upstream sent more data than specified").
+    private func warnAboutSurplus(_ connection: UpstreamConnection) {
+        logger.warning("upstream sent more than its response; closing the connection instead of reusing it", metadata: [
+            "upstream": "\(upstream)", "server": "\(connection.server)", "surplus_bytes": "\(connection.surplusBytes)",
+            "request_id": "\(requestID)",
+        ])
     }
 
     func upstreamReadComplete() {

@@ -34,6 +34,12 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// reference rather than a closure with weak captures: those cost slow-path reference counting per release.)
     var idleIn: UpstreamPool?
     private(set) var isClosed = false
+    /// Bytes the upstream sent after the end of a response, before any next request: more than its own framing
+    /// announced (a wrong `Content-Length`, a body to a HEAD), or a response smuggled in behind the real one. Such
+    /// a connection is never reused, or the next client would read those bytes as its response.
+    private(set) var surplusBytes = 0
+    /// Idle, open, and in step with the upstream.
+    var mayBeReused: Bool { !isClosed && surplusBytes == 0 }
     private var parser = HTTP1ResponseParser()
     /// After a 101 the connection no longer speaks HTTP: bytes are kept for the tunnel that takes over.
     private var switchedProtocols = false
@@ -120,7 +126,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
                     readingBody = false
                     responseDeadline.expect(by: nil)
                     silenceTimeout = .zero
-                    if lastHeadStatus == 101 { switchedProtocols = true }
+                    if lastHeadStatus == 101 {
+                        switchedProtocols = true  // what follows belongs to the tunnel
+                    } else {
+                        surplusBytes = parser.unparsedByteCount
+                    }
                 case .body:
                     break
                 }

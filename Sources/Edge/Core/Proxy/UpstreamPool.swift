@@ -110,7 +110,7 @@ final class UpstreamPool {
         server.active -= 1
         connection.listener = nil
         connection.pauseReads(false)
-        guard reusable, !connection.isClosed, server.idle.count < server.keepalive else {
+        guard reusable, connection.mayBeReused, server.idle.count < server.keepalive else {
             connection.channel.close(promise: nil)
             return
         }
