@@ -17,6 +17,7 @@ import Glibc
     init() throws {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/page.html", Self.page)
+        directory.write("site/large.html", Self.largePage)
         app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", log: appLog)
         edge = try EdgeProcess(
             directory: directory,
@@ -33,6 +34,8 @@ import Glibc
 
     var base: String { "https://localhost:\(edge.port)" }
     static let page = "<!doctype html><title>h2</title>" + String(repeating: "<p>compressible over HTTP/2</p>\n", count: 400)
+    /// Over the size gzipped in one go (1 MiB): read and gzipped a chunk at a time, each piece DATA of its own.
+    static let largePage = (0..<40_000).map { "<p id=\"p\($0)\">paragraph \($0 * 31 % 997)</p>\n" }.joined()
 
     @Test func gzipOverHTTP2ForStaticAndProxiedResponses() throws {
         // Gzipped bodies leave Edge framed as HTTP/1.1 chunks; over HTTP/2 they must arrive as plain DATA, decodable.
@@ -45,6 +48,11 @@ import Glibc
         let json = try #require(proxied.output.components(separatedBy: "\r\n\r\n").last)
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect(object?["path"] as? String == "/echo")
+        for http in ["--http2", "--http1.1"] {
+            let large = try curl([http, "--compressed", "-D", "-", base + "/site/large.html"])
+            #expect(large.output.lowercased().contains("content-encoding: gzip\r\n"), "\(http)")
+            #expect(large.output.hasSuffix("\r\n\r\n" + Self.largePage), "\(http)")
+        }
         // HEAD over HTTP/2 answers the headers GET would.
         let head = try curl(["--http2", "-I", "-H", "Accept-Encoding: gzip", base + "/site/page.html"])
         #expect(head.output.contains("content-encoding: gzip\r\n"))

@@ -4,9 +4,10 @@ import Shared
 /// Where the compression module wraps the connection's responses: Edge's own file responses as a whole, and proxied
 /// responses head first, then piece by piece.
 extension HTTP1ConnectionHandler {
-    /// Files gzipped on the fly are compressed in one go on the event loop; larger ones are sent as they are
-    /// (`precompressed` serves a `.gz` of any size).
-    static let maxOnTheFlyFileSize = 1 << 20
+    /// Files up to this size are gzipped in one go on the event loop (one read, one `deflate`); larger ones are read,
+    /// gzipped and sent a chunk at a time as the client takes them, so neither memory nor one turn of the loop
+    /// grows with the file.
+    static let wholeFileGzipLimit = 1 << 20
 
     /// Passes `response` through the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
     /// In place, so the common case (nothing to do) copies no response.
@@ -17,8 +18,7 @@ extension HTTP1ConnectionHandler {
         var candidate = CompressionCandidate(
             status: response.status.code, mediaType: representation.mediaType, length: representation.length)
         candidate.isPartial = response.status == .partialContent
-        var decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
-        if decision == .gzip && representation.length > Self.maxOnTheFlyFileSize { decision = .varyOnly }
+        let decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         guard decision != .untouched else { return }
         // A small cached file: the answer made for an earlier request is kept with it.
         let slot: OpenFileCache.FilteredSlot = decision == .gzip ? \.gzipped : \.varied
@@ -46,6 +46,15 @@ extension HTTP1ConnectionHandler {
             return
         case .memory(let bytes):
             input = bytes
+        case .file(_, _, _, let length) where length > Self.wholeFileGzipLimit:
+            do {
+                response.bodyEncoder = try resources.gzipStreams.take()
+                response.head = head
+            } catch {
+                settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
+                sendUncompressed(&response)
+            }
+            return
         case .file(let path, let identity, _, _):
             // Through the descriptor cache, as a file sent as is would be: no open and close per request.
             guard case .success(let descriptor) = resources.descriptors.descriptor(for: path, identity: identity),

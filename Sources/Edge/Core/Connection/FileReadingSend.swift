@@ -7,8 +7,9 @@ import Glibc
 import Musl
 #endif
 
-/// A file body sent by reading it in chunks, where `sendfile` cannot go (TLS, HTTP/2 streams). The connection reads
-/// the next chunk only while the channel is writable, so a slow client holds at most a chunk or two in memory.
+/// A file body sent by reading it in chunks, where `sendfile` cannot go (TLS, HTTP/2 streams, a file gzipped on the
+/// way out). The connection reads the next chunk only while the channel is writable, so a slow client holds at most
+/// a chunk or two in memory.
 ///
 /// Reads are `pread`s on the event loop, as nginx does without `aio`: files served are nearly always in the page
 /// cache, and a thread hop per chunk would cost more than the copy.
@@ -17,6 +18,8 @@ final class FileReadingSend {
     static let chunkSize = 128 * 1024
 
     private var descriptor: OpenDescriptor?
+    /// Gzips each chunk read into an HTTP/1.1 chunk; `nil` when the file goes out as it is.
+    private var encoder: GzipEncoder?
     private var position: Int
     private let end: Int
     /// Bytes whose write completed.
@@ -28,8 +31,11 @@ final class FileReadingSend {
     /// Connection actions (keep-alive timer, close) that must wait until the whole body is queued.
     var afterwards: [HTTP1ConnectionState.Action] = []
 
-    init(descriptor: OpenDescriptor, offset: Int, length: Int, completion: @escaping (Int) -> Void) {
+    init(
+        descriptor: OpenDescriptor, offset: Int, length: Int, encoder: GzipEncoder?, completion: @escaping (Int) -> Void
+    ) {
         self.descriptor = descriptor
+        self.encoder = encoder
         self.position = offset
         self.end = offset + length
         self.completion = completion
@@ -38,8 +44,16 @@ final class FileReadingSend {
     /// Whether every byte has been read (and so queued for writing).
     var allRead: Bool { position >= end }
 
-    /// Reads the next chunk; throws when the file ends early (it shrank) or cannot be read.
-    func readChunk(allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    /// The next piece of the body: a chunk of the file, or what gzip made of it (perhaps nothing yet: zlib keeps
+    /// input until it has a block; the last piece carries the gzip trailer and the end of the chunked body).
+    /// Throws when the file ends early (it shrank) or cannot be read, or gzip fails.
+    func nextPiece(allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        let chunk = try readChunk(allocator: allocator)
+        guard let encoder else { return chunk }
+        return allRead ? try encoder.finish(chunk, allocator: allocator) : try encoder.chunk(chunk, allocator: allocator)
+    }
+
+    private func readChunk(allocator: ByteBufferAllocator) throws -> ByteBuffer {
         guard let handle = descriptor?.handle else { throw IOError(errnoCode: EBADF, reason: "file already closed") }
         let size = min(Self.chunkSize, end - position)
         var buffer = allocator.buffer(capacity: size)
@@ -53,13 +67,15 @@ final class FileReadingSend {
         }
         guard count > 0 else { throw IOError(errnoCode: EIO, reason: "file ended before its expected length") }
         position += count
-        if allRead { close() }
+        if allRead { descriptor = nil }
         return buffer
     }
 
-    /// Lets go of the file (it closes once no cache or response holds it); called when the body is fully read or
-    /// the connection went away.
+    /// Lets go of the file (it closes once no cache or response holds it) and of the gzip stream; called when the
+    /// connection went away or the send failed.
     func close() {
         descriptor = nil
+        encoder?.release()
+        encoder = nil
     }
 }

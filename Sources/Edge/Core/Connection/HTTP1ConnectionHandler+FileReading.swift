@@ -1,18 +1,26 @@
 import NIOCore
 import Shared
 
-/// File bodies on connections without `sendfile`: read in chunks as the client takes them.
+/// File bodies that cannot go by `sendfile` (TLS, HTTP/2, gzip on the way out): read in chunks as the client takes
+/// them.
 extension HTTP1ConnectionHandler {
+    /// Chunks read in one round at most before what they made is flushed. A large file whose gzipped form hardly
+    /// fills the channel (a log of repeated lines) would otherwise be read and compressed whole before the client
+    /// got a byte.
+    private static let chunksPerTurn = 8
+
     func startFileSend(
-        _ descriptor: OpenDescriptor, offset: Int, length: Int, context: ChannelHandlerContext,
+        _ descriptor: OpenDescriptor, offset: Int, length: Int, encoder: GzipEncoder?, context: ChannelHandlerContext,
         completion: @escaping (Int) -> Void
     ) {
         timer.noteWriteProgress(now: context.eventLoop.now)
         guard length > 0 else {
+            encoder?.release()
             completion(0)
             return
         }
-        fileSend = FileReadingSend(descriptor: descriptor, offset: offset, length: length, completion: completion)
+        fileSend = FileReadingSend(
+            descriptor: descriptor, offset: offset, length: length, encoder: encoder, completion: completion)
         // Started while handling requests: the caller goes on with them itself.
         pumpFileSend(context: context, resumeRequests: false)
     }
@@ -25,12 +33,14 @@ extension HTTP1ConnectionHandler {
     private func pumpFileSend(context: ChannelHandlerContext, resumeRequests: Bool) {
         guard let send = fileSend else { return }
         var wrote = false
-        while !send.allRead && context.channel.isWritable {
+        var turnsLeft = Self.chunksPerTurn
+        while !send.allRead && context.channel.isWritable && turnsLeft > 0 {
+            turnsLeft -= 1
             let chunk: ByteBuffer
             do {
-                chunk = try send.readChunk(allocator: context.channel.allocator)
+                chunk = try send.nextPiece(allocator: context.channel.allocator)
             } catch {
-                // The head promised a length we can no longer deliver: only closing tells the client.
+                // The head promised a body we can no longer deliver: only closing tells the client.
                 settings.logger.error("file read failed mid-response; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
                 send.close()
                 fileSend = nil
@@ -38,6 +48,8 @@ extension HTTP1ConnectionHandler {
                 return
             }
             let size = chunk.readableBytes
+            // zlib may keep a whole chunk's input for its next block; the last piece is never empty.
+            guard size > 0 else { continue }
             send.inFlight += 1
             outstandingFileChunks += 1
             let promise = context.eventLoop.makePromise(of: Void.self)
@@ -65,6 +77,12 @@ extension HTTP1ConnectionHandler {
                 flushIfNeeded(context: context)
             }
         } else {
+            if turnsLeft == 0 && context.channel.isWritable {
+                // This round's chunks are done and the client still takes more: go on once the loop has run what
+                // else is queued. (A client that takes bytes as fast as they are made still keeps the loop busy until
+                // the body ends, as in nginx; only moving the work off the loop would change that.)
+                context.eventLoop.assumeIsolated().execute { self.continueFileSend(context: context) }
+            }
             scheduleTimerCheck(context: context)
         }
     }

@@ -288,8 +288,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 entry.requestTime = Double((context.eventLoop.now - logged.start).nanoseconds) / 1e9
                 resources.accessLog.append(entry)
             }
-            guard transport.canSendfile else {
-                startFileSend(descriptor, offset: offset, length: length, context: context, completion: logCompleted)
+            guard transport.canSendfile && response.bodyEncoder == nil else {
+                startFileSend(
+                    descriptor, offset: offset, length: length, encoder: response.bodyEncoder, context: context,
+                    completion: logCompleted)
                 return
             }
             filesInFlight += 1

@@ -21,6 +21,9 @@ public struct Response {
     /// For the compression filter, set on responses about a file: its media type and full length. `nil` for Edge's
     /// own short responses and for bodies already encoded.
     public var representation: (mediaType: String, length: Int)?
+    /// Set by the compression filter on a file too large to gzip in one go: the file is read, gzipped and sent
+    /// piece by piece as the client takes it, through this stream.
+    var bodyEncoder: GzipEncoder?
 
     /// A response with a ready head.
     public init(status: HTTPStatus, head: ByteBuffer, body: ResponseBody, closesConnection: Bool = false) {

@@ -39,7 +39,7 @@ final class AcceptPauseHandler: ChannelInboundHandler {
             ])
         let channel = context.channel
         channel.setOption(.autoRead, value: false).whenComplete { _ in }
-        resume = context.eventLoop.scheduleTask(in: pause) { [weak self] in
+        resume = context.eventLoop.assumeIsolated().scheduleTask(in: pause) { [weak self] in
             self?.resume = nil
             channel.setOption(.autoRead, value: true).whenComplete { _ in }
         }
