@@ -27,7 +27,7 @@ import Testing
         config.timeouts.keepalive = .seconds(75)
         settings = ConnectionSettings(config: config, logger: Logger(label: "test"))
         resources = LoopResources(
-            files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
+            eventLoop: channel.embeddedEventLoop, files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
         try channel.pipeline.syncOperations.addHandler(readCounter)
         try channel.pipeline.syncOperations.addHandler(HTTP1ConnectionHandler(settings: settings, resources: resources))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -28,6 +28,8 @@ final class FileReadingSend {
     var inFlight = 0
     /// Called once with the bytes sent, when the last chunk's write completes.
     let completion: (Int) -> Void
+    /// A round is queued in the loop's `FileSendTurns`.
+    var waitingForTurn = false
     /// Connection actions (keep-alive timer, close) that must wait until the whole body is queued.
     var afterwards: [HTTP1ConnectionState.Action] = []
 

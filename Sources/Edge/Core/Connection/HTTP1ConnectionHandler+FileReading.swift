@@ -4,10 +4,9 @@ import Shared
 /// File bodies that cannot go by `sendfile` (TLS, HTTP/2, gzip on the way out): read in chunks as the client takes
 /// them.
 extension HTTP1ConnectionHandler {
-    /// Chunks read in one round at most before what they made is flushed. A large file whose gzipped form hardly
-    /// fills the channel (a log of repeated lines) would otherwise be read and compressed whole before the client
-    /// got a byte.
-    private static let chunksPerTurn = 8
+    /// Chunks read in one round at most. A large file whose gzipped form hardly fills the channel (a log of
+    /// repeated lines) would otherwise be read and compressed whole in one round.
+    private static let chunksPerTurn = 2
 
     func startFileSend(
         _ descriptor: OpenDescriptor, offset: Int, length: Int, encoder: GzipEncoder?, context: ChannelHandlerContext,
@@ -25,9 +24,15 @@ extension HTTP1ConnectionHandler {
         pumpFileSend(context: context, resumeRequests: false)
     }
 
-    /// The client took some of what was written: read and write more.
+    /// The client took some of what was written (or a round ended with the channel still writable): read and
+    /// write more in the loop's next turn for file sends (`FileSendTurns`).
     func continueFileSend(context: ChannelHandlerContext) {
-        pumpFileSend(context: context, resumeRequests: true)
+        guard let send = fileSend, !send.waitingForTurn else { return }
+        send.waitingForTurn = true
+        resources.fileSendTurns.wait {
+            send.waitingForTurn = false
+            self.pumpFileSend(context: context, resumeRequests: true)
+        }
     }
 
     private func pumpFileSend(context: ChannelHandlerContext, resumeRequests: Bool) {
@@ -77,12 +82,8 @@ extension HTTP1ConnectionHandler {
                 flushIfNeeded(context: context)
             }
         } else {
-            if turnsLeft == 0 && context.channel.isWritable {
-                // This round's chunks are done and the client still takes more: go on once the loop has run what
-                // else is queued. (A client that takes bytes as fast as they are made still keeps the loop busy until
-                // the body ends, as in nginx; only moving the work off the loop would change that.)
-                context.eventLoop.assumeIsolated().execute { self.continueFileSend(context: context) }
-            }
+            // This round's chunks are done and the client still takes more.
+            if turnsLeft == 0 && context.channel.isWritable { continueFileSend(context: context) }
             scheduleTimerCheck(context: context)
         }
     }

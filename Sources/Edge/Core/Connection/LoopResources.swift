@@ -13,12 +13,18 @@ public final class LoopResources {
     let gzipStreams: GzipStreams
     /// Open descriptors of files sent from disk.
     let descriptors = OpenDescriptors()
+    /// Turns for file bodies read out on this loop.
+    let fileSendTurns: FileSendTurns
 
-    init(files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil, gzipLevel: Int = 5) {
+    init(
+        eventLoop: any EventLoop, files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil,
+        gzipLevel: Int = 5
+    ) {
         self.files = files
         self.accessLog = accessLog
         self.upstreams = upstreams
         self.gzipStreams = GzipStreams(level: gzipLevel)
+        self.fileSendTurns = FileSendTurns(eventLoop: eventLoop)
     }
 }
 

@@ -61,7 +61,7 @@ public final class EdgeServer: Sendable {
             let pool = upstreams.isEmpty
                 ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
             return LoopResources(
-                files: OpenFileCache(revalidateAfterNanoseconds: revalidate), accessLog: accessLogs.forLoop(loop), upstreams: pool,
+                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate), accessLog: accessLogs.forLoop(loop), upstreams: pool,
                 gzipLevel: config.compression.gzipLevel)
         }
     }
