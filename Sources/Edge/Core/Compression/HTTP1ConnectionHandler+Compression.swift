@@ -47,6 +47,7 @@ extension HTTP1ConnectionHandler {
         case .memory(let bytes):
             input = bytes
         case .file(_, _, _, let length) where length > Self.wholeFileGzipLimit:
+            // The writer reads the file through this stream a chunk at a time (`FileReadingSend`).
             do {
                 response.bodyEncoder = try resources.gzipStreams.take()
                 response.head = head

@@ -4,9 +4,10 @@ import Shared
 /// File bodies that cannot go by `sendfile` (TLS, HTTP/2, gzip on the way out): read in chunks as the client takes
 /// them.
 extension HTTP1ConnectionHandler {
-    /// Chunks read in one round at most. A large file whose gzipped form hardly fills the channel (a log of
-    /// repeated lines) would otherwise be read and compressed whole in one round.
-    private static let chunksPerTurn = 2
+    /// Chunks read in one round at most: the share of the loop a send takes per turn. A large file whose gzipped
+    /// form hardly fills the channel (a log of repeated lines) would otherwise be read and compressed whole in one
+    /// round.
+    private static let chunksPerRound = 2
 
     func startFileSend(
         _ descriptor: OpenDescriptor, offset: Int, length: Int, encoder: GzipEncoder?, context: ChannelHandlerContext,
@@ -38,15 +39,15 @@ extension HTTP1ConnectionHandler {
     private func pumpFileSend(context: ChannelHandlerContext, resumeRequests: Bool) {
         guard let send = fileSend else { return }
         var wrote = false
-        var turnsLeft = Self.chunksPerTurn
-        while !send.allRead && context.channel.isWritable && turnsLeft > 0 {
-            turnsLeft -= 1
+        var chunksLeft = Self.chunksPerRound
+        while !send.allRead && context.channel.isWritable && chunksLeft > 0 {
+            chunksLeft -= 1
             let chunk: ByteBuffer
             do {
                 chunk = try send.nextPiece(allocator: context.channel.allocator)
             } catch {
                 // The head promised a body we can no longer deliver: only closing tells the client.
-                settings.logger.error("file read failed mid-response; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+                settings.logger.error("cannot send the rest of a file; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
                 send.close()
                 fileSend = nil
                 context.close(promise: nil)
@@ -83,7 +84,7 @@ extension HTTP1ConnectionHandler {
             }
         } else {
             // This round's chunks are done and the client still takes more.
-            if turnsLeft == 0 && context.channel.isWritable { continueFileSend(context: context) }
+            if chunksLeft == 0 && context.channel.isWritable { continueFileSend(context: context) }
             scheduleTimerCheck(context: context)
         }
     }
