@@ -103,15 +103,19 @@ struct FieldScan {
         return .none
     }
 
-    /// A response's framing (RFC 9112 §6.3) when the response has a body at all: chunked if that is the final
-    /// coding, otherwise until the connection closes; `Content-Length` next; until close when neither is given.
+    /// A response's framing (RFC 9112 §6.3) when the response has a body at all: chunked, `Content-Length`, or
+    /// until the connection closes when neither is given.
+    ///
+    /// A transfer coding other than plain `chunked` is refused, as nginx does ("upstream sent unknown
+    /// Transfer-Encoding"). The RFC would read such a body until the close, but `Transfer-Encoding` does not travel
+    /// past Edge, so the client would get bytes still coded (gzipped, say) with nothing saying so.
     func responseFraming() throws(HTTP1ParseError) -> BodyFraming {
         if let transferEncoding {
             // Allowed by the RFC (Transfer-Encoding wins), but a message carrying both is how smuggling starts.
             guard contentLength == nil else { throw .malformed("both Content-Length and Transfer-Encoding") }
             let coding = String(decoding: transferEncoding, as: UTF8.self).lowercased()
-            let final = coding.split(separator: ",").last.map { $0.trimmedOfWhitespace() }
-            return final == "chunked" ? .chunked : .untilClose
+            guard coding == "chunked" else { throw .malformed("unsupported Transfer-Encoding '\(coding)'") }
+            return .chunked
         }
         if let contentLength { return .length(contentLength) }
         return .untilClose
