@@ -89,6 +89,21 @@ import Testing
         #expect(rewrite("ETag: W/\"x\"\r\n", .gzip) == "ETag: W/\"x\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
         #expect(rewrite("A: b\r\n", .untouched) == "A: b\r\n")
     }
+
+    @Test func severalVaryLinesNameAcceptEncodingOnce() {
+        // Already named on a later line: nothing added anywhere.
+        #expect(rewrite("Vary: Cookie\r\nVary: accept-encoding\r\n", .varyOnly) == "Vary: Cookie\r\nVary: accept-encoding\r\n")
+        #expect(rewrite("vary: accept-encoding\r\nVary: Cookie\r\n", .gzip)
+            == "vary: accept-encoding\r\nVary: Cookie\r\nContent-Encoding: gzip\r\n")
+        // Named nowhere: added to the first line only.
+        #expect(rewrite("Vary: Origin\r\nVary: Cookie\r\n", .varyOnly) == "Vary: Origin, Accept-Encoding\r\nVary: Cookie\r\n")
+    }
+
+    @Test func contentEncodingIdentityGivesWayToGzip() {
+        #expect(rewrite("Content-Encoding: identity\r\nContent-Type: text/html\r\n", .gzip)
+            == "Content-Type: text/html\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
+        #expect(rewrite("Content-Encoding: identity\r\n", .varyOnly) == "Content-Encoding: identity\r\nVary: Accept-Encoding\r\n")
+    }
 }
 
 @Suite struct GzipEncoderTests {

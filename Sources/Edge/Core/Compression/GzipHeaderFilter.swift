@@ -9,10 +9,12 @@ import Shared
 
 /// The header half of compression: rewrites encoded header lines (`Name: value\r\n` each) for a decision.
 ///
-/// - `varyOnly`: `Accept-Encoding` joins an existing `Vary` (unless it names it or is `*`), or a `Vary` is added.
+/// - `varyOnly`: `Accept-Encoding` joins the first `Vary` line (unless one of them names it or is `*`), or a `Vary`
+///   is added.
 /// - `gzip`: as above, plus `Content-Encoding: gzip`; `Content-Length` and `Accept-Ranges` go (the length is the
-///   uncompressed one, and ranges are served from the uncompressed bytes); a strong `ETag` becomes weak (`W/`), so
-///   no cache takes the gzipped bytes for the identity ones, while `If-None-Match` still matches it.
+///   uncompressed one, and ranges are served from the uncompressed bytes), and so does a `Content-Encoding:
+///   identity` (which says nothing, and would read as a second coding); a strong `ETag` becomes weak (`W/`), so no
+///   cache takes the gzipped bytes for the identity ones, while `If-None-Match` still matches it.
 public enum GzipHeaderFilter {
     /// Copies `lines` into `output`, rewritten for `decision`. A status line at the front is copied as is.
     public static func rewrite(_ lines: ByteBuffer, for decision: CompressionDecision, into output: inout ByteBuffer) {
@@ -20,7 +22,8 @@ public enum GzipHeaderFilter {
             output.writeImmutableBuffer(lines)
             return
         }
-        var sawVary = false
+        /// Set once a `Vary` line names `Accept-Encoding`, or has been made to.
+        var varyCovered = false
         lines.withUnsafeReadableBytes { raw in
             var start = 0
             while start < raw.count {
@@ -36,11 +39,13 @@ public enum GzipHeaderFilter {
                 let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
                 let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
                 if ASCII.equalsIgnoringCase(name, "vary") {
-                    sawVary = true
                     output.writeBytes(name)
                     output.writeStaticString(": ")
                     output.writeBytes(value)
-                    if !varyCoversAcceptEncoding(value) { output.writeStaticString(", Accept-Encoding") }
+                    if !varyCovered && !varyCoversAcceptEncoding(value) && !laterVaryCoversAcceptEncoding(raw, from: start) {
+                        output.writeStaticString(", Accept-Encoding")
+                    }
+                    varyCovered = true
                     output.writeStaticString("\r\n")
                     continue
                 }
@@ -51,6 +56,7 @@ public enum GzipHeaderFilter {
                 if ASCII.equalsIgnoringCase(name, "content-length") || ASCII.equalsIgnoringCase(name, "accept-ranges") {
                     continue
                 }
+                if ASCII.equalsIgnoringCase(name, "content-encoding") { continue }  // `identity`: others are never gzipped
                 if ASCII.equalsIgnoringCase(name, "etag"), value.first == UInt8(ascii: "\"") {
                     output.writeStaticString("ETag: W/")
                     output.writeBytes(value)
@@ -60,7 +66,7 @@ public enum GzipHeaderFilter {
                 output.writeBytes(line)
             }
         }
-        if !sawVary { output.writeStaticString("Vary: Accept-Encoding\r\n") }
+        if !varyCovered { output.writeStaticString("Vary: Accept-Encoding\r\n") }
         if decision == .gzip { output.writeStaticString("Content-Encoding: gzip\r\n") }
     }
 
@@ -73,6 +79,22 @@ public enum GzipHeaderFilter {
         var end = raw.count
         while end > 0 && (raw[end - 1] == 0x0D || raw[end - 1] == 0x0A) { end -= 1 }
         return ASCII.trimmingBlanks(UnsafeRawBufferPointer(rebasing: raw[..<end]))
+    }
+
+    /// Whether a `Vary` line after `start` names `Accept-Encoding` (or is `*`), so the one at hand needs nothing
+    /// added. Only looked for when a `Vary` line does not: responses rarely carry several.
+    private static func laterVaryCoversAcceptEncoding(_ raw: UnsafeRawBufferPointer, from start: Int) -> Bool {
+        var start = start
+        while start < raw.count {
+            let end = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: raw, from: start).map { $0 + 1 } ?? raw.count
+            let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            start = end
+            guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0),
+                ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[..<colon]), "vary")
+            else { continue }
+            if varyCoversAcceptEncoding(trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))) { return true }
+        }
+        return false
     }
 
     private static func varyCoversAcceptEncoding(_ value: UnsafeRawBufferPointer) -> Bool {
