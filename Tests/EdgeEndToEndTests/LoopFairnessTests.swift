@@ -9,7 +9,8 @@ import Testing
         let directory = TestDirectory()
         // About 15 MB of varied text: a quarter of a second of deflate or more, for a client that takes every byte
         // as soon as it is made, so the send never has to wait for its socket.
-        directory.write("site/large.txt", (0..<500_000).map { "line \($0): value \($0 &* 2_654_435_761 % 1_000_003)\n" }.joined())
+        let lines = (0..<500_000).map { "line \($0): value \($0 &* 2_654_435_761 % 1_000_003)\n" }
+        directory.write("site/large.txt", lines.joined())
         directory.write("site/small.txt", "small")
         let edge = try EdgeProcess(
             directory: directory,
@@ -23,7 +24,9 @@ import Testing
         try large.send("GET /large.txt HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
         _ = try large.readAvailable()  // the download is under way
         let download = Download()
-        DispatchQueue.global().async { download.finish { try large.readBytes { $0.ends(with: "\r\n0\r\n\r\n") }.count } }
+        DispatchQueue.global().async {
+            download.finish { try large.readBytes { $0.ends(with: "\r\n0\r\n\r\n") }.count }
+        }
 
         // On the same (only) event loop: answered in a turn of the large send, not after its last byte.
         let small = try get(edge.port, "/small.txt")

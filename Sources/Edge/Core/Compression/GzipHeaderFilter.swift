@@ -42,9 +42,8 @@ public enum GzipHeaderFilter {
                     output.writeBytes(name)
                     output.writeStaticString(": ")
                     output.writeBytes(value)
-                    if !varyCovered && !varyCoversAcceptEncoding(value) && !laterVaryCoversAcceptEncoding(raw, from: start) {
-                        output.writeStaticString(", Accept-Encoding")
-                    }
+                    let named = varyCoversAcceptEncoding(value) || laterVaryCoversAcceptEncoding(raw, from: start)
+                    if !varyCovered && !named { output.writeStaticString(", Accept-Encoding") }
                     varyCovered = true
                     output.writeStaticString("\r\n")
                     continue
@@ -56,7 +55,8 @@ public enum GzipHeaderFilter {
                 if ASCII.equalsIgnoringCase(name, "content-length") || ASCII.equalsIgnoringCase(name, "accept-ranges") {
                     continue
                 }
-                if ASCII.equalsIgnoringCase(name, "content-encoding") { continue }  // `identity`: others are never gzipped
+                // `identity` (any other coding is never gzipped again).
+                if ASCII.equalsIgnoringCase(name, "content-encoding") { continue }
                 if ASCII.equalsIgnoringCase(name, "etag"), value.first == UInt8(ascii: "\"") {
                     output.writeStaticString("ETag: W/")
                     output.writeBytes(value)
@@ -92,7 +92,8 @@ public enum GzipHeaderFilter {
             guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0),
                 ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[..<colon]), "vary")
             else { continue }
-            if varyCoversAcceptEncoding(trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))) { return true }
+            let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            if varyCoversAcceptEncoding(value) { return true }
         }
         return false
     }

@@ -47,7 +47,8 @@ extension HTTP1ConnectionHandler {
                 chunk = try send.nextPiece(allocator: context.channel.allocator)
             } catch {
                 // The head promised a body we can no longer deliver: only closing tells the client.
-                settings.logger.error("cannot send the rest of a file; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+                settings.logger.error(
+                    "cannot send the rest of a file; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
                 send.close()
                 fileSend = nil
                 context.close(promise: nil)

@@ -65,8 +65,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
             head: encoded, method: head.method, chunkedBody: head.bodyFraming == .chunked,
             isUpgrade: head.connectionOptions.contains("upgrade") && head.headers.first("upgrade") != nil)
         let exchange = ProxyExchange(
-            upstream: upstream, request: request, requestID: client.requestID, pool: pool, client: self, eventLoop: context.eventLoop,
-            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
+            upstream: upstream, request: request, requestID: client.requestID, pool: pool, client: self,
+            eventLoop: context.eventLoop, responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
         proxy = ProxyState(exchange: exchange, requestID: client.requestID, clientAddress: client.address, facts: facts)
         // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
         perform(.armTimer(.body), context: context)
