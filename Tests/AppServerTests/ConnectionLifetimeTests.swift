@@ -60,6 +60,43 @@ import Testing
         #expect(late.waitForClose())
     }
 
+    /// An app whose body disagrees with its own `Content-Length` must not break the connection for the next
+    /// request: extra bytes would be read as the next response (a desync any proxy pooling this connection would
+    /// pass to another client), missing ones would leave the client waiting.
+    @Test func aBodyLongerThanItsContentLengthIsCutAndTheConnectionGoesOn() throws {
+        let server = try TrackedServer()
+        defer { server.stop() }
+
+        let client = try RawConnection(port: server.port)
+        for path in ["/too-long", "/too-long-whole"] {
+            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try client.readResponse()
+            #expect(response.header("Content-Length") == "5")
+            #expect(response.bodyText == "hello")
+            try client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.readResponse().bodyText == "hello")
+        }
+        #expect(client.unreadText.isEmpty)
+    }
+
+    @Test func aBodyShorterThanItsContentLengthEndsTheConnection() throws {
+        let server = try TrackedServer()
+        defer { server.stop() }
+
+        for path in ["/too-short", "/too-short-whole"] {
+            let client = try RawConnection(port: server.port)
+            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(throws: (any Error).self) { try client.readResponse() }  // ten bytes promised, five sent
+            #expect(client.waitForClose())
+        }
+        // A Content-Length that is not a number is dropped; the body is framed by AppServer instead.
+        let client = try RawConnection(port: server.port)
+        try client.send("GET /bad-length HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try client.readResponse()
+        #expect(response.header("Content-Length") == "5")
+        #expect(response.bodyText == "hello")
+    }
+
     /// The app may still be running when its client goes; its late writes fail cleanly and the handler is freed
     /// once the app returns.
     @Test func anAppStillRunningWhenItsClientLeavesWritesNothingAndLetsGo() throws {
@@ -84,7 +121,8 @@ import Testing
 }
 
 /// `/hello` answers at once; `/slow` waits until the test releases it, then tries to answer; `/refuse` throws an
-/// `HTTPResponseError` before writing, `/refuse-late` after writing the head.
+/// `HTTPResponseError` before writing, `/refuse-late` after writing the head; the `mismatched` routes write bodies
+/// that disagree with their own `Content-Length`.
 private final class TestApp: HTTPApplication {
     struct Refusal: HTTPResponseError {
         var status: HTTPResponse.Status { .unprocessableContent }
@@ -111,6 +149,18 @@ private final class TestApp: HTTPApplication {
             }
             return
         }
+        if let (declared, body, whole) = Self.mismatched[request.path ?? ""] {
+            var response = HTTPResponse(status: .ok)
+            response.headerFields[.contentLength] = declared
+            if whole {
+                try await writer.write(response, body: ByteBuffer(string: body))
+            } else {
+                try await writer.writeHead(response)
+                try await writer.writeBody(ByteBuffer(string: body))
+                try await writer.finish()
+            }
+            return
+        }
         if request.path == "/refuse" { throw Refusal() }
         if request.path == "/refuse-late" {
             try await writer.writeHead(HTTPResponse(status: .ok))
@@ -119,6 +169,13 @@ private final class TestApp: HTTPApplication {
         }
         try await writer.write(HTTPResponse(status: .ok), body: ByteBuffer(string: "hello"))
     }
+
+    /// Routes whose body disagrees with the `Content-Length` they set: declared value, body, one `write` or not.
+    private static let mismatched: [String: (String, String, Bool)] = [
+        "/too-long": ("5", "hello world", false), "/too-long-whole": ("5", "hello world", true),
+        "/too-short": ("10", "hello", false), "/too-short-whole": ("10", "hello", true),
+        "/bad-length": ("five", "hello", true),
+    ]
 
     func waitUntilSlowRequestStarted() -> Bool { poll { self.state.withLockedValue { $0.slowStarted } } }
     func releaseSlowRequest() { release.finish() }

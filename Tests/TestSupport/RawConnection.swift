@@ -94,7 +94,10 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         var lines = headText.components(separatedBy: "\r\n")
         let statusLine = lines.removeFirst()
         let parts = statusLine.split(separator: " ")
-        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestFailure("bad status line \(statusLine)") }
+        // Strict about the start, so bytes left over from a previous response (a desync) fail the test.
+        guard statusLine.hasPrefix("HTTP/1."), parts.count >= 2, let status = Int(parts[1]) else {
+            throw TestFailure("bad status line \(statusLine)")
+        }
         let headers = lines.compactMap { line -> (String, String)? in
             guard let colon = line.firstIndex(of: ":") else { return nil }
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))

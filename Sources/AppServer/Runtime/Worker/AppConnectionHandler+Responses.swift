@@ -43,20 +43,28 @@ extension AppConnectionHandler {
         var buffer = context.channel.allocator.buffer(capacity: 256 + body.readableBytes)
         try encodeHead(response, exchange: id, bodyLength: body.readableBytes, into: &buffer)
         guard let exchange = current(id) else { throw ResponseStateError() }
-        exchange.encoder.encodeBody(body, into: &buffer)
+        encode(body, of: exchange, into: &buffer)
         exchange.encoder.encodeEnd(into: &buffer)
-        exchange.bodyBytes = body.readableBytes
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         markFinished(exchange)
+    }
+
+    /// Encodes a body piece and counts it; bytes past the response's `Content-Length` are dropped and logged.
+    private func encode(_ body: ByteBuffer, of exchange: Exchange, into buffer: inout ByteBuffer) {
+        let dropped = exchange.encoder.encodeBody(body, into: &buffer)
+        exchange.bodyBytes += body.readableBytes - dropped
+        guard dropped > 0 else { return }
+        worker.logger.warning(
+            "the app wrote more than its response's Content-Length; the rest was dropped",
+            metadata: ["path": "\(exchange.head.target)", "status": "\(exchange.status)", "dropped_bytes": "\(dropped)"])
     }
 
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
     func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
         if isClosed { throw ConnectionClosed() }
         guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
-        exchange.bodyBytes += body.readableBytes
         var buffer = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
-        exchange.encoder.encodeBody(body, into: &buffer)
+        encode(body, of: exchange, into: &buffer)
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
         return context.channel.isWritable ? context.eventLoop.makeSucceededVoidFuture() : promise.futureResult
@@ -73,6 +81,16 @@ extension AppConnectionHandler {
 
     private func markFinished(_ exchange: Exchange) {
         exchange.responseDone = true
+        if exchange.encoder.shortfall > 0 {
+            // The client is still owed bytes it will never get; only closing tells it the response ended short.
+            worker.logger.error(
+                "the app ended its response short of its Content-Length; closing the connection",
+                metadata: [
+                    "path": "\(exchange.head.target)", "status": "\(exchange.status)",
+                    "missing_bytes": "\(exchange.encoder.shortfall)",
+                ])
+            exchange.keepAlive = false
+        }
         worker.board?.recordIdle()
         logAccess(exchange)
         if exchange.bodyDone {

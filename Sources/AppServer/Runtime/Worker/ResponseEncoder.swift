@@ -8,6 +8,13 @@ struct ResponseEncoder {
     enum Framing { case length, chunked, untilClose, none }
 
     private(set) var framing: Framing = .length
+    /// Body bytes the announced `Content-Length` still allows (framing `.length`). An app that writes more has the
+    /// rest dropped, as gunicorn does: passed on, those bytes would be read as the start of the next response.
+    private(set) var remainingLength: Int?
+
+    /// Bytes the body still owes its `Content-Length` once the app has finished: a client would wait for them, so
+    /// the connection must close after such a response.
+    var shortfall: Int { framing == .length ? remainingLength ?? 0 : 0 }
 
     /// The head bytes; `keepAlive` false adds `Connection: close`. Returns the status code, for the access log.
     ///
@@ -23,15 +30,16 @@ struct ResponseEncoder {
         let responseStatus = response.status
         let status = responseStatus.code
         let bodyless = isHead || status == 204 || status == 304 || (100..<200).contains(status)
-        var hasLength = false, hasServer = false, hasDate = false
+        var appLength: Int?, hasServer = false, hasDate = false
         for field in fields {
             switch field.name {
-            case .contentLength: hasLength = true
+            case .contentLength: appLength = appLength ?? Int(field.value).flatMap { $0 >= 0 ? $0 : nil }
             case .server: hasServer = true
             case .date: hasDate = true
             default: break
             }
         }
+        let hasLength = appLength != nil
         let addLength = !hasLength && bodyLength != nil && !(100..<200).contains(status) && status != 204 && status != 304
         if hasLength || addLength || bodyless {
             framing = bodyless ? .none : .length
@@ -54,18 +62,21 @@ struct ResponseEncoder {
         }
         if !hasServer { bytes.append("Server: appserver\r\n") }
         if !hasDate { bytes.append(date) }
-        for field in fields where field.name != .connection && field.name != .transferEncoding {
+        // The app's own `Content-Length` goes out once, as the number it was read as (one that is not a number is
+        // dropped, and the body framed as if the app had given none).
+        for field in fields where field.name != .connection && field.name != .transferEncoding && field.name != .contentLength {
             bytes.append(string: field.name.rawName)
             bytes.append(": ")
             bytes.append(string: field.value)
             bytes.append("\r\n")
         }
         if framing == .chunked { bytes.append("Transfer-Encoding: chunked\r\n") }
-        if addLength, let bodyLength {
+        if let length = appLength ?? (addLength ? bodyLength : nil) {
             bytes.append("Content-Length: ")
-            bytes.append(decimal: bodyLength)
+            bytes.append(decimal: length)
             bytes.append("\r\n")
         }
+        remainingLength = framing == .length ? appLength ?? bodyLength : nil
         if !keepAlive {
             bytes.append("Connection: close\r\n")
         } else if minorVersion == 0 {
@@ -76,12 +87,19 @@ struct ResponseEncoder {
         return status
     }
 
-    /// A body piece in the chosen framing (nothing for bodyless responses).
-    func encodeBody(_ body: ByteBuffer, into buffer: inout ByteBuffer) {
-        guard body.readableBytes > 0 else { return }
+    /// A body piece in the chosen framing (nothing for bodyless responses). Returns the bytes dropped for going past
+    /// `Content-Length`.
+    @discardableResult
+    mutating func encodeBody(_ body: ByteBuffer, into buffer: inout ByteBuffer) -> Int {
+        guard body.readableBytes > 0 else { return 0 }
         switch framing {
-        case .none: return
-        case .length, .untilClose:
+        case .none: return 0
+        case .length:
+            let allowed = min(body.readableBytes, remainingLength ?? body.readableBytes)
+            remainingLength = remainingLength.map { $0 - allowed }
+            buffer.writeImmutableBuffer(body.getSlice(at: body.readerIndex, length: allowed)!)
+            return body.readableBytes - allowed
+        case .untilClose:
             var body = body
             buffer.writeBuffer(&body)
         case .chunked:
@@ -91,6 +109,7 @@ struct ResponseEncoder {
             buffer.writeBuffer(&body)
             buffer.writeStaticString("\r\n")
         }
+        return 0
     }
 
     /// The end of the body: the last chunk for chunked responses.
