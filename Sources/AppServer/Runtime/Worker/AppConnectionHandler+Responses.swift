@@ -50,13 +50,32 @@ extension AppConnectionHandler {
     }
 
     /// Encodes a body piece and counts it; bytes past the response's `Content-Length` are dropped and logged.
+    @inline(__always)
     private func encode(_ body: ByteBuffer, of exchange: Exchange, into buffer: inout ByteBuffer) {
         let dropped = exchange.encoder.encodeBody(body, into: &buffer)
         exchange.bodyBytes += body.readableBytes - dropped
-        guard dropped > 0 else { return }
+        if dropped > 0 { reportDropped(dropped, of: exchange) }
+    }
+
+    // The two reports below stay out of line: the request path only pays for checking that they are not needed.
+
+    @inline(never)
+    private func reportDropped(_ dropped: Int, of exchange: Exchange) {
         worker.logger.warning(
             "the app wrote more than its response's Content-Length; the rest was dropped",
             metadata: ["path": "\(exchange.head.target)", "status": "\(exchange.status)", "dropped_bytes": "\(dropped)"])
+    }
+
+    /// The client is still owed bytes it will never get; only closing tells it the response ended short.
+    @inline(never)
+    private func endShort(_ exchange: Exchange) {
+        worker.logger.error(
+            "the app ended its response short of its Content-Length; closing the connection",
+            metadata: [
+                "path": "\(exchange.head.target)", "status": "\(exchange.status)",
+                "missing_bytes": "\(exchange.encoder.shortfall)",
+            ])
+        exchange.keepAlive = false
     }
 
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
@@ -81,16 +100,7 @@ extension AppConnectionHandler {
 
     private func markFinished(_ exchange: Exchange) {
         exchange.responseDone = true
-        if exchange.encoder.shortfall > 0 {
-            // The client is still owed bytes it will never get; only closing tells it the response ended short.
-            worker.logger.error(
-                "the app ended its response short of its Content-Length; closing the connection",
-                metadata: [
-                    "path": "\(exchange.head.target)", "status": "\(exchange.status)",
-                    "missing_bytes": "\(exchange.encoder.shortfall)",
-                ])
-            exchange.keepAlive = false
-        }
+        if exchange.encoder.shortfall > 0 { endShort(exchange) }
         worker.board?.recordIdle()
         logAccess(exchange)
         if exchange.bodyDone {

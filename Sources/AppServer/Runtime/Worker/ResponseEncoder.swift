@@ -30,10 +30,15 @@ struct ResponseEncoder {
         let responseStatus = response.status
         let status = responseStatus.code
         let bodyless = isHead || status == 204 || status == 304 || (100..<200).contains(status)
-        var appLength: Int?, hasServer = false, hasDate = false
+        var appLength: Int?, lengthNeedsRewrite = false, hasServer = false, hasDate = false
         for field in fields {
             switch field.name {
-            case .contentLength: appLength = appLength ?? Int(field.value).flatMap { $0 >= 0 ? $0 : nil }
+            case .contentLength:
+                if let value = Int(field.value), value >= 0, appLength == nil || appLength == value {
+                    appLength = value
+                } else {
+                    lengthNeedsRewrite = true  // not a number, or two that disagree
+                }
             case .server: hasServer = true
             case .date: hasDate = true
             default: break
@@ -62,16 +67,17 @@ struct ResponseEncoder {
         }
         if !hasServer { bytes.append("Server: appserver\r\n") }
         if !hasDate { bytes.append(date) }
-        // The app's own `Content-Length` goes out once, as the number it was read as (one that is not a number is
-        // dropped, and the body framed as if the app had given none).
-        for field in fields where field.name != .connection && field.name != .transferEncoding && field.name != .contentLength {
+        for field in fields where field.name != .connection && field.name != .transferEncoding {
+            // A `Content-Length` the app got wrong is replaced by the number read (or, if none was, by AppServer's
+            // own framing); checked only then, as it costs a comparison per field.
+            if lengthNeedsRewrite && field.name == .contentLength { continue }
             bytes.append(string: field.name.rawName)
             bytes.append(": ")
             bytes.append(string: field.value)
             bytes.append("\r\n")
         }
         if framing == .chunked { bytes.append("Transfer-Encoding: chunked\r\n") }
-        if let length = appLength ?? (addLength ? bodyLength : nil) {
+        if let length = addLength ? bodyLength : lengthNeedsRewrite ? appLength : nil {
             bytes.append("Content-Length: ")
             bytes.append(decimal: length)
             bytes.append("\r\n")
@@ -95,10 +101,15 @@ struct ResponseEncoder {
         switch framing {
         case .none: return 0
         case .length:
-            let allowed = min(body.readableBytes, remainingLength ?? body.readableBytes)
-            remainingLength = remainingLength.map { $0 - allowed }
-            buffer.writeImmutableBuffer(body.getSlice(at: body.readerIndex, length: allowed)!)
-            return body.readableBytes - allowed
+            let remaining = remainingLength ?? body.readableBytes
+            guard body.readableBytes > remaining else {
+                remainingLength = remaining - body.readableBytes
+                buffer.writeImmutableBuffer(body)
+                return 0
+            }
+            remainingLength = 0
+            buffer.writeImmutableBuffer(body.getSlice(at: body.readerIndex, length: remaining)!)
+            return body.readableBytes - remaining
         case .untilClose:
             var body = body
             buffer.writeBuffer(&body)
