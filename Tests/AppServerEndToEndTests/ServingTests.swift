@@ -231,12 +231,22 @@ import Testing
         let connections = try (0..<80).map { _ in try server.connect() }
         #expect(server.log.waitFor(containing: "out of file descriptors; pausing accept", timeout: 10) != nil, "\(server.log.text)")
         try connections[0].send("GET /plaintext HTTP/1.1\r\nHost: app\r\n\r\n")
-        #expect(try connections[0].readResponse().bodyText == "Hello, World!")
+        // Failed once in a full suite run ("connection closed before a complete response head") and never alone:
+        // the server's log goes with any failure here.
+        do {
+            #expect(try connections[0].readResponse().bodyText == "Hello, World!")
+        } catch {
+            Issue.record("request on a connection accepted before the shortage: \(error)\n\(server.log.text)")
+        }
         // The shortage is kept up for a second on purpose (the behaviour under test, not a wait for the server):
         // the log must not fill with one line per 100 ms retry meanwhile.
         Thread.sleep(forTimeInterval: 1)
         #expect(server.log.lines.filter { $0.contains("out of file descriptors") }.count <= 3)
         for connection in connections { connection.close() }
-        #expect(try server.request("GET", "/plaintext").bodyText == "Hello, World!")
+        do {
+            #expect(try server.request("GET", "/plaintext").bodyText == "Hello, World!")
+        } catch {
+            Issue.record("request after the shortage: \(error)\n\(server.log.text)")
+        }
     }
 }
