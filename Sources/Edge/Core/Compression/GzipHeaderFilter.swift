@@ -27,29 +27,28 @@ public enum GzipHeaderFilter {
         lines.withUnsafeReadableBytes { raw in
             var start = 0
             while start < raw.count {
-                // Found with memchr (`HTTP1Scanning`): the generic `firstIndex(of:)` over buffer slices cost several
-                // instructions a byte, the larger part of this filter's cost.
-                let end = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: raw, from: start).map { $0 + 1 } ?? raw.count
-                let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-                start = end
-                guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0), !isStatusLine(line) else {
-                    output.writeBytes(line)  // the status line
+                let line = line(in: raw, at: start)
+                start = line.next
+                guard let (name, value) = field(line.bytes) else {
+                    output.writeBytes(line.bytes)  // the status line
                     continue
                 }
-                let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
-                let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
                 if ASCII.equalsIgnoringCase(name, "vary") {
                     output.writeBytes(name)
                     output.writeStaticString(": ")
                     output.writeBytes(value)
-                    let named = varyCoversAcceptEncoding(value) || laterVaryCoversAcceptEncoding(raw, from: start)
-                    if !varyCovered && !named { output.writeStaticString(", Accept-Encoding") }
+                    // Looked for further on only when needed: responses rarely carry several `Vary` lines.
+                    if !varyCovered && !varyCoversAcceptEncoding(value)
+                        && !laterVaryCoversAcceptEncoding(raw, from: start)
+                    {
+                        output.writeStaticString(", Accept-Encoding")
+                    }
                     varyCovered = true
                     output.writeStaticString("\r\n")
                     continue
                 }
                 guard decision == .gzip else {
-                    output.writeBytes(line)
+                    output.writeBytes(line.bytes)
                     continue
                 }
                 if ASCII.equalsIgnoringCase(name, "content-length") || ASCII.equalsIgnoringCase(name, "accept-ranges") {
@@ -63,11 +62,30 @@ public enum GzipHeaderFilter {
                     output.writeStaticString("\r\n")
                     continue
                 }
-                output.writeBytes(line)
+                output.writeBytes(line.bytes)
             }
         }
         if !varyCovered { output.writeStaticString("Vary: Accept-Encoding\r\n") }
         if decision == .gzip { output.writeStaticString("Content-Encoding: gzip\r\n") }
+    }
+
+    /// The line that starts at `start`, its line end included, and where the next one starts.
+    private static func line(
+        in raw: UnsafeRawBufferPointer, at start: Int
+    ) -> (bytes: UnsafeRawBufferPointer, next: Int) {
+        // Found with memchr (`HTTP1Scanning`): the generic `firstIndex(of:)` over buffer slices cost several
+        // instructions a byte, the larger part of this filter's cost.
+        let end = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: raw, from: start).map { $0 + 1 } ?? raw.count
+        return (UnsafeRawBufferPointer(rebasing: raw[start..<end]), end)
+    }
+
+    /// A field line's name and its value without the whitespace and line end around it; `nil` for the status line.
+    private static func field(_ line: UnsafeRawBufferPointer) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer)? {
+        guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0), !isStatusLine(line) else {
+            return nil
+        }
+        let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+        return (UnsafeRawBufferPointer(rebasing: line[..<colon]), value)
     }
 
     private static func isStatusLine(_ line: UnsafeRawBufferPointer) -> Bool {
@@ -82,17 +100,13 @@ public enum GzipHeaderFilter {
     }
 
     /// Whether a `Vary` line after `start` names `Accept-Encoding` (or is `*`), so the one at hand needs nothing
-    /// added. Only looked for when a `Vary` line does not: responses rarely carry several.
+    /// added.
     private static func laterVaryCoversAcceptEncoding(_ raw: UnsafeRawBufferPointer, from start: Int) -> Bool {
         var start = start
         while start < raw.count {
-            let end = HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: raw, from: start).map { $0 + 1 } ?? raw.count
-            let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
-            start = end
-            guard let colon = HTTP1Scanning.index(of: UInt8(ascii: ":"), in: line, from: 0),
-                ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: line[..<colon]), "vary")
-            else { continue }
-            let value = trimmedValue(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+            let line = line(in: raw, at: start)
+            start = line.next
+            guard let (name, value) = field(line.bytes), ASCII.equalsIgnoringCase(name, "vary") else { continue }
             if varyCoversAcceptEncoding(value) { return true }
         }
         return false

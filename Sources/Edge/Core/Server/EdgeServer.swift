@@ -61,8 +61,8 @@ public final class EdgeServer: Sendable {
             let pool = upstreams.isEmpty
                 ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
             return LoopResources(
-                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate), accessLog: accessLogs.forLoop(loop), upstreams: pool,
-                gzipLevel: config.compression.gzipLevel)
+                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate),
+                accessLog: accessLogs.forLoop(loop), upstreams: pool, gzipLevel: config.compression.gzipLevel)
         }
     }
 
