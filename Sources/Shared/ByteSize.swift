@@ -33,7 +33,8 @@ public struct ByteSize: Hashable, Sendable, Comparable, CustomStringConvertible 
     public static func < (lhs: ByteSize, rhs: ByteSize) -> Bool { lhs.bytes < rhs.bytes }
 
     public var description: String {
-        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)] where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        for (unit, shift) in [("GiB", 30), ("MiB", 20), ("KiB", 10)]
+        where bytes >= 1 << shift && bytes % (1 << shift) == 0 {
             return "\(bytes >> shift)\(unit)"
         }
         return "\(bytes)"

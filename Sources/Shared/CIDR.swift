@@ -40,7 +40,9 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         if network.count == 4 {
             address = network.map(String.init).joined(separator: ".")
         } else {
-            address = stride(from: 0, to: 16, by: 2).map { String(UInt16(network[$0]) << 8 | UInt16(network[$0 + 1]), radix: 16) }.joined(separator: ":")
+            address = stride(from: 0, to: 16, by: 2).map {
+                String(UInt16(network[$0]) << 8 | UInt16(network[$0 + 1]), radix: 16)
+            }.joined(separator: ":")
         }
         return "\(address)/\(prefixLength)"
     }

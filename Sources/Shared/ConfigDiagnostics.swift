@@ -23,7 +23,9 @@ public final class ConfigDiagnostics: Sendable {
 
     /// Records a problem at `codingPath`.
     public func record(_ message: String, at codingPath: [any CodingKey], isWarning: Bool = false) {
-        record(ConfigProblem(file: file, keyPath: codingPath.dottedPath, message: Self.oneLine(message), isWarning: isWarning))
+        record(
+            ConfigProblem(
+                file: file, keyPath: codingPath.dottedPath, message: Self.oneLine(message), isWarning: isWarning))
     }
 
     /// Records a problem at a key path written out by hand (used by checks that run after decoding).
@@ -38,7 +40,8 @@ public final class ConfigDiagnostics: Sendable {
 
     /// Problems print one per line, so multi-line messages (YAML parser errors) are folded.
     private static func oneLine(_ message: String) -> String {
-        message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.joined(separator: " ")
+        message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.joined(
+            separator: " ")
     }
 
     private func record(_ problem: ConfigProblem) {

@@ -6,19 +6,25 @@ public enum ConfigFile {
     /// Decodes `path` as `T`. Throws `ConfigProblems` when the file cannot be read or is not YAML at all; problems
     /// with single values are recorded in the returned diagnostics (with defaults in their place) so the caller can
     /// add its own checks before reporting everything with `throwIfErrors()`.
-    public static func load<T: Decodable>(_ type: T.Type, from path: String) throws -> (value: T, diagnostics: ConfigDiagnostics) {
+    public static func load<T: Decodable>(
+        _ type: T.Type, from path: String
+    ) throws -> (value: T, diagnostics: ConfigDiagnostics) {
         let diagnostics = ConfigDiagnostics(file: path)
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigProblems([ConfigProblem(file: path, keyPath: "", message: "cannot read file: \(describe(error))")])
+            throw ConfigProblems([
+                ConfigProblem(file: path, keyPath: "", message: "cannot read file: \(describe(error))")
+            ])
         }
         return try decode(type, from: text, diagnostics: diagnostics)
     }
 
     /// Decodes YAML `text`; problems are reported against `diagnostics.file`.
-    public static func decode<T: Decodable>(_ type: T.Type, from text: String, diagnostics: ConfigDiagnostics) throws -> (value: T, diagnostics: ConfigDiagnostics) {
+    public static func decode<T: Decodable>(
+        _ type: T.Type, from text: String, diagnostics: ConfigDiagnostics
+    ) throws -> (value: T, diagnostics: ConfigDiagnostics) {
         // An empty file means "all defaults", which a YAML decoder would otherwise reject as "no value".
         let yaml = text.allSatisfy(\.isWhitespace) ? "{}" : text
         do {
@@ -43,7 +49,8 @@ public enum ConfigFile {
 
     private static func describe(_ error: any Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
             return String(cString: strerror(Int32(underlying.code)))
         }
         return nsError.localizedDescription

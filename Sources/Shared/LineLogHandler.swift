@@ -52,7 +52,8 @@ public struct LineLogHandler: LogHandler {
     }
 
     private static func quoteIfNeeded(_ value: String) -> String {
-        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value
+        value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" })
+            ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value
     }
 
     private static func timestamp() -> String {

@@ -30,7 +30,9 @@ extension Decoder {
 
     /// The keyed container of this mapping, with unknown keys recorded; `nil` (and a recorded problem) when the
     /// value is not a mapping at all.
-    public func strictContainer<Keys: CodingKey & CaseIterable>(keyedBy keys: Keys.Type) -> KeyedDecodingContainer<Keys>? {
+    public func strictContainer<Keys: CodingKey & CaseIterable>(
+        keyedBy keys: Keys.Type
+    ) -> KeyedDecodingContainer<Keys>? {
         do {
             let container = try container(keyedBy: keys)
             rejectUnknownKeys(keys)
@@ -45,7 +47,11 @@ extension Decoder {
 extension KeyedDecodingContainer {
     /// The value at `key`, or `defaultValue` when absent. A value that fails to decode is recorded as a
     /// problem (with its key path) and replaced by `defaultValue`, so one bad key does not hide the others.
-    public func value<T: Decodable>(_ key: Key, default defaultValue: @autoclosure () -> T, _ decoder: any Decoder) -> T {
+    public func value<T: Decodable>(
+        _ key: Key,
+        default defaultValue: @autoclosure () -> T,
+        _ decoder: any Decoder
+    ) -> T {
         guard contains(key) else { return defaultValue() }
         do {
             if try decodeNil(forKey: key) { return defaultValue() }
@@ -79,7 +85,8 @@ func recordDecodingProblem(_ error: any Error, at path: [any CodingKey], _ diagn
     case DecodingError.typeMismatch(let type, let context):
         diagnostics.record("expected \(describe(type))", at: context.codingPath.isEmpty ? path : context.codingPath)
     case DecodingError.valueNotFound(let type, let context):
-        diagnostics.record("expected \(describe(type)), found nothing", at: context.codingPath.isEmpty ? path : context.codingPath)
+        diagnostics.record(
+            "expected \(describe(type)), found nothing", at: context.codingPath.isEmpty ? path : context.codingPath)
     case DecodingError.keyNotFound(let key, let context):
         diagnostics.record("missing required key '\(key.stringValue)'", at: context.codingPath)
     case DecodingError.dataCorrupted(let context):
@@ -119,7 +126,8 @@ extension String {
         for i in 1...max(a.count, 1) where !a.isEmpty {
             var current = [i] + Array(repeating: 0, count: b.count)
             for j in 1..<(b.count + 1) {
-                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+                current[j] = Swift.min(
+                    previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
             }
             previous = current
         }

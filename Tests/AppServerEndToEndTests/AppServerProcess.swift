@@ -68,7 +68,9 @@ final class AppServerProcess: @unchecked Sendable {
     func connect() throws -> RawConnection { try RawConnection(unixPath: socketPath) }
 
     /// One request on a fresh connection.
-    func request(_ method: String = "GET", _ path: String, headers: [String] = [], body: String = "") throws -> RawConnection.Response {
+    func request(
+        _ method: String = "GET", _ path: String, headers: [String] = [], body: String = ""
+    ) throws -> RawConnection.Response {
         let connection = try connect()
         let extra = headers.map { $0 + "\r\n" }.joined()
         let length = body.isEmpty && method == "GET" ? "" : "Content-Length: \(body.utf8.count)\r\n"

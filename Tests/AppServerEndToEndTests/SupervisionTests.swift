@@ -13,7 +13,8 @@ import Glibc
         let crashing = try server.connect()
         try crashing.send("GET /__test/crash HTTP/1.1\r\nHost: app\r\n\r\n")
         #expect(crashing.waitForClose())  // only the request that trapped is lost
-        #expect(server.log.waitFor(containing: "died: signal 4 (SIGILL: a Swift trap); replacing it", timeout: 20) != nil)
+        #expect(
+            server.log.waitFor(containing: "died: signal 4 (SIGILL: a Swift trap); replacing it", timeout: 20) != nil)
         #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))
         #expect(try server.request("GET", "/plaintext").status == 200)
     }
@@ -23,7 +24,10 @@ import Glibc
         let load = LoadGenerator(server: server, clients: 4)
         for generation in 2...6 {
             server.signal(SIGHUP)
-            #expect(server.log.waitFor(containing: "generation \(generation) ready; stopping generation \(generation - 1)", timeout: 30) != nil)
+            #expect(
+                server.log.waitFor(
+                    containing: "generation \(generation) ready; stopping generation \(generation - 1)", timeout: 30)
+                    != nil)
         }
         #expect(server.log.waitFor(count: 10, containing: "exited (exit code 0)", timeout: 30))
         let (succeeded, failures) = load.stop()
@@ -36,7 +40,9 @@ import Glibc
         let blocked = try server.connect()
         try blocked.send("GET /__test/block?ms=20000 HTTP/1.1\r\nHost: app\r\nX-Request-ID: req-42\r\n\r\n")
         let line = server.log.waitFor(containing: "aborting it", timeout: 20)
-        #expect(line?.contains("while serving GET /__test/block?ms=20000 (request id req-42)") == true, "\(line ?? server.log.text)")
+        #expect(
+            line?.contains("while serving GET /__test/block?ms=20000 (request id req-42)") == true,
+            "\(line ?? server.log.text)")
         #expect(blocked.waitForClose())
         #expect(server.log.waitFor(count: 2, containing: "worker ready", timeout: 20))
         #expect(try server.request("GET", "/plaintext").status == 200)
@@ -46,7 +52,8 @@ import Glibc
         let directory = TestDirectory()
         let pidFile = directory.path + "/appserver.pid"
         let server = try AppServerProcess(
-            directory: directory, config: "workers: 1\nlog_level: debug\napp: {test_routes: true}", arguments: ["--pid", pidFile])
+            directory: directory, config: "workers: 1\nlog_level: debug\napp: {test_routes: true}",
+            arguments: ["--pid", pidFile])
         #expect(try String(contentsOfFile: pidFile, encoding: .utf8) == "\(server.pid)\n")
         let slow = try server.connect()
         try slow.send("GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: app\r\n\r\n")
@@ -78,11 +85,16 @@ import Glibc
 
         server.directory.write("appserver.yaml", AppServerProcess.yaml(socketPath: server.socketPath, "workers: 0"))
         server.signal(SIGHUP)
-        #expect(server.log.waitFor(containing: "new configuration refused", timeout: 20)?.contains("workers: must be at least 1") == true)
+        #expect(
+            server.log.waitFor(containing: "new configuration refused", timeout: 20)?.contains(
+                "workers: must be at least 1") == true)
         #expect(try server.request("GET", "/__test/pid").bodyText == before)
 
         // Valid config, but the app cannot load (its media directory cannot be created).
-        server.directory.write("appserver.yaml", AppServerProcess.yaml(socketPath: server.socketPath, "workers: 1\napp: {test_routes: true, media_dir: /proc/no-such-dir}"))
+        server.directory.write(
+            "appserver.yaml",
+            AppServerProcess.yaml(
+                socketPath: server.socketPath, "workers: 1\napp: {test_routes: true, media_dir: /proc/no-such-dir}"))
         server.signal(SIGHUP)
         #expect(server.log.waitFor(containing: "reload failed, generation 1 keeps serving", timeout: 20) != nil)
         #expect(try server.request("GET", "/__test/pid").bodyText == before)
@@ -93,7 +105,8 @@ import Glibc
         let directory = TestDirectory()
         let binary = directory.path + "/appserver"
         try FileManager.default.copyItem(atPath: AppServerProcess.binary, toPath: binary)
-        let server = try AppServerProcess(directory: directory, config: "workers: 1\napp: {test_routes: true}", executable: binary)
+        let server = try AppServerProcess(
+            directory: directory, config: "workers: 1\napp: {test_routes: true}", executable: binary)
 
         // Deploy: a new file renamed over the old one, then HUP. The new worker runs the new file.
         try FileManager.default.copyItem(atPath: AppServerProcess.binary, toPath: binary + ".new")
@@ -104,7 +117,9 @@ import Glibc
         #expect(server.log.waitFor(containing: "worker exiting generation=1", timeout: 20) != nil)
         let worker = try server.request("GET", "/__test/pid").bodyText
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(worker)/exe") == binary)
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.pid)/exe") == binary + " (deleted)")
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.pid)/exe") == binary
+                + " (deleted)")
 
         // A broken deploy: the new binary cannot even boot. Generation 2 keeps serving.
         try "#!/bin/sh\nexit 3\n".write(toFile: binary + ".new", atomically: false, encoding: .utf8)
@@ -147,7 +162,9 @@ import Glibc
         let load = LoadGenerator(server: server, clients: 4)
         #expect(load.waitForSuccesses(50))
         kill(victim, SIGKILL)
-        #expect(server.log.waitFor(containing: "worker \(victim) (generation 1) died: signal 9 (SIGKILL)", timeout: 20) != nil)
+        #expect(
+            server.log.waitFor(containing: "worker \(victim) (generation 1) died: signal 9 (SIGKILL)", timeout: 20)
+                != nil)
         #expect(server.log.waitFor(count: 3, containing: "worker ready", timeout: 20))
         let (succeeded, failures) = load.stop()
         #expect(failures.count <= 4, "\(failures)")  // at most one in-flight request per client connection
@@ -167,7 +184,8 @@ import Glibc
     @Test func readyOnlyWhenAllWorkersAreReadyAndAroundReloadsAndStop() throws {
         let directory = TestDirectory()
         let systemd = try NotifyListener(directory: directory)
-        let server = try AppServerProcess(directory: directory, config: "workers: 3", environment: ["NOTIFY_SOCKET": systemd.path])
+        let server = try AppServerProcess(
+            directory: directory, config: "workers: 3", environment: ["NOTIFY_SOCKET": systemd.path])
         #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
         // The master says READY=1 in the same step as it logs that all three workers are serving.
         #expect(server.log.waitFor(containing: "ready: 3 workers serving", timeout: 10) != nil)
@@ -212,7 +230,10 @@ import Glibc
     @Test func helpVersionCheckAndBadFlags() throws {
         let help = try run(["--help"])
         #expect(help.status == 0)
-        for flag in ["--bind", "--workers", "--timeout", "--graceful-timeout", "--max-requests", "--max-requests-jitter", "--pid", "--socket-mode", "--access-log", "--log-level", "--check"] {
+        for flag in [
+            "--bind", "--workers", "--timeout", "--graceful-timeout", "--max-requests", "--max-requests-jitter",
+            "--pid", "--socket-mode", "--access-log", "--log-level", "--check",
+        ] {
             #expect(help.output.contains(flag), "--help lacks \(flag)")
         }
         #expect(try run(["--version"]).status == 0)
@@ -229,7 +250,8 @@ import Glibc
         let unknownUser = directory.write("user.yaml", "forwarded_allow: [no-such-user-here, \"127.0.0.1/32\"]\n")
         let warned = try run(["--check", "--config", unknownUser])
         #expect(warned.status == 0)
-        #expect(warned.output.contains("warning: forwarded_allow: no user named 'no-such-user-here'"), "\(warned.output)")
+        #expect(
+            warned.output.contains("warning: forwarded_allow: no user named 'no-such-user-here'"), "\(warned.output)")
         let badFlag = try run(["--check", "--workers", "0"])
         #expect(badFlag.status != 0)
         #expect(badFlag.output.contains("--workers"))
@@ -243,7 +265,11 @@ import Glibc
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
         close(stale)
         let first = try AppServerProcess(directory: directory, config: "socket_mode: \"0600\"")
         #expect(try first.request("GET", "/plaintext").status == 200)

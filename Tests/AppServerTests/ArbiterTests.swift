@@ -1,7 +1,7 @@
+import Shared
 import Testing
 
 @testable import AppServer
-import Shared
 
 /// The master's decisions, driven with a fake clock and fake pids.
 @Suite struct ArbiterTests {
@@ -69,7 +69,8 @@ import Shared
             // The replacement dies before it is ready: a boot failure, so the next attempt waits.
             let booting = arbiter.workers.values.first { $0.state == .booting }!.pid!
             #expect(spawns(send(.exited(pid: booting, .exited(code: 1), now: now), now: now)).isEmpty)
-            #expect(spawns(send(.tick(now: now + expectedDelay * 0.9, heartbeats: [:], requests: [:]), now: now)).isEmpty)
+            #expect(
+                spawns(send(.tick(now: now + expectedDelay * 0.9, heartbeats: [:], requests: [:]), now: now)).isEmpty)
             now += expectedDelay
             #expect(spawns(send(.tick(now: now, heartbeats: [:], requests: [:]), now: now)) == [1])
             expectedDelay *= 2
@@ -80,7 +81,10 @@ import Shared
         send(.start(now: 0))
         let pids = pids(generation: 1)
         let actions = send(.exited(pid: pids[0], .exited(code: WorkerExit.appLoadFailureCode), now: 1))
-        #expect(actions.contains { if case .log(.error, let text) = $0 { text.contains("app failed to load") } else { false } })
+        #expect(
+            actions.contains {
+                if case .log(.error, let text) = $0 { text.contains("app failed to load") } else { false }
+            })
         #expect(signals(actions) == [.signal(pid: pids[1], .term)])
         let final = send(.exited(pid: pids[1], .exited(code: 0), now: 2))
         #expect(final.contains(.exit(code: WorkerExit.appLoadFailureCode)))
@@ -90,10 +94,19 @@ import Shared
         let pids = startServing()
         send(.tick(now: 10, heartbeats: [pids[0]: 5, pids[1]: 5], requests: [:]), now: 10)
         send(.tick(now: 20, heartbeats: [pids[0]: 5, pids[1]: 9], requests: [:]), now: 20)
-        let abort = send(.tick(now: 41, heartbeats: [pids[0]: 5, pids[1]: 12], requests: [pids[0]: "GET /slow (request id r1)"]), now: 41)
+        let abort = send(
+            .tick(now: 41, heartbeats: [pids[0]: 5, pids[1]: 12], requests: [pids[0]: "GET /slow (request id r1)"]),
+            now: 41)
         #expect(signals(abort) == [.signal(pid: pids[0], .abort)])
         #expect(spawns(abort) == [1])  // its replacement starts at once
-        #expect(abort.contains { if case .log(.error, let text) = $0 { text.contains("silent for 31s while serving GET /slow (request id r1)") } else { false } })
+        #expect(
+            abort.contains {
+                if case .log(.error, let text) = $0 {
+                    text.contains("silent for 31s while serving GET /slow (request id r1)")
+                } else {
+                    false
+                }
+            })
         let kill = send(.tick(now: 47, heartbeats: [pids[1]: 13], requests: [:]), now: 47)
         #expect(signals(kill) == [.signal(pid: pids[0], .kill)])
         let exited = send(.exited(pid: pids[0], .signalled(signal: 9), now: 48), now: 48)
@@ -106,7 +119,8 @@ import Shared
         let hup = send(.signal(.hup, now: 5), now: 5)
         #expect(hup.contains(.reloadConfig))
         #expect(hup.contains(.notify("RELOADING=1")))
-        let reloaded = send(.configReloaded(ArbiterSettings(workers: 2, timeout: 30, gracefulTimeout: 10), now: 5), now: 5)
+        let reloaded = send(
+            .configReloaded(ArbiterSettings(workers: 2, timeout: 30, gracefulTimeout: 10), now: 5), now: 5)
         #expect(spawns(reloaded) == [2, 2])
         let new = pids(generation: 2)
         #expect(signals(send(.ready(pid: new[0], now: 6))).isEmpty)  // one new worker is not enough
@@ -125,7 +139,10 @@ import Shared
         let failed = send(.exited(pid: new[0], .exited(code: WorkerExit.appLoadFailureCode), now: 6))
         #expect(!failed.contains { if case .exit = $0 { true } else { false } })
         #expect(signals(failed) == [.signal(pid: new[1], .term)])
-        #expect(failed.contains { if case .log(.error, let text) = $0 { text.contains("generation 1 keeps serving") } else { false } })
+        #expect(
+            failed.contains {
+                if case .log(.error, let text) = $0 { text.contains("generation 1 keeps serving") } else { false }
+            })
         #expect(!signals(failed).contains(.signal(pid: old[0], .term)))
         #expect(arbiter.phase == .running)
     }

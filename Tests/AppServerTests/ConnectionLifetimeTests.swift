@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import HTTPTypes
 import Logging
 import NIOConcurrencyHelpers
@@ -11,6 +8,10 @@ import Testing
 
 @testable import AppServer
 @testable import Shared
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A worker serves connection after connection for its whole life (gunicorn's `max_requests` is off by default, and
 /// nginx opens a new upstream connection per request unless told otherwise). Each closed connection must leave

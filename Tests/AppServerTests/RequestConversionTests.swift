@@ -24,7 +24,8 @@ import Testing
 
     @Test func aTrustedPeerNamesTheClientAndSchemeAndKeepsItsForwardingFields() throws {
         let policy = ForwardedPolicy([.network(try #require(CIDR("127.0.0.1/32")))])
-        let (lazyHead, client, scheme) = ParsedRequestConverter.convert(try parsed(), peer: .ip("127.0.0.1"), policy: policy)
+        let (lazyHead, client, scheme) = ParsedRequestConverter.convert(
+            try parsed(), peer: .ip("127.0.0.1"), policy: policy)
         #expect(client == "203.0.113.7")
         #expect(scheme == "https")
         #expect(lazyHead.method == .post)
@@ -38,7 +39,8 @@ import Testing
     }
 
     @Test func anUntrustedPeerIsTheClientAndItsForwardingFieldsNeverReachTheApp() throws {
-        let (lazyHead, client, scheme) = ParsedRequestConverter.convert(try parsed(), peer: .ip("198.51.100.9"), policy: ForwardedPolicy([]))
+        let (lazyHead, client, scheme) = ParsedRequestConverter.convert(
+            try parsed(), peer: .ip("198.51.100.9"), policy: ForwardedPolicy([]))
         #expect(client == "198.51.100.9")
         #expect(scheme == "http")
         let fields = lazyHead.head.headerFields

@@ -12,7 +12,8 @@ import Testing
         ("identity", false), ("br", false), ("*;q=0", false), ("gzip;q=0, *", false), ("", false),
         // Spacing, case and parameter forms the byte reader must treat as the RFC does.
         (" gzip ;  Q = 0.5 ", true), ("gzip;level=1", true), ("gzip;q=1e-3", true), ("gzip;q=", false),
-        ("gzip;q=abc", false), (",, gzip", true), ("gzipx", false), ("gzip;q=0.5;q=0", false), ("deflate;q=0, x-GZIP", true),
+        ("gzip;q=abc", false), (",, gzip", true), ("gzipx", false), ("gzip;q=0.5;q=0", false),
+        ("deflate;q=0, x-GZIP", true),
     ])
     func qValuesDecide(header: String, accepted: Bool) {
         #expect(AcceptEncoding.allowsGzip(header) == accepted)
@@ -46,7 +47,9 @@ import Testing
 
     @Test func leavesOtherTypesAlone() {
         #expect(decide(type: "image/png") == .untouched)
-        #expect(decide(type: "text/htmlx") == .untouched && decide(type: "text/htm") == .untouched && decide(type: "") == .untouched)
+        #expect(
+            decide(type: "text/htmlx") == .untouched && decide(type: "text/htm") == .untouched
+                && decide(type: "") == .untouched)
         #expect(decide(type: nil) == .untouched)
         #expect(decide { $0.isEncoded = true } == .untouched)
         #expect(decide { $0.forbidsTransform = true } == .untouched)
@@ -64,7 +67,10 @@ import Testing
     @Test func levelZeroTurnsItOff() {
         var config = CompressionConfig()
         config.gzipLevel = 0
-        #expect(CompressionPolicy(config).decide(.init(status: 200, mediaType: "text/html", length: 9999), acceptsGzip: true, clientIsHTTP10: false) == .untouched)
+        #expect(
+            CompressionPolicy(config).decide(
+                .init(status: 200, mediaType: "text/html", length: 9999), acceptsGzip: true, clientIsHTTP10: false)
+                == .untouched)
     }
 }
 
@@ -76,9 +82,12 @@ import Testing
     }
 
     @Test func gzipRewritesLengthEtagRangesAndAddsEncodingAndVary() {
-        let head = "HTTP/1.1 200 OK\r\nServer: edge\r\nContent-Type: text/html\r\nContent-Length: 5000\r\nETag: \"abc\"\r\nAccept-Ranges: bytes\r\n"
-        #expect(rewrite(head, .gzip)
-            == "HTTP/1.1 200 OK\r\nServer: edge\r\nContent-Type: text/html\r\nETag: W/\"abc\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
+        let head =
+            "HTTP/1.1 200 OK\r\nServer: edge\r\nContent-Type: text/html\r\nContent-Length: 5000\r\nETag: \"abc\"\r\nAccept-Ranges: bytes\r\n"
+        #expect(
+            rewrite(head, .gzip)
+                == "HTTP/1.1 200 OK\r\nServer: edge\r\nContent-Type: text/html\r\nETag: W/\"abc\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"
+        )
     }
 
     @Test func varyIsMergedNotDuplicated() {
@@ -86,23 +95,33 @@ import Testing
         #expect(rewrite("vary: accept-encoding\r\n", .varyOnly) == "vary: accept-encoding\r\n")
         #expect(rewrite("Vary: *\r\n", .varyOnly) == "Vary: *\r\n")
         #expect(rewrite("X: 1\r\n", .varyOnly) == "X: 1\r\nVary: Accept-Encoding\r\n")
-        #expect(rewrite("ETag: W/\"x\"\r\n", .gzip) == "ETag: W/\"x\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
+        #expect(
+            rewrite("ETag: W/\"x\"\r\n", .gzip)
+                == "ETag: W/\"x\"\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
         #expect(rewrite("A: b\r\n", .untouched) == "A: b\r\n")
     }
 
     @Test func severalVaryLinesNameAcceptEncodingOnce() {
         // Already named on a later line: nothing added anywhere.
-        #expect(rewrite("Vary: Cookie\r\nVary: accept-encoding\r\n", .varyOnly) == "Vary: Cookie\r\nVary: accept-encoding\r\n")
-        #expect(rewrite("vary: accept-encoding\r\nVary: Cookie\r\n", .gzip)
-            == "vary: accept-encoding\r\nVary: Cookie\r\nContent-Encoding: gzip\r\n")
+        #expect(
+            rewrite("Vary: Cookie\r\nVary: accept-encoding\r\n", .varyOnly)
+                == "Vary: Cookie\r\nVary: accept-encoding\r\n")
+        #expect(
+            rewrite("vary: accept-encoding\r\nVary: Cookie\r\n", .gzip)
+                == "vary: accept-encoding\r\nVary: Cookie\r\nContent-Encoding: gzip\r\n")
         // Named nowhere: added to the first line only.
-        #expect(rewrite("Vary: Origin\r\nVary: Cookie\r\n", .varyOnly) == "Vary: Origin, Accept-Encoding\r\nVary: Cookie\r\n")
+        #expect(
+            rewrite("Vary: Origin\r\nVary: Cookie\r\n", .varyOnly)
+                == "Vary: Origin, Accept-Encoding\r\nVary: Cookie\r\n")
     }
 
     @Test func contentEncodingIdentityGivesWayToGzip() {
-        #expect(rewrite("Content-Encoding: identity\r\nContent-Type: text/html\r\n", .gzip)
-            == "Content-Type: text/html\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
-        #expect(rewrite("Content-Encoding: identity\r\n", .varyOnly) == "Content-Encoding: identity\r\nVary: Accept-Encoding\r\n")
+        #expect(
+            rewrite("Content-Encoding: identity\r\nContent-Type: text/html\r\n", .gzip)
+                == "Content-Type: text/html\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n")
+        #expect(
+            rewrite("Content-Encoding: identity\r\n", .varyOnly)
+                == "Content-Encoding: identity\r\nVary: Accept-Encoding\r\n")
     }
 }
 

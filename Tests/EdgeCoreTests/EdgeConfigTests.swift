@@ -39,11 +39,13 @@ import Testing
         directory.makeDirectory("www")
         let config = try load("routes:\n  - {prefix: /, dir: www}\nfile_cache: {revalidate: 1s}\n", in: directory)
         #expect(config.fileCache.revalidate == .seconds(1))
-        #expect(problems("file_cache: {revalidate: 5m}").contains { $0.hasPrefix("file_cache.revalidate: at most 60s") })
+        #expect(
+            problems("file_cache: {revalidate: 5m}").contains { $0.hasPrefix("file_cache.revalidate: at most 60s") })
     }
 
     @Test func refusesBadCompressionAndTLSValues() {
-        let found = problems("""
+        let found = problems(
+            """
             compression: {gzip_level: 10, types: [html]}
             listen:
               - address: 127.0.0.1:0

@@ -12,7 +12,8 @@ import Testing
     private func find(_ relative: String, directory: Bool = false) -> FileLookupResult {
         let real = FileLookup.realPath(root.path)!
         return lookup.lookup(
-            relativePath: relative[...], root: root.path, rootRealPath: real, wantsDirectory: directory, cacheControl: nil)
+            relativePath: relative[...], root: root.path, rootRealPath: real, wantsDirectory: directory,
+            cacheControl: nil)
     }
 
     @Test func findsFilesAndKeepsSmallOnesInMemory() {
@@ -50,7 +51,9 @@ import Testing
     /// Only a missing file is a 404 and only a permission error a 403: anything else (out of descriptors, an I/O
     /// error) is the server's failure, a 500 that a CDN does not keep as the answer about the file.
     @Test func failuresThatAreNotTheFilesAreNotA404() {
-        for (code, expected) in [(ENOENT, "notFound"), (ENOTDIR, "notFound"), (EACCES, "forbidden"), (EMFILE, "failed"), (EIO, "failed")] {
+        for (code, expected) in [
+            (ENOENT, "notFound"), (ENOTDIR, "notFound"), (EACCES, "forbidden"), (EMFILE, "failed"), (EIO, "failed"),
+        ] {
             let kind: String
             switch FileLookupResult.failure(Errno(code), at: "/x") {
             case .notFound: kind = "notFound"
@@ -69,7 +72,8 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: root.path + "/leak.txt", withDestinationPath: secret)
         try FileManager.default.createSymbolicLink(atPath: root.path + "/leakdir", withDestinationPath: outside.path)
         root.write("real.txt", "fine")
-        try FileManager.default.createSymbolicLink(atPath: root.path + "/alias.txt", withDestinationPath: root.path + "/real.txt")
+        try FileManager.default.createSymbolicLink(
+            atPath: root.path + "/alias.txt", withDestinationPath: root.path + "/real.txt")
         guard case .notFound(let reason) = find("leak.txt") else {
             Issue.record("symlink out of root was served")
             return
@@ -101,9 +105,11 @@ import Testing
         let path = root.write("a.txt", "one")
         let cache = OpenFileCache()
         let lookup = FileLookup()
-        guard case .file(let first) = lookup.lookup(
-            relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
-            cacheControl: nil)
+        guard
+            case .file(let first) = lookup.lookup(
+                relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!,
+                wantsDirectory: false,
+                cacheControl: nil)
         else {
             Issue.record("not found")
             return
@@ -126,9 +132,11 @@ import Testing
         let path = root.write("a.txt", "one")
         var clock: UInt64 = 1_000_000_000
         let cache = OpenFileCache(revalidateAfterNanoseconds: 1_000_000_000, now: { clock })
-        guard case .file(let first) = FileLookup().lookup(
-            relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
-            cacheControl: nil)
+        guard
+            case .file(let first) = FileLookup().lookup(
+                relativePath: "a.txt", root: root.path, rootRealPath: FileLookup.realPath(root.path)!,
+                wantsDirectory: false,
+                cacheControl: nil)
         else {
             Issue.record("not found")
             return
@@ -178,9 +186,11 @@ import Testing
         }
         #expect(files[0].cacheKey == nil)  // evicted when the third came in
         #expect(files[2].cacheKey == "/f2")
-        guard case .file(let replacement) = lookup.lookup(
-            relativePath: "f2"[...], root: root.path, rootRealPath: FileLookup.realPath(root.path)!, wantsDirectory: false,
-            cacheControl: nil)
+        guard
+            case .file(let replacement) = lookup.lookup(
+                relativePath: "f2"[...], root: root.path, rootRealPath: FileLookup.realPath(root.path)!,
+                wantsDirectory: false,
+                cacheControl: nil)
         else { return }
         cache.insert(replacement, for: "/f2")  // replacing an entry also lets go of the old one
         #expect(files[2].cacheKey == nil)

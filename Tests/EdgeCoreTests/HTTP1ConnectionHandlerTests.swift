@@ -27,7 +27,8 @@ import Testing
         config.timeouts.keepalive = .seconds(75)
         settings = ConnectionSettings(config: config, logger: Logger(label: "test"))
         resources = LoopResources(
-            eventLoop: channel.embeddedEventLoop, files: OpenFileCache(), accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
+            eventLoop: channel.embeddedEventLoop, files: OpenFileCache(),
+            accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined))
         try channel.pipeline.syncOperations.addHandler(readCounter)
         try channel.pipeline.syncOperations.addHandler(HTTP1ConnectionHandler(settings: settings, resources: resources))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -47,11 +48,15 @@ import Testing
 
     private func statusLines(_ text: String) -> [String] {
         // Bodies run straight into the next status line, so split on the status-line prefix itself.
-        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { "HTTP/1.1 " + $0.components(separatedBy: "\r\n")[0] }
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map {
+            "HTTP/1.1 " + $0.components(separatedBy: "\r\n")[0]
+        }
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() throws {
-        try send("GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+        try send(
+            "GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
         let text = try written()
         #expect(statusLines(text) == ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 404 Not Found"])
         let bravo = text.range(of: "bravo")!, alpha = text.range(of: "alpha")!

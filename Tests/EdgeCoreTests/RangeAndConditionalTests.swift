@@ -1,7 +1,7 @@
+import Shared
 import Testing
 
 @testable import EdgeCore
-import Shared
 
 @Suite struct ByteRangeTests {
     @Test(arguments: [
@@ -52,7 +52,8 @@ import Shared
     }
 
     @Test func ifNoneMatchWinsOverIfModifiedSince() {
-        let headers = ConditionalRequest.Headers(ifNoneMatch: "\"other\"", ifModifiedSince: "Sun, 06 Nov 1994 08:49:37 GMT")
+        let headers = ConditionalRequest.Headers(
+            ifNoneMatch: "\"other\"", ifModifiedSince: "Sun, 06 Nov 1994 08:49:37 GMT")
         #expect(evaluate(headers) == .proceed)
     }
 

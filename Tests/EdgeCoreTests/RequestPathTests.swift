@@ -59,9 +59,13 @@ import Testing
     }
 
     @Test func routingAdmitsDotfilesButNotTraversal() {
-        #expect((try? RequestPath.decode("/.well-known/acme"[...], allowingDotfiles: true).get().decoded) == "/.well-known/acme")
+        #expect(
+            (try? RequestPath.decode("/.well-known/acme"[...], allowingDotfiles: true).get().decoded)
+                == "/.well-known/acme")
         #expect((try? RequestPath.decode("/%2E%2E/x"[...], allowingDotfiles: true).get()) == nil)
-        let site = StaticSite(routes: [RouteConfig(prefix: "/static/", dir: "/srv"), RouteConfig(prefix: "/", dir: "", upstream: "app")])
+        let site = StaticSite(routes: [
+            RouteConfig(prefix: "/static/", dir: "/srv"), RouteConfig(prefix: "/", dir: "", upstream: "app"),
+        ])
         #expect(site.upstream(for: "/.well-known/acme-challenge/t") == "app")
         #expect(site.upstream(for: "/api/caf%C3%A9?q=1") == "app")
         #expect(site.upstream(for: "/static/x.css") == nil)

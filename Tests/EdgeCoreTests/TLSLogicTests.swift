@@ -10,7 +10,9 @@ import Testing
 @testable import EdgeCore
 
 @Suite struct ServerNameMatcherTests {
-    let matcher = ServerNameMatcher(namesPerCertificate: [["default.test"], ["*.example.test"], ["www.example.test", "Other.test"]])
+    let matcher = ServerNameMatcher(namesPerCertificate: [
+        ["default.test"], ["*.example.test"], ["www.example.test", "Other.test"],
+    ])
 
     @Test func exactBeatsWildcardAndFirstIsDefault() {
         #expect(matcher.certificateIndex(for: "www.example.test") == 2)
@@ -29,7 +31,8 @@ import Testing
 }
 
 @Suite struct HTTPSRedirectTests {
-    let redirect = HTTPSRedirect(names: ServerNameMatcher(namesPerCertificate: [["example.test", "*.example.test"]]), httpsPort: 8443)
+    let redirect = HTTPSRedirect(
+        names: ServerNameMatcher(namesPerCertificate: [["example.test", "*.example.test"]]), httpsPort: 8443)
 
     @Test func keepsHostPathAndQuery() {
         #expect(redirect.location(host: "example.test:8080", target: "/a/b?c=d") == "https://example.test:8443/a/b?c=d")
@@ -52,45 +55,66 @@ import Testing
     func fields(_ pairs: [(String, String)]) -> HPACKHeaders { HPACKHeaders(pairs) }
 
     @Test func pseudoFieldsBecomeTheRequestLineAndHost() throws {
-        let request = try #require(HTTP2RequestTranslation.http1Request(
-            from: fields([(":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/a?b"),
-                          ("cookie", "a=1"), ("accept", "*/*"), ("cookie", "b=2"), ("te", "trailers"), ("connection", "x")]),
-            hasBody: false))
-        #expect(request.text == "GET /a?b HTTP/1.1\r\nhost: example.test\r\naccept: */*\r\ncookie: a=1; b=2\r\nconnection: close\r\n\r\n")
+        let request = try #require(
+            HTTP2RequestTranslation.http1Request(
+                from: fields([
+                    (":method", "GET"), (":scheme", "https"), (":authority", "example.test"), (":path", "/a?b"),
+                    ("cookie", "a=1"), ("accept", "*/*"), ("cookie", "b=2"), ("te", "trailers"), ("connection", "x"),
+                ]),
+                hasBody: false))
+        #expect(
+            request.text
+                == "GET /a?b HTTP/1.1\r\nhost: example.test\r\naccept: */*\r\ncookie: a=1; b=2\r\nconnection: close\r\n\r\n"
+        )
         #expect(!request.chunkedBody)
     }
 
     @Test func aBodyWithoutLengthIsChunked() throws {
-        let base: [(String, String)] = [(":method", "POST"), (":scheme", "https"), (":authority", "x"), (":path", "/up")]
+        let base: [(String, String)] = [
+            (":method", "POST"), (":scheme", "https"), (":authority", "x"), (":path", "/up"),
+        ]
         let chunked = try #require(HTTP2RequestTranslation.http1Request(from: fields(base), hasBody: true))
         #expect(chunked.chunkedBody && chunked.text.contains("transfer-encoding: chunked\r\n"))
-        let sized = try #require(HTTP2RequestTranslation.http1Request(from: fields(base + [("content-length", "5")]), hasBody: true))
+        let sized = try #require(
+            HTTP2RequestTranslation.http1Request(from: fields(base + [("content-length", "5")]), hasBody: true))
         #expect(!sized.chunkedBody && sized.text.contains("content-length: 5\r\n"))
-        let head = try #require(HTTP2RequestTranslation.http1Request(from: fields([(":method", "HEAD"), (":scheme", "https"), (":authority", "x"), (":path", "/")]), hasBody: false))
+        let head = try #require(
+            HTTP2RequestTranslation.http1Request(
+                from: fields([(":method", "HEAD"), (":scheme", "https"), (":authority", "x"), (":path", "/")]),
+                hasBody: false))
         #expect(head.isHEAD)
     }
 
     @Test func responseFieldsAreLowerCasedWithoutConnectionSpecificOnes() throws {
         var parser = HTTP1ResponseParser()
-        parser.append(ByteBuffer(string:
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
-            + "Proxy-Connection: x\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\nX-Request-ID: abc\r\n\r\n"))
+        parser.append(
+            ByteBuffer(
+                string:
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n"
+                    + "Proxy-Connection: x\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\nX-Request-ID: abc\r\n\r\n"))
         guard case .head(let head) = try #require(try parser.next()) else {
             Issue.record("no head")
             return
         }
         let fields = HTTP2RequestTranslation.http2ResponseFields(head)
-        #expect(fields.map { "\($0.name): \($0.value)" } == [":status: 200", "content-type: text/plain", "x-request-id: abc"])
+        #expect(
+            fields.map { "\($0.name): \($0.value)" } == [
+                ":status: 200", "content-type: text/plain", "x-request-id: abc",
+            ])
     }
 
     @Test func malformedRequestsAreRefused() {
         let good: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/")]
-        #expect(HTTP2RequestTranslation.http1Request(from: fields(good + [("x-a", "1\r\nx-injected: 1")]), hasBody: false) == nil)
+        #expect(
+            HTTP2RequestTranslation.http1Request(from: fields(good + [("x-a", "1\r\nx-injected: 1")]), hasBody: false)
+                == nil)
         #expect(HTTP2RequestTranslation.http1Request(from: fields(good + [("X-Upper", "1")]), hasBody: false) == nil)
         #expect(HTTP2RequestTranslation.http1Request(from: fields([("accept", "x")] + good), hasBody: false) == nil)
         #expect(HTTP2RequestTranslation.http1Request(from: fields(good + [(":unknown", "1")]), hasBody: false) == nil)
         #expect(HTTP2RequestTranslation.http1Request(from: fields(Array(good.dropLast())), hasBody: false) == nil)
-        #expect(HTTP2RequestTranslation.http1Request(from: fields([(":method", "CONNECT"), (":authority", "x:443")]), hasBody: false) == nil)
+        #expect(
+            HTTP2RequestTranslation.http1Request(
+                from: fields([(":method", "CONNECT"), (":authority", "x:443")]), hasBody: false) == nil)
     }
 }
 
@@ -104,7 +128,9 @@ import Testing
         #expect(String(buffer: forwarded).hasPrefix("GET / HTTP/1.1\r\nhost: x\r\n"))
         request = [:]
 
-        try channel.writeOutbound(IOData.byteBuffer(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\nX-A: b\r\n\r\nhel")))
+        try channel.writeOutbound(
+            IOData.byteBuffer(
+                ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\nX-A: b\r\n\r\nhel")))
         try channel.writeOutbound(IOData.byteBuffer(ByteBuffer(string: "lo")))
         guard case .headers(let head) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
             Issue.record("expected HEADERS first")
@@ -137,10 +163,14 @@ import Testing
 
     @Test func anEmptyResponseEndsOnItsHeaders() throws {
         let channel = EmbeddedChannel(handler: HTTP2StreamBridge())
-        try channel.writeInbound(HTTP2Frame.FramePayload.headers(.init(
-            headers: [":method": "HEAD", ":scheme": "https", ":authority": "x", ":path": "/"], endStream: true)))
+        try channel.writeInbound(
+            HTTP2Frame.FramePayload.headers(
+                .init(
+                    headers: [":method": "HEAD", ":scheme": "https", ":authority": "x", ":path": "/"], endStream: true))
+        )
         _ = try channel.readInbound(as: ByteBuffer.self)
-        try channel.writeOutbound(IOData.byteBuffer(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n")))
+        try channel.writeOutbound(
+            IOData.byteBuffer(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n")))
         guard case .headers(let head) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
             Issue.record("expected HEADERS")
             return
@@ -157,8 +187,11 @@ import Testing
         let key = directory.path + "/k.pem"
         let made = try runToCompletion(
             "/usr/bin/openssl",
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
-             "-days", "30", "-subj", "/CN=a.test", "-addext", "subjectAltName=DNS:a.test,DNS:*.a.test"])
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                "-out", cert,
+                "-days", "30", "-subj", "/CN=a.test", "-addext", "subjectAltName=DNS:a.test,DNS:*.a.test",
+            ])
         #expect(made.status == 0)
         chmod(key, 0o600)
         let pair = CertificatePairConfig(cert: cert, key: key)

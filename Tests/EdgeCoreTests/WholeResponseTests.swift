@@ -14,7 +14,9 @@ import Testing
         let directory = TestDirectory()
         let path = directory.write("a.txt", "hello")
         guard case .success(let identity) = FileIdentity.of(path: path) else { throw TestFailure("stat \(path)") }
-        file = CachedFile(path: path, identity: identity, contentType: "text/plain", cacheControl: nil, contents: ByteBuffer(string: "hello"))
+        file = CachedFile(
+            path: path, identity: identity, contentType: "text/plain", cacheControl: nil,
+            contents: ByteBuffer(string: "hello"))
     }
 
     private func text(_ buffer: ByteBuffer?) -> String? { buffer.map { String(buffer: $0) } }
@@ -38,7 +40,8 @@ import Testing
     }
 
     @Test func filesServedFromDiskHaveNone() throws {
-        let onDisk = CachedFile(path: file.path, identity: file.identity, contentType: "text/plain", cacheControl: nil, contents: nil)
+        let onDisk = CachedFile(
+            path: file.path, identity: file.identity, contentType: "text/plain", cacheControl: nil, contents: nil)
         #expect(onDisk.wholeResponse(dateLine: ByteBuffer(string: "Date: x\r\n")) == nil)
     }
 
@@ -62,7 +65,9 @@ import Testing
         let path = directory.write("a.css", "body{}")
         guard case .success(let identity) = FileIdentity.of(path: path) else { throw TestFailure("stat \(path)") }
         func version() -> CachedFile {
-            CachedFile(path: path, identity: identity, contentType: "text/css", cacheControl: nil, contents: ByteBuffer(string: "body{}"))
+            CachedFile(
+                path: path, identity: identity, contentType: "text/css", cacheControl: nil,
+                contents: ByteBuffer(string: "body{}"))
         }
         func gzipped(_ file: CachedFile) -> CachedFile {
             CachedFile(filtering: file, head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"), body: ByteBuffer(string: "gz"))

@@ -9,7 +9,8 @@ import Testing
     let directory = TestDirectory()
     let edge: EdgeProcess
     let upstreams: [FakeUpstream]
-    let page = String(repeating: "<p>Edge compresses this page on the fly.</p>\n", count: 2400)  // ~108 KiB, read from disk
+    // ~108 KiB, read from disk.
+    let page = String(repeating: "<p>Edge compresses this page on the fly.</p>\n", count: 2400)
     let small = String(repeating: "<li>kept in memory</li>\n", count: 100)
     /// A 3.4 MiB script bundle: too large to gzip in one go, so it is gzipped as it is sent.
     let bundle = (0..<60_000).map { "export const value\($0) = \($0 * 7919 % 10_007); // module line\n" }.joined()
@@ -28,12 +29,21 @@ import Testing
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: directory.path + "/site/old.js.gz")
         upstreams = [
-            try FakeUpstream(directory: directory, name: "json.sock", behaviour: .fixed(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nVary: Origin\r\nETag: \"u1\"\r\n\r\n\(json)")),
-            try FakeUpstream(directory: directory, name: "encoded.sock", behaviour: .fixed(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\nContent-Length: 600\r\n\r\n\(String(repeating: "b", count: 600))")),
-            try FakeUpstream(directory: directory, name: "nt.sock", behaviour: .fixed(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: public, no-transform\r\nContent-Length: 600\r\n\r\n\(String(repeating: "n", count: 600))")),
+            try FakeUpstream(
+                directory: directory, name: "json.sock",
+                behaviour: .fixed(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nVary: Origin\r\nETag: \"u1\"\r\n\r\n\(json)"
+                )),
+            try FakeUpstream(
+                directory: directory, name: "encoded.sock",
+                behaviour: .fixed(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: br\r\nContent-Length: 600\r\n\r\n\(String(repeating: "b", count: 600))"
+                )),
+            try FakeUpstream(
+                directory: directory, name: "nt.sock",
+                behaviour: .fixed(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nCache-Control: public, no-transform\r\nContent-Length: 600\r\n\r\n\(String(repeating: "n", count: 600))"
+                )),
         ]
         edge = try EdgeProcess(
             directory: directory,
@@ -123,19 +133,24 @@ import Testing
     @Test func rulesThatKeepResponsesAsTheyAre() throws {
         for _ in 0..<2 {
             let tiny = try get(edge.port, "/tiny.html", "Accept-Encoding: gzip")
-            #expect(tiny.header("Content-Encoding") == nil && tiny.header("Vary") == "Accept-Encoding" && tiny.bodyText == "<p>tiny</p>")
+            #expect(
+                tiny.header("Content-Encoding") == nil && tiny.header("Vary") == "Accept-Encoding"
+                    && tiny.bodyText == "<p>tiny</p>")
         }
         let image = try get(edge.port, "/logo.png", "Accept-Encoding: gzip")
         #expect(image.header("Content-Encoding") == nil && image.header("Vary") == nil && image.body.count == 5000)
         let range = try get(edge.port, "/page.html", "Accept-Encoding: gzip", "Range: bytes=0-9")
-        #expect(range.status == 206 && range.header("Content-Encoding") == nil && range.bodyText == String(page.prefix(10)))
+        #expect(
+            range.status == 206 && range.header("Content-Encoding") == nil && range.bodyText == String(page.prefix(10)))
         let old = try fetch(edge.port, "GET /page.html HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
         #expect(old.header("Content-Encoding") == nil && old.bodyText == page)
     }
 
     @Test func headAnswersWhatGetWould() throws {
         let connection = try edge.connect()
-        try connection.send("HEAD /page.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /page.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        try connection.send(
+            "HEAD /page.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /page.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+        )
         let head = try connection.readResponse(isHead: true)
         let full = try connection.readResponse()
         #expect(head.body.isEmpty)
@@ -212,14 +227,17 @@ import Testing
         #expect(response.header("Content-Length") == nil)
         #expect(try gunzip(response.body) == json)
         let plain = try get(edge.port, "/api/json")
-        #expect(plain.header("Content-Encoding") == nil && plain.bodyText == json && plain.header("Vary") == "Origin, Accept-Encoding")
+        #expect(
+            plain.header("Content-Encoding") == nil && plain.bodyText == json
+                && plain.header("Vary") == "Origin, Accept-Encoding")
     }
 
     /// HEAD through the proxy gets the headers GET would get: the gzip variant's, framing included.
     @Test func proxiedHeadAnswersWhatGetWould() throws {
         let connection = try edge.connect()
         try connection.send(
-            "HEAD /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+            "HEAD /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /api/json HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"
+        )
         let head = try connection.readResponse(isHead: true)
         let full = try connection.readResponse()
         #expect(head.status == 200 && head.body.isEmpty)
@@ -305,7 +323,10 @@ func gunzip(_ bytes: [UInt8]) throws -> String {
     /// The chunk data of a response received so far (complete chunks only).
     private func dechunkedBody(of response: [UInt8]) -> [UInt8] {
         let text = response
-        guard let headEnd = (0..<max(0, text.count - 3)).first(where: { text[$0] == 13 && text[$0 + 1] == 10 && text[$0 + 2] == 13 && text[$0 + 3] == 10 })
+        guard
+            let headEnd = (0..<max(0, text.count - 3)).first(where: {
+                text[$0] == 13 && text[$0 + 1] == 10 && text[$0 + 2] == 13 && text[$0 + 3] == 10
+            })
         else { return [] }
         var index = headEnd + 4
         var body: [UInt8] = []

@@ -53,12 +53,17 @@ import Testing
     }
 
     @Test func malformedRequestGets400AndServerKeepsServing() throws {
-        for garbage in ["HELLO\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "GET / HTTP/9.9\r\n\r\n", "\u{16}\u{3}\u{1}\u{2}\u{0}"] {
+        for garbage in [
+            "HELLO\r\n\r\n", "GET / HTTP/1.1\r\nBad Header\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
+            "\u{16}\u{3}\u{1}\u{2}\u{0}",
+        ] {
             let connection = try edge.connect()
             try connection.send(garbage)
             #expect(connection.waitForClose())
             let text = connection.unreadText
-            #expect(text.hasPrefix("HTTP/1.1 400") || text.hasPrefix("HTTP/1.1 505"), "for \(garbage.debugDescription): \(text)")
+            #expect(
+                text.hasPrefix("HTTP/1.1 400") || text.hasPrefix("HTTP/1.1 505"),
+                "for \(garbage.debugDescription): \(text)")
         }
         #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
     }
@@ -99,7 +104,8 @@ import Testing
     @Test func connectionsAboveTheLimitAreRefusedAndOthersKeepWorking() throws {
         let directory = TestDirectory()
         directory.write("site/a.txt", "alpha")
-        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]\nlimits: {max_connections: 2}")
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]\nlimits: {max_connections: 2}")
         let first = try edge.connect(), second = try edge.connect()
         for connection in [first, second] {
             try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -161,7 +167,9 @@ private let hasIPv6Loopback: Bool = {
     address.sin6_family = sa_family_t(AF_INET6)
     address.sin6_addr = in6addr_loopback
     return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+        }
     } == 0
 }()
 

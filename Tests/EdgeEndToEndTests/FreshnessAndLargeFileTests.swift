@@ -47,7 +47,9 @@ import Testing
 
     @Test func severalLargeResponsesPipelined() throws {
         let connection = try edge.connect()
-        try connection.send(String(repeating: "GET /media/video.mp4 HTTP/1.1\r\nHost: x\r\n\r\n", count: 3) + "GET /media/page.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        try connection.send(
+            String(repeating: "GET /media/video.mp4 HTTP/1.1\r\nHost: x\r\n\r\n", count: 3)
+                + "GET /media/page.html HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in 0..<3 { #expect(try connection.readResponse().body.count == large.count) }
         #expect(try connection.readResponse().status == 200)
     }

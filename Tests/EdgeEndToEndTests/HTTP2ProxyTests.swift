@@ -33,7 +33,8 @@ import Glibc
     }
 
     var base: String { "https://localhost:\(edge.port)" }
-    static let page = "<!doctype html><title>h2</title>" + String(repeating: "<p>compressible over HTTP/2</p>\n", count: 400)
+    static let page =
+        "<!doctype html><title>h2</title>" + String(repeating: "<p>compressible over HTTP/2</p>\n", count: 400)
     /// Over the size gzipped in one go (1 MiB): read and gzipped a chunk at a time, each piece DATA of its own.
     static let largePage = (0..<40_000).map { "<p id=\"p\($0)\">paragraph \($0 * 31 % 997)</p>\n" }.joined()
 
@@ -43,7 +44,9 @@ import Glibc
         #expect(file.output.contains("content-encoding: gzip\r\n"))
         #expect(file.output.contains("vary: Accept-Encoding\r\n"))
         #expect(file.output.hasSuffix("\r\n\r\n" + Self.page))
-        let proxied = try curl(["--http2", "--compressed", "-D", "-", base + "/echo?padding=" + String(repeating: "x", count: 300)])
+        let proxied = try curl([
+            "--http2", "--compressed", "-D", "-", base + "/echo?padding=" + String(repeating: "x", count: 300),
+        ])
         #expect(proxied.output.contains("content-encoding: gzip\r\n"))
         let json = try #require(proxied.output.components(separatedBy: "\r\n\r\n").last)
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
@@ -61,20 +64,28 @@ import Glibc
 
     @Test func forwardedProtoIsHTTPSOverBothProtocols() throws {
         for http in ["--http2", "--http1.1"] {
-            let result = try curl([http, "-X", "POST", "--data-binary", "hello", "-H", "X-Forwarded-Proto: http", base + "/echo"])
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            let result = try curl([
+                http, "-X", "POST", "--data-binary", "hello", "-H", "X-Forwarded-Proto: http", base + "/echo",
+            ])
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
             let headers = (object["headers"] as? [[String: String]] ?? []).reduce(into: [String: [String]]()) {
                 $0[$1["name"]!.lowercased(), default: []].append($1["value"]!)
             }
             #expect(headers["x-forwarded-proto"] == ["https"], "\(http)")
-            #expect(object["body_sha256"] as? String == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+            #expect(
+                object["body_sha256"] as? String == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
         }
     }
 
     @Test func anHTTP2UploadWithoutLengthStreamsToTheApp() throws {
         // From a pipe curl cannot announce a length: the body arrives as DATA frames and goes upstream chunked.
         let upload = try runToCompletion(
-            "/bin/sh", ["-c", "head -c 800000 /dev/zero | tr '\\0' 'u' | curl -sk --http2 -X POST -T - -o /dev/null -w '%{http_code}' '\(base)/upload?name=h2.bin'"])
+            "/bin/sh",
+            [
+                "-c",
+                "head -c 800000 /dev/zero | tr '\\0' 'u' | curl -sk --http2 -X POST -T - -o /dev/null -w '%{http_code}' '\(base)/upload?name=h2.bin'",
+            ])
         #expect(upload.output == "201", "\(upload.output)")
         let stored = FileManager.default.contents(atPath: directory.path + "/media/h2.bin")
         #expect(stored == Data(repeating: UInt8(ascii: "u"), count: 800_000))
@@ -82,7 +93,11 @@ import Glibc
 
     @Test func anHTTP2BodyOverTheLimitIsRefused() throws {
         let result = try runToCompletion(
-            "/bin/sh", ["-c", "head -c 2000000 /dev/zero | curl -sk --http2 -H 'Content-Length: 2000000' --data-binary @- -o /dev/null -w '%{http_code}' '\(base)/upload?name=big.bin'"])
+            "/bin/sh",
+            [
+                "-c",
+                "head -c 2000000 /dev/zero | curl -sk --http2 -H 'Content-Length: 2000000' --data-binary @- -o /dev/null -w '%{http_code}' '\(base)/upload?name=big.bin'",
+            ])
         #expect(result.output == "413", "\(result.output)")
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/media/big.bin"))
     }

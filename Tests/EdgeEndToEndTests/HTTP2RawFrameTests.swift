@@ -13,7 +13,8 @@ import Testing
     init() throws {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/a.txt", "alpha")
-        upstream = try FakeUpstream(directory: directory, name: "up.sock", behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        upstream = try FakeUpstream(
+            directory: directory, name: "up.sock", behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
         edge = try EdgeProcess(
             directory: directory, listen: certificates.tlsListener,
             // Short timeouts end the raw connection (and so s_client) soon after the exchange.
@@ -30,10 +31,13 @@ import Testing
         var sent = Data("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
         sent += Self.frame(type: 4, flags: 0, stream: 0, payload: Data())
         directory.write("frames.bin", sent + frames)
-        let result = try runToCompletion("/bin/sh", [
-            "-c", "timeout 20 openssl s_client -connect 127.0.0.1:\(edge.port) -alpn h2 -servername localhost -quiet "
-                + "< \(directory.path)/frames.bin > \(directory.path)/received.bin 2>/dev/null; echo $?",
-        ])
+        let result = try runToCompletion(
+            "/bin/sh",
+            [
+                "-c",
+                "timeout 20 openssl s_client -connect 127.0.0.1:\(edge.port) -alpn h2 -servername localhost -quiet "
+                    + "< \(directory.path)/frames.bin > \(directory.path)/received.bin 2>/dev/null; echo $?",
+            ])
         guard result.output.trimmingCharacters(in: .whitespacesAndNewlines) != "124" else { return nil }
         return Self.frames(in: Array(try Data(contentsOf: URL(fileURLWithPath: directory.path + "/received.bin"))))
     }
@@ -48,8 +52,11 @@ import Testing
     /// A stream whose request never ends (HEADERS without END_STREAM, then nothing) to a static route gets 408
     /// after `timeouts.body`: no other timer watches a stream (a proxied one had the body timeout already).
     @Test func aStreamWhoseBodyNeverComesGets408() throws {
-        let fields = [(":method", "POST"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost")]
-        let frames = Self.frame(type: 1, flags: 4, stream: 1, payload: fields.reduce(into: Data()) { $0 += Self.literal($1.0, $1.1) })
+        let fields = [
+            (":method", "POST"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost"),
+        ]
+        let frames = Self.frame(
+            type: 1, flags: 4, stream: 1, payload: fields.reduce(into: Data()) { $0 += Self.literal($1.0, $1.1) })
         let received = try #require(try exchange(frames), "the connection was still open after 20 seconds")
         #expect(received.contains { $0.type == 1 && $0.stream == 1 }, "no response HEADERS")
         let lines = try edge.stopAndReadAccessLog()
@@ -60,10 +67,14 @@ import Testing
     func aBodyContradictingItsContentLengthIsResetAndLoggedAs400(declaredLength: Int) throws {
         let smuggled = "helloGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n"
         var frames = Data()
-        let fields = [(":method", "POST"), (":scheme", "https"), (":path", "/echo"), (":authority", "localhost"),
-                      ("content-length", String(declaredLength))]
-        frames += Self.frame(type: 1, flags: 4, stream: 1, payload: fields.reduce(into: Data()) { $0 += Self.literal($1.0, $1.1) })
-        frames += Self.frame(type: 0, flags: 1, stream: 1, payload: Data((declaredLength == 3 ? smuggled : "hello").utf8))
+        let fields = [
+            (":method", "POST"), (":scheme", "https"), (":path", "/echo"), (":authority", "localhost"),
+            ("content-length", String(declaredLength)),
+        ]
+        frames += Self.frame(
+            type: 1, flags: 4, stream: 1, payload: fields.reduce(into: Data()) { $0 += Self.literal($1.0, $1.1) })
+        frames += Self.frame(
+            type: 0, flags: 1, stream: 1, payload: Data((declaredLength == 3 ? smuggled : "hello").utf8))
         let received = try #require(try exchange(frames), "the connection was still open after 20 seconds")
         let reset = received.first { $0.type == 3 && $0.stream == 1 }
         #expect(reset?.payload == [0, 0, 0, 1], "no RST_STREAM(PROTOCOL_ERROR) for stream 1")

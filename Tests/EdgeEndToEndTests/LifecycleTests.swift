@@ -41,7 +41,10 @@ import Testing
         #expect(result.status == 1)
         let lines = result.output.split(separator: "\n")
         #expect(lines.count == 6, "\(result.output)")
-        for key in ["listen[0].address", "limits.max_header_size", "timeouts.keepalive", "routes[0].dir", "colour", "access_log"] {
+        for key in [
+            "listen[0].address", "limits.max_header_size", "timeouts.keepalive", "routes[0].dir", "colour",
+            "access_log",
+        ] {
             #expect(lines.contains { $0.contains("bad.yaml: \(key): ") }, "no line for \(key)")
         }
     }
@@ -54,7 +57,8 @@ import Testing
         _ = try get(edge.port, "/nothing")
         let lines = try edge.stopAndReadAccessLog()
         #expect(lines.count == 2)
-        let pattern = #/^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /a\.txt\?x=1 HTTP/1\.1" 200 5 "http://example\.test/" "tester/1\.0" \d+\.\d{3}$/#
+        let pattern =
+            #/^127\.0\.0\.1 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET /a\.txt\?x=1 HTTP/1\.1" 200 5 "http://example\.test/" "tester/1\.0" \d+\.\d{3}$/#
         #expect(lines.contains { $0.wholeMatch(of: pattern) != nil }, "\(lines)")
         #expect(lines.contains { $0.contains("\"GET /nothing HTTP/1.1\" 404 ") })
     }
@@ -88,7 +92,9 @@ import Testing
         let directory = TestDirectory()
         directory.write("site/a.txt", "alpha")
         let systemd = try NotifyListener(directory: directory)
-        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]", environment: ["NOTIFY_SOCKET": systemd.path])
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]",
+            environment: ["NOTIFY_SOCKET": systemd.path])
         #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
         #expect(try get(edge.port, "/a.txt").status == 200)
         edge.signal(SIGTERM)
@@ -101,7 +107,8 @@ import Testing
         let size = 8 * 1024 * 1024
         directory.write("site/big.bin", Data(repeating: 0x61, count: size))
         directory.write("site/a.txt", "alpha")
-        let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]\ntimeouts: {shutdown: 20s}")
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]\ntimeouts: {shutdown: 20s}")
 
         let idle = try edge.connect()
         try idle.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -20,12 +20,16 @@ import Testing
         resetter = try FakeUpstream(directory: directory, name: "reset.sock", behaviour: .resetMidResponse)
         echo = try FakeUpstream(directory: directory, name: "echo.sock", behaviour: .upgradeEcho)
         reuseCloser = try FakeUpstream(directory: directory, name: "reuse.sock", behaviour: .closeOnReuse(sending: ""))
-        reusePartial = try FakeUpstream(directory: directory, name: "partial.sock", behaviour: .closeOnReuse(sending: "HTTP/1.1 200 OK\r\nContent-"))
+        reusePartial = try FakeUpstream(
+            directory: directory, name: "partial.sock", behaviour: .closeOnReuse(sending: "HTTP/1.1 200 OK\r\nContent-")
+        )
         // Five bytes promised, then a whole second response in the same write: what a desynchronised or hostile app
         // sends to make the next client on a pooled connection read a response that was never theirs.
         overrunner = try FakeUpstream(
             directory: directory, name: "overrun.sock",
-            behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"))
+            behaviour: .fixed(
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
+        )
         edge = try EdgeProcess(
             directory: directory,
             config: """

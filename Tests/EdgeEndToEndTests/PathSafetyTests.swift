@@ -15,14 +15,18 @@ import Testing
         directory.write("public/.env", "SECRET")
         directory.write("public/.git/config", "SECRET")
         directory.write("private.txt", "SECRET")
-        try FileManager.default.createSymbolicLink(atPath: directory.path + "/public/escape.txt", withDestinationPath: secret)
-        try FileManager.default.createSymbolicLink(atPath: directory.path + "/public/outdir", withDestinationPath: outside.path)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.path + "/public/escape.txt", withDestinationPath: secret)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.path + "/public/outdir", withDestinationPath: outside.path)
         edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /static/, dir: public}]")
     }
 
     @Test(arguments: [
-        "/static/../private.txt", "/static/%2e%2e/private.txt", "/static/%2E%2E/private.txt", "/static/.%2e/private.txt",
-        "/static/..%2fprivate.txt", "/static/%2e%2e%2fprivate.txt", "/static/..\\private.txt", "/static/%5c..%5cprivate.txt",
+        "/static/../private.txt", "/static/%2e%2e/private.txt", "/static/%2E%2E/private.txt",
+        "/static/.%2e/private.txt",
+        "/static/..%2fprivate.txt", "/static/%2e%2e%2fprivate.txt", "/static/..\\private.txt",
+        "/static/%5c..%5cprivate.txt",
         "/static/ok.txt%00.png", "/static//ok.txt", "/static/./ok.txt", "/static/%zz",
     ])
     func traversalIsRefusedWith400(target: String) throws {

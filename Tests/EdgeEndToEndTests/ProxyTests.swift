@@ -22,12 +22,14 @@ import Glibc
 
     init() throws {
         directory.write("site/s.txt", "static")
-        app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", extra: "log_level: debug\n", log: appLog)
+        app = try startAppServer(
+            in: directory, app: "{test_routes: true, media_dir: media}", extra: "log_level: debug\n", log: appLog)
         events = try FakeUpstream(directory: directory, name: "events.sock", behaviour: .eventStream)
         sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
         large = try FakeUpstream(
             directory: directory, name: "large.sock",
-            behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: \(Self.largeBody.utf8.count)\r\n\r\n" + Self.largeBody))
+            behaviour: .fixed(
+                "HTTP/1.1 200 OK\r\nContent-Length: \(Self.largeBody.utf8.count)\r\n\r\n" + Self.largeBody))
         edge = try EdgeProcess(
             directory: directory,
             config: """
@@ -67,19 +69,23 @@ import Glibc
         #expect(object["path"] as? String == "/echo")
         #expect(object["query"] as? String == "x=1")
         #expect(object["authority"] as? String == "app.example")
-        #expect(try fetch(edge.port, "GET http://app.example/static/s.txt HTTP/1.1\r\nHost: other\r\n\r\n").bodyText == "static")
+        #expect(
+            try fetch(edge.port, "GET http://app.example/static/s.txt HTTP/1.1\r\nHost: other\r\n\r\n").bodyText
+                == "static")
         #expect(try fetch(edge.port, "GET http://u@app.example/ HTTP/1.1\r\nHost: other\r\n\r\n").status == 400)
     }
 
     @Test func forwardedHeadersAreEdgesNotTheClients() throws {
         let response = try fetch(
             edge.port,
-            "POST /echo HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Request-ID: forged\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nContent-Length: 5\r\n\r\nhello")
+            "POST /echo HTTP/1.1\r\nHost: example.test\r\nX-Forwarded-For: 6.6.6.6\r\nX-Real-IP: 6.6.6.6\r\nCF-Connecting-IP: 6.6.6.6\r\nX-Request-ID: forged\r\nConnection: keep-alive, X-Secret\r\nX-Secret: hop\r\nContent-Length: 5\r\n\r\nhello"
+        )
         let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
         let headers = (object["headers"] as? [[String: String]] ?? []).reduce(into: [String: [String]]()) {
             $0[$1["name"]!.lowercased(), default: []].append($1["value"]!)
         }
-        #expect(headers["x-forwarded-for"] == ["127.0.0.1"])  // the client's claim is dropped: 127.0.0.1 is not in real_ip.trusted
+        // The client's claim is dropped: 127.0.0.1 is not in real_ip.trusted.
+        #expect(headers["x-forwarded-for"] == ["127.0.0.1"])
         #expect(headers["x-real-ip"] == ["127.0.0.1"])
         #expect(headers["cf-connecting-ip"] == nil)  // a forgery when it does not come from the CDN
         #expect(headers["x-forwarded-host"] == ["example.test"])
@@ -127,7 +133,8 @@ import Glibc
 
     @Test func bodiesOverTheLimitGet413BeforeAnythingIsSent() throws {
         let connection = try edge.connect()
-        try connection.send("POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")
+        try connection.send(
+            "POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")
         let response = try connection.readResponse()
         #expect(response.status == 413)
         #expect(connection.waitForClose())
@@ -140,7 +147,8 @@ import Glibc
         #expect(try chunked.readResponse().status == 413)
         // The app saw a body cut short: no file, and no temporary file left behind.
         let media = directory.path + "/media"
-        #expect(eventually(within: 10) { ((try? FileManager.default.contentsOfDirectory(atPath: media)) ?? []).isEmpty })
+        #expect(
+            eventually(within: 10) { ((try? FileManager.default.contentsOfDirectory(atPath: media)) ?? []).isEmpty })
     }
 
     @Test func aChunkedBodyThatOutgrowsTheLimitIsCutAtTheLimit() throws {
@@ -174,7 +182,9 @@ import Glibc
         // One access-log line, with the upstream's fields (the abandoned exchange is not logged again as 499), and
         // an error-log line that names the body, not the head.
         let lines = try edge.stopAndReadAccessLog()
-        #expect(lines.count == 1 && lines[0].contains("\"POST /echo HTTP/1.1\" 408 ") && lines[0].contains("upstream=unix:"), "\(lines)")
+        #expect(
+            lines.count == 1 && lines[0].contains("\"POST /echo HTTP/1.1\" 408 ")
+                && lines[0].contains("upstream=unix:"), "\(lines)")
         #expect(edge.waitForLog(containing: "cause=\"request body not received in time\"") != nil, "\(edge.errorLog)")
     }
 
@@ -219,7 +229,8 @@ import Glibc
         let response = try get(edge.port, "/json", "User-Agent: logger-test/1")
         let id = try #require(response.header("X-Request-ID"))
         _ = try get(edge.port, "/down/x")
-        let smuggling = try fetch(edge.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let smuggling = try fetch(
+            edge.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
         #expect(smuggling.status == 400)
         let lines = try edge.stopAndReadAccessLog()
         // A head refused for its fields is logged with its request line, as nginx does, not as "- - -".
@@ -253,10 +264,14 @@ import Glibc
         try connection.send("GET /events/ HTTP/1.1\r\nHost: x\r\n\r\n")
         // The upstream holds the second event until the first has reached the client: an Edge that buffered the
         // response would leave this read waiting until it gave up.
-        let first = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") }, as: UTF8.self)
+        let first = String(
+            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") },
+            as: UTF8.self)
         #expect(first.hasPrefix("HTTP/1.1 200 OK\r\n"))
         events.release()
-        let rest = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") }, as: UTF8.self)
+        let rest = String(
+            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") },
+            as: UTF8.self)
         #expect(rest == "9\r\ndata: 1\n\n\r\n0\r\n\r\n")
     }
 
@@ -284,7 +299,9 @@ import Glibc
         // well inside it. The whole stream must arrive.
         let connection = try edge.connect()
         try connection.send("GET /__test/stream?n=8&ms=250 HTTP/1.1\r\nHost: x\r\n\r\n")
-        let stream = String(decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") }, as: UTF8.self)
+        let stream = String(
+            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") },
+            as: UTF8.self)
         #expect(stream.contains("data: 7"))
     }
 
@@ -302,7 +319,9 @@ import Glibc
 
     @Test func keepAliveAndPipeliningThroughTheProxy() throws {
         let connection = try edge.connect()
-        try connection.send(String(repeating: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", count: 5) + "GET /static/s.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        try connection.send(
+            String(repeating: "GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n", count: 5)
+                + "GET /static/s.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         for _ in 0..<5 { #expect(try connection.readResponse().bodyText == "Hello, World!") }
         #expect(try connection.readResponse().bodyText == "static")
         for _ in 0..<20 {

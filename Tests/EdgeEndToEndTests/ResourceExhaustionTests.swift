@@ -38,7 +38,8 @@ import Glibc
 
     /// User plus system CPU time of `pid` so far (clock ticks of 1/100 s).
     private func cpuSeconds(of pid: Int32) throws -> Double {
-        let fields = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8).split(separator: ")").last!.split(separator: " ")
+        let fields = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8).split(separator: ")").last!.split(
+            separator: " ")
         // After "pid (comm)", field 3 is the state; utime and stime are fields 14 and 15.
         return Double(Int(fields[11])! + Int(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
@@ -50,7 +51,8 @@ import Glibc
     @Test func anAccessLogThatCannotBeWrittenIsReportedAndServingGoesOn() throws {
         let directory = TestDirectory()
         directory.write("site/a.txt", "alpha")
-        try FileManager.default.createSymbolicLink(atPath: directory.path + "/access.log", withDestinationPath: "/dev/full")
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.path + "/access.log", withDestinationPath: "/dev/full")
         let edge = try EdgeProcess(directory: directory, config: "routes: [{prefix: /, dir: site}]")
         let connection = try edge.connect()
         for _ in 0..<3 {

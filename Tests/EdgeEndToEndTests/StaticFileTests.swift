@@ -140,7 +140,9 @@ import Testing
     }
 
     @Test func curlSeesTheSameAsARealClient() throws {
-        let output = try runCurl(["-s", "-D", "-", "-H", "Range: bytes=1-3", "http://127.0.0.1:\(edge.port)/alphabet.txt"])
+        let output = try runCurl([
+            "-s", "-D", "-", "-H", "Range: bytes=1-3", "http://127.0.0.1:\(edge.port)/alphabet.txt",
+        ])
         #expect(output.contains("HTTP/1.1 206 Partial Content"))
         #expect(output.hasSuffix("\r\n\r\nbcd"))
     }

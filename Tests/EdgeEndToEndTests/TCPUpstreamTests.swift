@@ -17,7 +17,8 @@ import Glibc
     init() throws {
         app = try startAppServer(in: directory, bind: "127.0.0.1:0", app: "{media_dir: media}", log: appLog)
         let listening = try #require(appLog.lines.first { $0.contains("listening bind=127.0.0.1:") })
-        let port = try #require(listening.split(separator: " ").first { $0.hasPrefix("bind=") }?.split(separator: ":").last)
+        let port = try #require(
+            listening.split(separator: " ").first { $0.hasPrefix("bind=") }?.split(separator: ":").last)
         stuck = try StuckListener()
         edge = try EdgeProcess(
             directory: directory,
@@ -43,7 +44,9 @@ import Glibc
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw TestFailure("bind: \(String(cString: strerror(errno)))") }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -58,7 +61,9 @@ import Glibc
             let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
             #expect(object["body_length"] as? Int == 5)
             #expect(object["authority"] as? String == "tcp.example")
-            let forwarded = (object["headers"] as? [[String: String]] ?? []).first { $0["name"]?.lowercased() == "x-forwarded-for" }
+            let forwarded = (object["headers"] as? [[String: String]] ?? []).first {
+                $0["name"]?.lowercased() == "x-forwarded-for"
+            }
             #expect(forwarded?["value"] == "127.0.0.1")
         }
         #expect(try get(edge.port, "/plaintext").bodyText == "Hello, World!")
@@ -107,11 +112,15 @@ final class StuckListener {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             descriptors.append(filler)
             _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         }
         // The queue is full once the first filler's handshake completes.
-        guard eventually(within: 5, { Self.isConnected(self.descriptors[1]) }) else { throw TestFailure("stuck listener never filled") }
+        guard eventually(within: 5, { Self.isConnected(self.descriptors[1]) }) else {
+            throw TestFailure("stuck listener never filled")
+        }
     }
 
     private static func isConnected(_ fd: CInt) -> Bool {

@@ -51,15 +51,20 @@ import Glibc
         for version in ["-tls1", "-tls1_1"] {
             // SECLEVEL=0 lets the client offer the old version; Edge must still refuse it.
             let result = try opensslClient(tlsPort, [version, "-cipher", "DEFAULT@SECLEVEL=0"])
-            #expect(!result.output.contains("BEGIN CERTIFICATE") && !result.output.contains("Cipher is ECDHE"), "\(version): \(result.output)")
+            #expect(
+                !result.output.contains("BEGIN CERTIFICATE") && !result.output.contains("Cipher is ECDHE"),
+                "\(version): \(result.output)")
         }
         let weak = try opensslClient(tlsPort, ["-tls1_2", "-cipher", "AES128-SHA"])
-        #expect(weak.output.contains("handshake failure") || weak.output.contains("alert"), "non-forward-secret suite accepted: \(weak.output)")
+        #expect(
+            weak.output.contains("handshake failure") || weak.output.contains("alert"),
+            "non-forward-secret suite accepted: \(weak.output)")
     }
 
     @Test func theServerOrderOfTLS12SuitesWins() throws {
         // The client prefers ChaCha20; Edge's list puts AES-128-GCM first, and both are allowed.
-        let result = try opensslClient(tlsPort, ["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"])
+        let result = try opensslClient(
+            tlsPort, ["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"])
         #expect(result.output.contains("Cipher is ECDHE-RSA-AES128-GCM-SHA256"), "\(result.output)")
     }
 
@@ -79,19 +84,24 @@ import Glibc
             _ = try curl([http, "-o", output, url])
             #expect(FileManager.default.contents(atPath: output) == big, "\(http) body differs")
         }
-        let range = try curl(["--http2", "-r", "1000-1099", "-o", directory.path + "/range.bin", "-w", "%{http_code}", url])
+        let range = try curl([
+            "--http2", "-r", "1000-1099", "-o", directory.path + "/range.bin", "-w", "%{http_code}", url,
+        ])
         #expect(range.output == "206")
         #expect(FileManager.default.contents(atPath: directory.path + "/range.bin") == big.subdata(in: 1000..<1100))
         let headers = try curl(["--http2", "-I", url]).output
         let etag = try #require(headers.split(separator: "\r\n").first { $0.hasPrefix("etag:") }?.dropFirst(6))
-        let conditional = try curl(["--http2", "-o", "/dev/null", "-w", "%{http_code}", "-H", "If-None-Match: \(etag)", url])
+        let conditional = try curl([
+            "--http2", "-o", "/dev/null", "-w", "%{http_code}", "-H", "If-None-Match: \(etag)", url,
+        ])
         #expect(conditional.output == "304")
         #expect(headers.contains("strict-transport-security: max-age=600"))
         #expect(!headers.contains("connection:"))
         // Small files (kept in memory, sent in one write) carry the header too, over both protocols.
         for http in ["--http2", "--http1.1"] {
             for path in ["/a.txt", "/small.bin"] {
-                let small = try curl([http, "-s", "-D", "-", "-o", "/dev/null", "https://localhost:\(tlsPort)\(path)"]).output.lowercased()
+                let small = try curl([http, "-s", "-D", "-", "-o", "/dev/null", "https://localhost:\(tlsPort)\(path)"])
+                    .output.lowercased()
                 #expect(small.contains("strict-transport-security: max-age=600"), "\(http) \(path): \(small)")
             }
         }
@@ -102,9 +112,12 @@ import Glibc
             "/usr/bin/h2load", ["-n", "600", "-c", "2", "-m", "50", "https://localhost:\(tlsPort)/a.txt"])
         #expect(result.output.contains("Application protocol: h2"), "\(result.output)")
         #expect(result.output.contains("600 succeeded, 0 failed, 0 errored"), "\(result.output)")
-        let large = try runToCompletion("/usr/bin/h2load", ["-n", "40", "-c", "1", "-m", "20", "https://localhost:\(tlsPort)/big.bin"])
+        let large = try runToCompletion(
+            "/usr/bin/h2load", ["-n", "40", "-c", "1", "-m", "20", "https://localhost:\(tlsPort)/big.bin"])
         #expect(large.output.contains("40 succeeded, 0 failed"), "\(large.output)")
-        #expect(large.output.contains("12.00MB (12000000) data") || large.output.contains("(12000000) data"), "\(large.output)")
+        #expect(
+            large.output.contains("12.00MB (12000000) data") || large.output.contains("(12000000) data"),
+            "\(large.output)")
     }
 
     @Test func plainListenerRedirectsKnownHostsToHTTPS() throws {
@@ -152,7 +165,9 @@ import Glibc
         let clientOutput = LineCollector()
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        client.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-quiet", "-ign_eof"]
+        client.arguments = [
+            "s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-quiet", "-ign_eof",
+        ]
         let input = Pipe()
         let output = Pipe()
         client.standardInput = input
@@ -165,7 +180,8 @@ import Glibc
         #expect(clientOutput.waitFor(containing: "alpha", timeout: 10) != nil)
 
         try TestCertificates.make(
-            cert: certificates.rsaCert, key: certificates.rsaKey, keyOptions: ["-newkey", "rsa:2048"], name: "renewed.localhost",
+            cert: certificates.rsaCert, key: certificates.rsaKey, keyOptions: ["-newkey", "rsa:2048"],
+            name: "renewed.localhost",
             alternatives: "DNS:localhost,DNS:*.example.test")
         edge.signal(SIGHUP)
         #expect(edge.waitForLog(containing: "configuration reloaded") != nil)
@@ -195,12 +211,22 @@ import Glibc
         }
         directory.write("ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
         directory.write("leaf.ext", "subjectAltName=DNS:localhost\n")
-        try openssl("req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -days 30 -subj /CN=Test-Root")
-        try openssl("req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key -out inter.csr -subj /CN=Test-Intermediate")
-        try openssl("x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -out inter.pem -days 30 -extfile ca.ext")
+        try openssl(
+            "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout root.key -out root.pem -days 30 -subj /CN=Test-Root"
+        )
+        try openssl(
+            "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout inter.key -out inter.csr -subj /CN=Test-Intermediate"
+        )
+        try openssl(
+            "x509 -req -in inter.csr -CA root.pem -CAkey root.key -CAcreateserial -out inter.pem -days 30 -extfile ca.ext"
+        )
         try openssl("req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr -subj /CN=localhost")
-        try openssl("x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out leaf.pem -days 30 -extfile leaf.ext")
-        let chain = (try String(contentsOfFile: dir + "/leaf.pem", encoding: .utf8)) + (try String(contentsOfFile: dir + "/inter.pem", encoding: .utf8))
+        try openssl(
+            "x509 -req -in leaf.csr -CA inter.pem -CAkey inter.key -CAcreateserial -out leaf.pem -days 30 -extfile leaf.ext"
+        )
+        let chain =
+            (try String(contentsOfFile: dir + "/leaf.pem", encoding: .utf8))
+            + (try String(contentsOfFile: dir + "/inter.pem", encoding: .utf8))
         directory.write("fullchain.pem", chain)
         chmod(dir + "/leaf.key", 0o600)
         directory.write("site/a.txt", "alpha\n")
@@ -213,11 +239,13 @@ import Glibc
                         - {cert: \(dir)/fullchain.pem, key: \(dir)/leaf.key}
                 """,
             config: "routes:\n  - {prefix: /, dir: site}\n")
-        let result = try opensslClient(edge.port, ["-servername", "localhost", "-showcerts", "-CAfile", dir + "/root.pem"])
+        let result = try opensslClient(
+            edge.port, ["-servername", "localhost", "-showcerts", "-CAfile", dir + "/root.pem"])
         #expect(result.output.components(separatedBy: "BEGIN CERTIFICATE").count - 1 == 2, "\(result.output)")
         #expect(result.output.contains("Verify return code: 0 (ok)"), "\(result.output)")
         // curl trusting only the root verifies the whole chain, with no -k.
-        let verified = try runToCompletion("/usr/bin/curl", ["-s", "--cacert", dir + "/root.pem", "https://localhost:\(edge.port)/a.txt"])
+        let verified = try runToCompletion(
+            "/usr/bin/curl", ["-s", "--cacert", dir + "/root.pem", "https://localhost:\(edge.port)/a.txt"])
         #expect(verified.output == "alpha\n")
     }
 }
@@ -262,7 +290,8 @@ import Glibc
     @Test func aKeyThatDoesNotMatchItsCertificateFails() throws {
         let directory = TestDirectory()
         let certificates = try TestCertificates(in: directory)
-        let result = try check("        - {cert: \(certificates.rsaCert), key: \(certificates.ecdsaKey)}", in: directory)
+        let result = try check(
+            "        - {cert: \(certificates.rsaCert), key: \(certificates.ecdsaKey)}", in: directory)
         #expect(result.status != 0)
         #expect(result.output.contains("does not belong to certificate"), "\(result.output)")
     }
@@ -271,7 +300,9 @@ import Glibc
         let directory = TestDirectory()
         let cert = directory.path + "/soon.pem"
         let key = directory.path + "/soon-key.pem"
-        try TestCertificates.make(cert: cert, key: key, keyOptions: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], name: "soon.test", alternatives: "DNS:soon.test", days: 5)
+        try TestCertificates.make(
+            cert: cert, key: key, keyOptions: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            name: "soon.test", alternatives: "DNS:soon.test", days: 5)
         chmod(key, 0o644)
         let result = try check("        - {cert: \(cert), key: \(key)}", in: directory)
         #expect(result.status == 0, "\(result.output)")
@@ -281,7 +312,8 @@ import Glibc
 
     @Test func missingFilesAreNamed() throws {
         let directory = TestDirectory()
-        let result = try check("        - {cert: \(directory.path)/nope.pem, key: \(directory.path)/nope-key.pem}", in: directory)
+        let result = try check(
+            "        - {cert: \(directory.path)/nope.pem, key: \(directory.path)/nope-key.pem}", in: directory)
         #expect(result.status != 0)
         #expect(result.output.contains("nope.pem"), "\(result.output)")
     }

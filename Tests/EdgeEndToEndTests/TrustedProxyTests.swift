@@ -49,6 +49,9 @@ import Glibc
         #expect(lines.count == 3)
         #expect(lines.first { $0.contains("GET /echo") }?.hasPrefix("198.51.100.23 - - [") == true)
         #expect(lines.first { $0.contains("GET /echo") }?.hasSuffix(" request_id=trace-42") == true)
-        #expect(lines.filter { $0.contains("GET /static/s.txt") }.map { $0.prefix { $0 != " " } } == ["203.0.113.9", "127.0.0.1"])
+        #expect(
+            lines.filter { $0.contains("GET /static/s.txt") }.map { $0.prefix { $0 != " " } } == [
+                "203.0.113.9", "127.0.0.1",
+            ])
     }
 }

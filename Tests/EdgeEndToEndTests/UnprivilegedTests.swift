@@ -47,8 +47,10 @@ import Testing
         #expect(try plain.readResponse().bodyText == "Hello, World!")
 
         for path in ["/static/a.txt", "/plaintext"] {
-            let result = try curl(["--http2", "-w", "\n%{http_code} %{http_version}", "https://localhost:\(tlsPort)\(path)",
-                                   "--resolve", "localhost:\(tlsPort):127.0.0.1"])
+            let result = try curl([
+                "--http2", "-w", "\n%{http_code} %{http_version}", "https://localhost:\(tlsPort)\(path)",
+                "--resolve", "localhost:\(tlsPort):127.0.0.1",
+            ])
             #expect(result.output.hasSuffix("\n200 2"), "\(path): \(result.output)\n\(edge.errorLog)")
         }
     }

@@ -14,9 +14,14 @@ import Testing
     }
 
     @Test func readsAPartsFieldNameFileNameAndType() {
-        let part = FormPart(headerBlock: "Content-Disposition: form-data; name=\"file\"; filename=\"r\u{e9}sum\u{e9}.pdf\"\r\ncontent-type: application/pdf")
+        let part = FormPart(
+            headerBlock:
+                "Content-Disposition: form-data; name=\"file\"; filename=\"r\u{e9}sum\u{e9}.pdf\"\r\ncontent-type: application/pdf"
+        )
         #expect(part == FormPart(name: "file", filename: "r\u{e9}sum\u{e9}.pdf", contentType: "application/pdf"))
-        let extended = FormPart(headerBlock: "Content-Disposition: form-data; name=f; filename=\"fallback\"; filename*=UTF-8''caf%C3%A9.txt")
+        let extended = FormPart(
+            headerBlock: "Content-Disposition: form-data; name=f; filename=\"fallback\"; filename*=UTF-8''caf%C3%A9.txt"
+        )
         #expect(extended.filename == "caf\u{e9}.txt")
         #expect(FormPart.decodeExtendedValue("UTF-8''bad%C3") == nil)
         #expect(FormPart.decodeExtendedValue("ISO-8859-1''x") == nil)

@@ -20,7 +20,8 @@ import Testing
 
     /// Contents that look like a boundary without being one: a CRLF and dashes, the boundary without its CRLF,
     /// and a delimiter one character short.
-    static let trickyFile = Array("start\r\n--\r\n--\(boundary.dropLast())x \(boundary)\r\n-\r\n--\(boundary.dropLast())\r\r\nend".utf8)
+    static let trickyFile = Array(
+        "start\r\n--\r\n--\(boundary.dropLast())x \(boundary)\r\n-\r\n--\(boundary.dropLast())\r\r\nend".utf8)
 
     struct Part: Equatable {
         var header: FormPart
@@ -79,12 +80,16 @@ import Testing
 
     @Test func acceptsPaddingAfterABoundaryAndAPartWithoutHeaders() throws {
         let body = Array("--\(Self.boundary) \t\r\n\r\nbare\r\n--\(Self.boundary)--".utf8)
-        #expect(try Self.parts(of: body, splitAt: []) == [Part(header: FormPart(name: nil, filename: nil), contents: Array("bare".utf8))])
+        #expect(
+            try Self.parts(of: body, splitAt: []) == [
+                Part(header: FormPart(name: nil, filename: nil), contents: Array("bare".utf8))
+            ])
     }
 
     @Test func handsContentsOnAsTheyArriveHoldingBackOnlyAPossibleBoundary() throws {
         var reader = MultipartReader(boundary: Self.boundary)
-        _ = try reader.read(ByteBuffer(string: "--\(Self.boundary)\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n"))
+        _ = try reader.read(
+            ByteBuffer(string: "--\(Self.boundary)\r\nContent-Disposition: form-data; name=f; filename=a\r\n\r\n"))
         let piece = ByteBuffer(repeating: 0x41, count: 64 * 1024)
         var received = 0
         var handedOn = 0
@@ -108,10 +113,14 @@ import Testing
 
     @Test func takesTheBoundaryFromTheContentType() throws {
         #expect(try MultipartReader.boundary(ofContentType: "multipart/form-data; boundary=abc") == "abc")
-        #expect(try MultipartReader.boundary(ofContentType: "Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b;c\"") == "a b;c")
+        #expect(
+            try MultipartReader.boundary(ofContentType: "Multipart/Form-Data; charset=utf-8; BOUNDARY=\"a b;c\"")
+                == "a b;c")
         #expect(try MultipartReader.boundary(ofContentType: "application/octet-stream") == nil)
         #expect(try MultipartReader.boundary(ofContentType: nil) == nil)
-        #expect(throws: MultipartError.missingBoundary) { try MultipartReader.boundary(ofContentType: "multipart/form-data") }
+        #expect(throws: MultipartError.missingBoundary) {
+            try MultipartReader.boundary(ofContentType: "multipart/form-data")
+        }
         let tooLong = "multipart/form-data; boundary=" + String(repeating: "b", count: 71)
         #expect(throws: MultipartError.missingBoundary) { try MultipartReader.boundary(ofContentType: tooLong) }
     }

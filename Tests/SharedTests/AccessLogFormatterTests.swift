@@ -55,7 +55,8 @@ import Testing
         #expect(
             String(buffer: buffer)
                 == "203.0.113.7 - - [06/Nov/1994:08:49:37 +0000] \"GET /plaintext HTTP/1.1\" 502 1234567890 \"-\" \"wrk\" 0.012"
-                + " upstream=unix:/run/app.sock upstream_status=0 upstream_time=60.000 request_id=0f1e2d3c scheme=https\n")
+                + " upstream=unix:/run/app.sock upstream_status=0 upstream_time=60.000 request_id=0f1e2d3c scheme=https\n"
+        )
         buffer.clear()
         AccessLogFormatter.write(proxied, format: .json, into: &buffer)
         let object = try JSONSerialization.jsonObject(with: Data(String(buffer: buffer).utf8)) as? [String: Any]

@@ -72,14 +72,20 @@ import Testing
 
     @Test func decodesDashPathAndOff() throws {
         let diagnostics = ConfigDiagnostics(file: "t.yaml")
-        #expect(try ConfigFile.decode(Holder.self, from: "log: \"-\"", diagnostics: diagnostics).value.log == .standardOutput)
+        #expect(
+            try ConfigFile.decode(Holder.self, from: "log: \"-\"", diagnostics: diagnostics).value.log
+                == .standardOutput)
         #expect(try ConfigFile.decode(Holder.self, from: "log: off", diagnostics: diagnostics).value.log == .off)
         #expect(try ConfigFile.decode(Holder.self, from: "log: \"off\"", diagnostics: diagnostics).value.log == .off)
-        #expect(try ConfigFile.decode(Holder.self, from: "log: a.log", diagnostics: diagnostics).value.log == .file("a.log"))
+        #expect(
+            try ConfigFile.decode(Holder.self, from: "log: a.log", diagnostics: diagnostics).value.log == .file("a.log")
+        )
     }
 
     @Test func resolvesRelativePathsAgainstConfigDirectory() {
-        #expect(LogDestination.file("logs/a.log").resolved(relativeTo: "/etc/edge/edge.yaml") == .file("/etc/edge/logs/a.log"))
+        #expect(
+            LogDestination.file("logs/a.log").resolved(relativeTo: "/etc/edge/edge.yaml")
+                == .file("/etc/edge/logs/a.log"))
         #expect(LogDestination.file("/var/a.log").resolved(relativeTo: "/etc/edge/edge.yaml") == .file("/var/a.log"))
     }
 }

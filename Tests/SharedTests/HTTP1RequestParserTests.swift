@@ -23,7 +23,10 @@ import Testing
                 while let event = try parser.next() {
                     switch event {
                     case .head(let head):
-                        events.append(.head(method: head.method.rawValue, target: head.target, minor: head.minorVersion, keepAlive: head.keepAlive))
+                        events.append(
+                            .head(
+                                method: head.method.rawValue, target: head.target, minor: head.minorVersion,
+                                keepAlive: head.keepAlive))
                     case .body(let bytes):
                         if case .body(let previous) = events.last {
                             events[events.count - 1] = .body(previous + String(buffer: bytes))
@@ -81,8 +84,11 @@ import Testing
             #expect(head.absoluteFormAuthority == nil)
             #expect(head.host == host)
         }
-        #expect(parse("GET http://user:pw@h/ HTTP/1.1\r\n\r\n").error == .malformed("user information in the request target"))
-        #expect(parse("GET http:///x HTTP/1.1\r\n\r\n").error == .malformed("absolute-form request target without a host"))
+        #expect(
+            parse("GET http://user:pw@h/ HTTP/1.1\r\n\r\n").error
+                == .malformed("user information in the request target"))
+        #expect(
+            parse("GET http:///x HTTP/1.1\r\n\r\n").error == .malformed("absolute-form request target without a host"))
     }
 
     @Test func headerFieldsKeepNamesAndTrimmedValues() throws {
@@ -98,13 +104,20 @@ import Testing
     }
 
     @Test func keepAliveFollowsVersionAndConnection() {
-        #expect(parse("GET / HTTP/1.0\r\n\r\n").events.first == .head(method: "GET", target: "/", minor: 0, keepAlive: false))
-        #expect(parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").events.first == .head(method: "GET", target: "/", minor: 0, keepAlive: true))
-        #expect(parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n").events.first == .head(method: "GET", target: "/", minor: 1, keepAlive: false))
+        #expect(
+            parse("GET / HTTP/1.0\r\n\r\n").events.first
+                == .head(method: "GET", target: "/", minor: 0, keepAlive: false))
+        #expect(
+            parse("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").events.first
+                == .head(method: "GET", target: "/", minor: 0, keepAlive: true))
+        #expect(
+            parse("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n").events.first
+                == .head(method: "GET", target: "/", minor: 1, keepAlive: false))
     }
 
     @Test func pipelinedRequestsAtAnySplit() {
-        let text = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        let text =
+            "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloHEAD /3 HTTP/1.1\r\nHost: x\r\n\r\n"
         let expected: [Seen] = [
             .head(method: "GET", target: "/1", minor: 1, keepAlive: true), .end,
             .head(method: "POST", target: "/2", minor: 1, keepAlive: true), .body("hello"), .end,
@@ -115,7 +128,8 @@ import Testing
     }
 
     @Test func chunkedBodiesWithExtensionsAndTrailers() {
-        let text = "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: t\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+        let text =
+            "POST /u HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=v\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: t\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"
         let expected: [Seen] = [
             .head(method: "POST", target: "/u", minor: 1, keepAlive: true), .body("hello, world!!!"), .end,
             .head(method: "GET", target: "/next", minor: 1, keepAlive: true), .end,
@@ -131,7 +145,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "both Content-Length and Transfer-Encoding"),
+        (
+            "GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "both Content-Length and Transfer-Encoding"
+        ),
         ("GET / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", "conflicting Content-Length headers"),
         ("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"),
         ("GET / HTTP/1.1\r\nContent-Length: 1 2\r\n\r\n", "invalid Content-Length"),
@@ -163,22 +180,29 @@ import Testing
             }
             return parser.refusedRequestLine().map { "\($0.method) \($0.target) \($0.version)" }
         }
-        #expect(refusedLine(["POST /a?b HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"]) == "POST /a?b HTTP/1.1")
+        #expect(
+            refusedLine(["POST /a?b HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"])
+                == "POST /a?b HTTP/1.1")
         #expect(refusedLine(["GET / HTTP/1.0\r\nBad Header\r\n\r\n"]) == "GET / HTTP/1.0")
         // A second request on the connection: its own line, not the first one's.
-        #expect(refusedLine(["GET /ok HTTP/1.1\r\n\r\n", "GET /bad HTTP/1.1\r\nX: \u{1}\r\n\r\n"]) == "GET /bad HTTP/1.1")
+        #expect(
+            refusedLine(["GET /ok HTTP/1.1\r\n\r\n", "GET /bad HTTP/1.1\r\nX: \u{1}\r\n\r\n"]) == "GET /bad HTTP/1.1")
         #expect(refusedLine(["HELLO\r\n\r\n"]) == nil)  // nothing sound to show
-        #expect(refusedLine(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]) == nil)  // the head was fine
+        // The head was fine.
+        #expect(refusedLine(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]) == nil)
         #expect(refusedLine(["GET / HTTP/1.1\r\n\r\n"]) == nil)
     }
 
     @Test func statusSpecificErrors() {
         #expect(parse("GET / HTTP/2.0\r\n\r\n").error == .versionNotSupported)
-        #expect(parse("GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error == .unsupportedTransferEncoding("gzip, chunked"))
+        #expect(
+            parse("GET / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").error
+                == .unsupportedTransferEncoding("gzip, chunked"))
         #expect(parse("GET /\(String(repeating: "a", count: 70)) HTTP/1.1\r\n\r\n").error == .uriTooLong)
         #expect(parse("GET /\(String(repeating: "a", count: 200))").error == .uriTooLong)  // still arriving
         #expect(parse("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 300))\r\n\r\n").error == .headersTooLarge)
-        #expect(parse("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 400))").error == .headersTooLarge)  // still arriving
+        // Still arriving.
+        #expect(parse("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 400))").error == .headersTooLarge)
     }
 
     @Test func partialHeadIsReported() throws {

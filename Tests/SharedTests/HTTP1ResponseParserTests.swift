@@ -21,7 +21,10 @@ import Testing
         func record(_ event: HTTP1ResponseParser.Event) {
             switch event {
             case .head(let head):
-                events.append(.head(status: head.status, reason: head.reasonPhrase, keepAlive: head.keepAlive, framing: head.bodyFraming))
+                events.append(
+                    .head(
+                        status: head.status, reason: head.reasonPhrase, keepAlive: head.keepAlive,
+                        framing: head.bodyFraming))
             case .body(let bytes):
                 if case .body(let previous) = events.last {
                     events[events.count - 1] = .body(previous + String(buffer: bytes))
@@ -47,40 +50,58 @@ import Testing
 
     @Test(arguments: [false, true]) func lengthDelimitedBody(bytewise: Bool) {
         let result = parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"], bytewise: bytewise)
-        #expect(result.events == [.head(status: 200, reason: "OK", keepAlive: true, framing: .length(5)), .body("hello"), .end])
+        #expect(
+            result.events == [
+                .head(status: 200, reason: "OK", keepAlive: true, framing: .length(5)), .body("hello"), .end,
+            ])
         #expect(result.error == nil)
     }
 
     @Test(arguments: [false, true]) func chunkedBodyWithTrailers(bytewise: Bool) {
-        let result = parse(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n"], bytewise: bytewise)
-        #expect(result.events == [.head(status: 200, reason: "OK", keepAlive: true, framing: .chunked), .body("hello!"), .end])
+        let result = parse(
+            ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n"],
+            bytewise: bytewise)
+        #expect(
+            result.events == [
+                .head(status: 200, reason: "OK", keepAlive: true, framing: .chunked), .body("hello!"), .end,
+            ])
     }
 
     @Test func bodyWithoutLengthEndsAtClose() {
         let result = parse(["HTTP/1.1 200 OK\r\n\r\nall ", "of it"], closeAfter: true)
-        #expect(result.events == [.head(status: 200, reason: "OK", keepAlive: false, framing: .untilClose), .body("all of it"), .end])
+        #expect(
+            result.events == [
+                .head(status: 200, reason: "OK", keepAlive: false, framing: .untilClose), .body("all of it"), .end,
+            ])
     }
 
     @Test(arguments: ["gzip", "gzip, chunked", "chunked, gzip", "chunked, chunked", "identity"])
     func transferCodingsOtherThanChunkedAreRefused(coding: String) {
         // Transfer-Encoding stops at Edge: a body still coded would reach the client unmarked.
-        let result = parse(["HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n"], closeAfter: true)
+        let result = parse(
+            ["HTTP/1.1 200 OK\r\nTransfer-Encoding: \(coding)\r\n\r\n5\r\nhello\r\n0\r\n\r\n"], closeAfter: true)
         #expect(result.events.isEmpty)
         #expect(result.error == .malformed("unsupported Transfer-Encoding '\(coding)'"))
     }
 
     @Test func responsesThatCannotHaveABody() {
-        #expect(parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"], toHEAD: true).events
-            == [.head(status: 200, reason: "OK", keepAlive: true, framing: .none), .end])
-        #expect(parse(["HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"]).events
-            == [.head(status: 304, reason: "Not Modified", keepAlive: true, framing: .none), .end])
-        #expect(parse(["HTTP/1.1 204 No Content\r\n\r\n"]).events
-            == [.head(status: 204, reason: "No Content", keepAlive: true, framing: .none), .end])
+        #expect(
+            parse(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"], toHEAD: true).events
+                == [.head(status: 200, reason: "OK", keepAlive: true, framing: .none), .end])
+        #expect(
+            parse(["HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"]).events
+                == [.head(status: 304, reason: "Not Modified", keepAlive: true, framing: .none), .end])
+        #expect(
+            parse(["HTTP/1.1 204 No Content\r\n\r\n"]).events
+                == [.head(status: 204, reason: "No Content", keepAlive: true, framing: .none), .end])
     }
 
     @Test func interimResponsesAreDroppedButSwitchingProtocolsIsNot() {
-        #expect(parse(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"]).events
-            == [.head(status: 201, reason: "Created", keepAlive: true, framing: .length(0)), .end])
+        #expect(
+            parse([
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"
+            ]).events
+                == [.head(status: 201, reason: "Created", keepAlive: true, framing: .length(0)), .end])
         var parser = HTTP1ResponseParser()
         parser.append(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\u{81}\u{1}x"))
         guard case .head(let head) = try? parser.next() else { Issue.record("no head"); return }
@@ -90,14 +111,18 @@ import Testing
     }
 
     @Test func connectionSemantics() {
-        #expect(parse(["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]).events.first
-            == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
-        #expect(parse(["HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]).events.first
-            == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
-        #expect(parse(["HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"]).events.first
-            == .head(status: 200, reason: "OK", keepAlive: true, framing: .length(0)))
-        #expect(parse(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]).events.first
-            == .head(status: 200, reason: "", keepAlive: true, framing: .length(0)))
+        #expect(
+            parse(["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]).events.first
+                == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
+        #expect(
+            parse(["HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]).events.first
+                == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
+        #expect(
+            parse(["HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"]).events.first
+                == .head(status: 200, reason: "OK", keepAlive: true, framing: .length(0)))
+        #expect(
+            parse(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]).events.first
+                == .head(status: 200, reason: "", keepAlive: true, framing: .length(0)))
     }
 
     @Test(arguments: [

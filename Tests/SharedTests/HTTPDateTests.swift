@@ -21,7 +21,10 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "yesterday", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:00:00 GMT"])
+    @Test(arguments: [
+        "", "yesterday", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:00:00 GMT",
+    ])
     func rejectsGarbage(text: String) {
         #expect(HTTPDate.parse(text[...]) == nil)
     }

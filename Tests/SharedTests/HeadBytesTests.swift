@@ -17,7 +17,9 @@ import Testing
 
         var buffer = ByteBuffer()
         buffer.writeHead(head)
-        #expect(buffer.readString(length: buffer.readableBytes) == "HTTP/1.1 200 OK\r\nX-Long-Header-Name: \(String(repeating: "v", count: 100))\r\n")
+        #expect(
+            buffer.readString(length: buffer.readableBytes)
+                == "HTTP/1.1 200 OK\r\nX-Long-Header-Name: \(String(repeating: "v", count: 100))\r\n")
     }
 
     @Test(arguments: [0, 7, 10, 4096, -42, Int.max, Int.min])

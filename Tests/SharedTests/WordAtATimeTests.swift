@@ -13,7 +13,9 @@ import Testing
                 for byte in UInt8.min...UInt8.max {
                     var value = [UInt8](repeating: UInt8(ascii: "a"), count: length)
                     value[position] = byte
-                    let verdict = value.withUnsafeBufferPointer { HTTP1Scanning.isValidFieldValue($0.baseAddress!, count: length) }
+                    let verdict = value.withUnsafeBufferPointer {
+                        HTTP1Scanning.isValidFieldValue($0.baseAddress!, count: length)
+                    }
                     #expect(verdict == Self.byteRule(byte), "byte \(byte) at \(position) of \(length)")
                 }
             }
@@ -33,7 +35,9 @@ import Testing
 /// The word-at-a-time name comparison must agree with a byte-by-byte, case-folding one for every byte in every
 /// position, for names shorter than a word, exactly a word, and with an overlapping last word.
 @Suite struct CaseInsensitiveNameTests {
-    private static let literals: [StaticString] = ["te", "if-match", "x-real-ip", "x-forwarded-host", "x-forwarded-proto"]
+    private static let literals: [StaticString] = [
+        "te", "if-match", "x-real-ip", "x-forwarded-host", "x-forwarded-proto",
+    ]
 
     private static func folded(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte + 32 : byte }
 
@@ -45,7 +49,9 @@ import Testing
                     var name = expected.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }  // upper case
                     name[position] = byte
                     let verdict = name.withUnsafeBytes { ASCII.equalsIgnoringCase($0, literal) }
-                    #expect(verdict == (Self.folded(byte) == expected[position]), "byte \(byte) at \(position) of \(literal)")
+                    #expect(
+                        verdict == (Self.folded(byte) == expected[position]),
+                        "byte \(byte) at \(position) of \(literal)")
                 }
             }
         }
@@ -67,7 +73,9 @@ import Testing
                 for byte: UInt8 in [0x00, 0x41, 0x7F, 0x80, 0xC3, 0xFF] {
                     var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
                     bytes[position] = byte
-                    #expect(bytes.withUnsafeBytes { ASCII.isASCII($0) } == (byte < 0x80), "byte \(byte) at \(position) of \(length)")
+                    #expect(
+                        bytes.withUnsafeBytes { ASCII.isASCII($0) } == (byte < 0x80),
+                        "byte \(byte) at \(position) of \(length)")
                 }
             }
         }

@@ -44,7 +44,8 @@ public func runToCompletion(_ executable: String, _ arguments: [String]) throws 
 
 /// The path of the executable product `name` built alongside the running test bundle.
 public func builtProduct(_ name: String) -> String {
-    let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let selfPath =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
     // The test runner may sit inside a bundle directory; walk up until the build products are found.
     for _ in 0..<4 where !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent(name).path) {

@@ -10,8 +10,11 @@ public struct MultipartForm {
     }
 
     /// A file input; an empty `filename` is what browsers send for one left empty.
-    public mutating func addFile(_ field: String, filename: String, contents: [UInt8], type: String = "application/octet-stream") {
-        body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\n".utf8)
+    public mutating func addFile(
+        _ field: String, filename: String, contents: [UInt8], type: String = "application/octet-stream"
+    ) {
+        body += Array(
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\n".utf8)
         body += Array("Content-Type: \(type)\r\n\r\n".utf8) + contents + Array("\r\n".utf8)
     }
 
@@ -21,7 +24,8 @@ public struct MultipartForm {
     /// A complete HTTP/1.1 POST of the form.
     public func request(to target: String) -> [UInt8] {
         let complete = completeBody
-        let head = "POST \(target) HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\n"
+        let head =
+            "POST \(target) HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\n"
             + "Content-Length: \(complete.count)\r\n\r\n"
         return Array(head.utf8) + complete
     }

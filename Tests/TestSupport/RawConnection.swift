@@ -37,7 +37,9 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             Glibc.close(fd)
@@ -55,7 +57,9 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard result == 0 else {
             Glibc.close(fd)
@@ -80,7 +84,9 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard written > 0 else { throw TestFailure("send: \(String(cString: strerror(errno)))") }
             offset += written
         }
@@ -109,7 +115,9 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         }
         let length = isHead || status == 304 ? 0 : Int(response.header("Content-Length") ?? "0") ?? 0
         while buffer.count < length {
-            guard try fill() else { throw TestFailure("connection closed after \(buffer.count) of \(length) body bytes") }
+            guard try fill() else {
+                throw TestFailure("connection closed after \(buffer.count) of \(length) body bytes")
+            }
         }
         response.body = Array(buffer[..<length])
         buffer.removeFirst(length)
@@ -200,7 +208,8 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
 
     private func find(_ marker: [UInt8]) -> Int? {
         guard buffer.count >= marker.count else { return nil }
-        for start in 0...(buffer.count - marker.count) where buffer[start..<(start + marker.count)].elementsEqual(marker) {
+        for start in 0...(buffer.count - marker.count)
+        where buffer[start..<(start + marker.count)].elementsEqual(marker) {
             return start
         }
         return nil

@@ -24,7 +24,9 @@ struct PendingUpload: ~Copyable {
         self.directory = directory
         temporaryPath = "\(directory)/.upload-\(UUID().uuidString)"
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw UploadError(message: "cannot create \(temporaryPath): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw UploadError(message: "cannot create \(temporaryPath): \(String(cString: strerror(errno)))")
+        }
     }
 
     mutating func append(_ buffer: ByteBuffer) throws {

@@ -118,7 +118,9 @@ extension AppRequest {
         guard let path = head.path, let mark = path.firstIndex(of: "?") else { return [:] }
         var result: [String: String] = [:]
         for pair in path[path.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            let parts = pair.split(separator: "=", maxSplits: 1).map {
+                String($0).removingPercentEncoding ?? String($0)
+            }
             result[parts[0]] = parts.count > 1 ? parts[1] : ""
         }
         return result

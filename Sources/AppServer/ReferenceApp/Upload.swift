@@ -25,7 +25,8 @@ enum Upload {
                 try await storeBody(from: request.body, in: &file)
                 formFilename = nil
             }
-            name = safeName(request.query["name"]) ?? formFilename.flatMap(storableName) ?? UUID().uuidString.lowercased()
+            name =
+                safeName(request.query["name"]) ?? formFilename.flatMap(storableName) ?? UUID().uuidString.lowercased()
         } catch {
             file.discard()
             throw error
@@ -43,7 +44,9 @@ enum Upload {
 
     /// Writes the form's first chosen file to `file` and returns the name the browser gave it. Other fields are
     /// read past: a form's text fields are not kept.
-    static func storeFormFile(from body: RequestBody, boundary: String, in file: inout PendingUpload) async throws -> String {
+    static func storeFormFile(
+        from body: RequestBody, boundary: String, in file: inout PendingUpload
+    ) async throws -> String {
         var reader = MultipartReader(boundary: boundary)
         var storing = false
         var chosenName: String?
@@ -87,7 +90,8 @@ enum Upload {
     /// `my photo (1).jpg` → `my_photo__1_.jpg`; nil when nothing is left.
     static func storableName(_ filename: String) -> String? {
         let lastComponent = filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? ""
-        let replaced = String(lastComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+        let replaced = String(
+            lastComponent.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
         let visible = replaced.drop { $0 == "." }
         return safeName(String(visible.suffix(200)))
     }

@@ -27,7 +27,8 @@ struct AppServerCommand: ParsableCommand {
         version: BuildInfo.version)
 
     @Option(name: .long, help: "YAML config file (flags below override it).") var config: String?
-    @Flag(name: .long, help: "Validate the configuration and exit: 0 if usable, 1 with one line per problem.") var check = false
+    @Flag(name: .long, help: "Validate the configuration and exit: 0 if usable, 1 with one line per problem.")
+    var check = false
     @Flag(name: .long, help: .hidden) var worker = false
     @OptionGroup var overrides: CommandLineOverrides
 
@@ -54,10 +55,14 @@ struct AppServerCommand: ParsableCommand {
             logger[metadataKey: "generation"] = "\(ProcessInfo.processInfo.environment["APPSERVER_GENERATION"] ?? "1")"
             return await WorkerRuntime.run(app: app, config: loaded, configPath: config, logger: logger)
         }
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let executable =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var arguments = config.map { ["--config", $0] } ?? []
         arguments += overrides.arguments
-        let launch = MasterRuntime.Launch(configPath: config, overrides: overrides, arguments: arguments, executable: executable)
-        return await MasterRuntime(launch: launch, config: loaded, logger: logger, environment: ProcessInfo.processInfo.environment).run()
+        let launch = MasterRuntime.Launch(
+            configPath: config, overrides: overrides, arguments: arguments, executable: executable)
+        return await MasterRuntime(
+            launch: launch, config: loaded, logger: logger, environment: ProcessInfo.processInfo.environment
+        ).run()
     }
 }

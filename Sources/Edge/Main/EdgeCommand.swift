@@ -10,7 +10,8 @@ struct EdgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge",
         abstract: "Edge: the HTTP front server (static files, limits, timeouts) that replaces nginx.",
-        discussion: "Signals: HUP reload the config, TERM graceful stop, INT/QUIT fast stop, USR1 reopen the access log.",
+        discussion:
+            "Signals: HUP reload the config, TERM graceful stop, INT/QUIT fast stop, USR1 reopen the access log.",
         version: BuildInfo.version)
 
     @Option(name: .long, help: "YAML config file.")
@@ -42,7 +43,8 @@ struct EdgeCommand: AsyncParsableCommand {
         let logger = Logger(label: "edge")
         do {
             try await EdgeRunner.run(
-                config: loaded.config, configPath: config, logger: logger, environment: ProcessInfo.processInfo.environment)
+                config: loaded.config, configPath: config, logger: logger,
+                environment: ProcessInfo.processInfo.environment)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure

@@ -2,8 +2,12 @@ import NIOCore
 
 /// Writes access log lines in nginx's `combined` format plus request time, or as JSON objects.
 ///
-/// combined: `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time`
-/// — the nginx `combined` line with `$request_time` appended, so tools that read combined logs keep working.
+/// combined, the nginx `combined` line with `$request_time` appended, so tools that read combined logs keep working:
+///
+///     $remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+///     $request_time
+///
+/// (one line, one space between the user agent and the time).
 /// Proxied requests add `upstream=ADDRESS upstream_status=CODE upstream_time=SECONDS request_id=ID` after it, and
 /// requests that came over TLS end in `scheme=https` (plain-HTTP lines stay exactly nginx's).
 public enum AccessLogFormatter {
@@ -147,7 +151,8 @@ public enum AccessLogFormatter {
         if copied == true { return }
         for byte in text.utf8 {
             if needsEscape(byte) {
-                buffer.writeMultipleIntegers(UInt8(ascii: "\\"), UInt8(ascii: "x"), hexDigit(byte >> 4), hexDigit(byte & 0xF))
+                buffer.writeMultipleIntegers(
+                    UInt8(ascii: "\\"), UInt8(ascii: "x"), hexDigit(byte >> 4), hexDigit(byte & 0xF))
             } else {
                 buffer.writeInteger(byte)
             }

@@ -77,7 +77,9 @@ public final class AccessLogSink: Sendable {
         case .standardOutput: return STDOUT_FILENO
         case .file(let path):
             let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw ConfigValueError("cannot open access log \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw ConfigValueError("cannot open access log \(path): \(String(cString: strerror(errno)))")
+            }
             return fd
         }
     }

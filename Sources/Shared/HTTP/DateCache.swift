@@ -37,7 +37,8 @@ public final class DateCache {
         headerLine = ByteBuffer(string: "Date: \(HTTPDate.format(now))\r\n")
         let parts = CivilTime(epochSeconds: now)
         func pad(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        logTime = "\(pad(parts.day))/\(HTTPDate.months[parts.month - 1])/\(parts.year):"
+        logTime =
+            "\(pad(parts.day))/\(HTTPDate.months[parts.month - 1])/\(parts.year):"
             + "\(pad(parts.hour)):\(pad(parts.minute)):\(pad(parts.second)) +0000"
     }
 }

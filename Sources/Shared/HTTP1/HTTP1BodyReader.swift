@@ -43,26 +43,33 @@ struct HTTP1BodyReader: Equatable {
             case .fixed(let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                state = remaining == slice.readableBytes ? .endPending : .fixed(remaining: remaining - slice.readableBytes)
+                state =
+                    remaining == slice.readableBytes ? .endPending : .fixed(remaining: remaining - slice.readableBytes)
                 return .body(slice)
             case .untilClose:
                 guard buffer.readableBytes > 0 else { return nil }
                 return .body(buffer.readSlice(length: buffer.readableBytes)!)
             case .chunkSize:
-                guard let line = try Self.readLine(from: &buffer, maxLength: 1024, what: "chunk size line") else { return nil }
+                guard let line = try Self.readLine(from: &buffer, maxLength: 1024, what: "chunk size line") else {
+                    return nil
+                }
                 let size = try Self.parseChunkSize(line)
                 state = size == 0 ? .trailers(bytesSeen: 0) : .chunkData(remaining: size)
             case .chunkData(let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
-                state = remaining == slice.readableBytes ? .chunkDataEnd : .chunkData(remaining: remaining - slice.readableBytes)
+                state =
+                    remaining == slice.readableBytes
+                    ? .chunkDataEnd : .chunkData(remaining: remaining - slice.readableBytes)
                 return .body(slice)
             case .chunkDataEnd:
                 guard let line = try Self.readLine(from: &buffer, maxLength: 2, what: "chunk end") else { return nil }
                 guard line.isEmpty else { throw .malformed("chunk data longer than its size") }
                 state = .chunkSize
             case .trailers(let bytesSeen):
-                guard let line = try Self.readLine(from: &buffer, maxLength: maxTrailerSize, what: "trailer") else { return nil }
+                guard let line = try Self.readLine(from: &buffer, maxLength: maxTrailerSize, what: "trailer") else {
+                    return nil
+                }
                 if line.isEmpty { return .end }
                 // Trailer fields are read and dropped: nothing here acts on them.
                 let seen = bytesSeen + line.count + 2
@@ -73,7 +80,9 @@ struct HTTP1BodyReader: Equatable {
     }
 
     /// Reads one line (without its CRLF or LF); `nil` if it has not fully arrived.
-    private static func readLine(from buffer: inout ByteBuffer, maxLength: Int, what: String) throws(HTTP1ParseError) -> [UInt8]? {
+    private static func readLine(
+        from buffer: inout ByteBuffer, maxLength: Int, what: String
+    ) throws(HTTP1ParseError) -> [UInt8]? {
         let newline = buffer.withUnsafeReadableBytes { HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: $0, from: 0) }
         guard let newline else {
             if buffer.readableBytes > maxLength + 1 { throw .malformed("\(what) too long") }

@@ -1,10 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import NIOCore
 
 /// Header field lines (RFC 9112 §5), parsed in one pass into ranges, refusing what could be used for smuggling.
 enum HTTP1Fields {
@@ -28,7 +28,8 @@ enum HTTP1Fields {
             var colon = lineStart
             while colon < lineEnd && ASCII.isTokenByte(bytes[colon]) { colon += 1 }
             guard colon < lineEnd, bytes[colon] == UInt8(ascii: ":"), colon > lineStart else {
-                let hasColonLater = colon < lineEnd && memchr(bytes + colon, Int32(UInt8(ascii: ":")), lineEnd - colon) != nil
+                let hasColonLater =
+                    colon < lineEnd && memchr(bytes + colon, Int32(UInt8(ascii: ":")), lineEnd - colon) != nil
                 if colon > lineStart && hasColonLater { throw .malformed("invalid character in header name") }
                 throw .malformed("header line without a name and colon")
             }
@@ -69,7 +70,9 @@ struct FieldScan {
                 throw .malformed("invalid Content-Length")
             }
             let length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            if let existing = contentLength, existing != length { throw .malformed("conflicting Content-Length headers") }
+            if let existing = contentLength, existing != length {
+                throw .malformed("conflicting Content-Length headers")
+            }
             contentLength = length
         case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
             if transferEncoding != nil { transferEncoding! += Array(", ".utf8) }

@@ -10,9 +10,11 @@ extension HTTP1RequestParser {
                 throw .malformed("no request line")
             }
             let requestLine = HTTP1Scanning.trimCR(UnsafeRawBufferPointer(rebasing: head[0..<lineEnd]))
-            let (method, sentTarget, minorVersion) = try Self.parseRequestLine(requestLine, maxURILength: limits.maxURILength)
+            let (method, sentTarget, minorVersion) = try Self.parseRequestLine(
+                requestLine, maxURILength: limits.maxURILength)
             // Origin form is the rule; one byte tells (absolute form comes from proxies and some HTTP/1.0 clients).
-            let (target, authority) = sentTarget.utf8.first == UInt8(ascii: "/") ? (sentTarget, nil) : try Self.originForm(of: sentTarget)
+            let (target, authority) =
+                sentTarget.utf8.first == UInt8(ascii: "/") ? (sentTarget, nil) : try Self.originForm(of: sentTarget)
 
             let section = HTTP1Scanning.fieldSection(ofHeadLength: length, startLineEnd: lineEnd, in: head)
             guard section.count <= limits.maxHeaderSize else { throw .headersTooLarge }
@@ -37,7 +39,8 @@ extension HTTP1RequestParser {
         let schemeLength = scheme.hasPrefix("http://") ? 7 : scheme.hasPrefix("https://") ? 8 : 0
         guard schemeLength > 0 else { return (target, nil) }
         let afterScheme = target.utf8.index(target.utf8.startIndex, offsetBy: schemeLength)
-        let pathStart = target.utf8[afterScheme...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
+        let pathStart =
+            target.utf8[afterScheme...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
             ?? target.utf8.endIndex
         let authority = String(target[afterScheme..<pathStart])
         guard !authority.isEmpty else { throw .malformed("absolute-form request target without a host") }
@@ -82,7 +85,8 @@ extension HTTP1RequestParser {
     }
 
     static func parseVersion(_ bytes: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> Int {
-        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"),
+            bytes[2] == UInt8(ascii: "T"),
             bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[6] == UInt8(ascii: "."),
             bytes[5] &- UInt8(ascii: "0") < 10, bytes[7] &- UInt8(ascii: "0") < 10
         else { throw .malformed("invalid HTTP version") }
@@ -92,10 +96,13 @@ extension HTTP1RequestParser {
 
     private static func method(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
         // Compared as bytes: `elementsEqual` against a `String.UTF8View` is generic and showed in the profile.
-        if bytes.count == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "T") {
+        if bytes.count == 3 && bytes[0] == UInt8(ascii: "G") && bytes[1] == UInt8(ascii: "E")
+            && bytes[2] == UInt8(ascii: "T")
+        {
             return .GET
         }
-        if bytes.count == 4 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "E") && bytes[2] == UInt8(ascii: "A")
+        if bytes.count == 4 && bytes[0] == UInt8(ascii: "H") && bytes[1] == UInt8(ascii: "E")
+            && bytes[2] == UInt8(ascii: "A")
             && bytes[3] == UInt8(ascii: "D")
         {
             return .HEAD

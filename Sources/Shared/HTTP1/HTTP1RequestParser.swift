@@ -132,7 +132,9 @@ public struct HTTP1RequestParser {
         while let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) {
             if first == UInt8(ascii: "\n") {
                 buffer.moveReaderIndex(forwardBy: 1)
-            } else if first == UInt8(ascii: "\r"), buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == UInt8(ascii: "\n") {
+            } else if first == UInt8(ascii: "\r"),
+                buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == UInt8(ascii: "\n")
+            {
                 buffer.moveReaderIndex(forwardBy: 2)
             } else {
                 return
@@ -161,7 +163,9 @@ public struct HTTP1RequestParser {
         guard methodIsValid else { throw .malformed("invalid method") }
         let pending = buffer.readableBytes
         guard pending > limits.maxURILength + 32 else { return }
-        let requestLineDone = buffer.withUnsafeReadableBytes { HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: $0, from: 0) != nil }
+        let requestLineDone = buffer.withUnsafeReadableBytes {
+            HTTP1Scanning.index(of: UInt8(ascii: "\n"), in: $0, from: 0) != nil
+        }
         if !requestLineDone { throw .uriTooLong }
         if pending > limits.maxURILength + limits.maxHeaderSize + 32 { throw .headersTooLarge }
     }

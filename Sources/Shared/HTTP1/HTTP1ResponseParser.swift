@@ -82,7 +82,8 @@ public struct HTTP1ResponseParser {
                 return nil
             case .head:
                 let start = headScanOffset
-                guard let length = buffer.withUnsafeReadableBytes({ HTTP1Scanning.headLength(in: $0, from: start) }) else {
+                guard let length = buffer.withUnsafeReadableBytes({ HTTP1Scanning.headLength(in: $0, from: start) })
+                else {
                     headScanOffset = max(0, buffer.readableBytes - 2)
                     if buffer.readableBytes > maxHeadSize { throw .headersTooLarge }
                     return nil
@@ -133,13 +134,16 @@ public struct HTTP1ResponseParser {
             let fields = try HTTP1Fields.parse(UnsafeRawBufferPointer(rebasing: head[section]), into: &scan)
             let bodyless = respondingToHEAD || status < 200 || status == 204 || status == 304
             let framing = bodyless ? BodyFraming.none : try scan.responseFraming()
-            let keepAlive = framing != .untilClose && !scan.connectionClose && (minorVersion == 1 || scan.connectionKeepAlive)
+            let keepAlive =
+                framing != .untilClose && !scan.connectionClose && (minorVersion == 1 || scan.connectionKeepAlive)
             let reasonStart = min(13, statusLine.count)
             return ResponseHead(
                 status: status,
                 reason: buffer.getSlice(at: buffer.readerIndex + reasonStart, length: statusLine.count - reasonStart)!,
                 minorVersion: minorVersion,
-                headers: HeaderFields(bytes: buffer.getSlice(at: buffer.readerIndex + section.lowerBound, length: section.count)!, fields: fields),
+                headers: HeaderFields(
+                    bytes: buffer.getSlice(at: buffer.readerIndex + section.lowerBound, length: section.count)!,
+                    fields: fields),
                 keepAlive: keepAlive, bodyFraming: framing, connectionOptions: scan.connectionOptions)
         }
     }

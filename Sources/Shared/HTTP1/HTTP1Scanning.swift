@@ -1,10 +1,10 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import NIOCore
 
 extension ByteBuffer {
     /// Appends received bytes for a parser. The common case (nothing left over) adopts `bytes` without copying.
@@ -34,7 +34,9 @@ public enum HTTP1Scanning {
         while index < raw.count {
             guard let newline = Self.index(of: UInt8(ascii: "\n"), in: raw, from: index) else { return nil }
             if newline + 1 < raw.count && raw[newline + 1] == UInt8(ascii: "\n") { return newline + 2 }
-            if newline + 2 < raw.count && raw[newline + 1] == UInt8(ascii: "\r") && raw[newline + 2] == UInt8(ascii: "\n") {
+            if newline + 2 < raw.count && raw[newline + 1] == UInt8(ascii: "\r")
+                && raw[newline + 2] == UInt8(ascii: "\n")
+            {
                 return newline + 3
             }
             index = newline + 1
@@ -79,7 +81,11 @@ public enum HTTP1Scanning {
     }
 
     /// The header section of a complete head: after the start line, before the blank line.
-    static func fieldSection(ofHeadLength length: Int, startLineEnd: Int, in head: UnsafeRawBufferPointer) -> Range<Int> {
+    static func fieldSection(
+        ofHeadLength length: Int,
+        startLineEnd: Int,
+        in head: UnsafeRawBufferPointer
+    ) -> Range<Int> {
         let fieldsStart = startLineEnd + 1
         let blankLineLength = head[length - 2] == UInt8(ascii: "\r") ? 2 : 1
         return fieldsStart..<max(fieldsStart, length - blankLineLength)

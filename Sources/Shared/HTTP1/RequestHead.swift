@@ -85,7 +85,8 @@ public struct HeaderFields: Sendable, Sequence {
             for field in fields where field.nameLength == nameLength {
                 let fieldName = UnsafeRawBufferPointer(start: base + Int(field.nameStart), count: Int(field.nameLength))
                 if ASCII.equalsIgnoringCase(fieldName, name) {
-                    return body(UnsafeRawBufferPointer(start: base + Int(field.valueStart), count: Int(field.valueLength)))
+                    return body(
+                        UnsafeRawBufferPointer(start: base + Int(field.valueStart), count: Int(field.valueLength)))
                 }
             }
             return nil
@@ -123,7 +124,8 @@ public struct HeaderFields: Sendable, Sequence {
         guard Int(field.nameLength) == lowercase.utf8CodeUnitCount else { return false }
         return bytes.withUnsafeReadableBytes { raw in
             ASCII.equalsIgnoringCase(
-                UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]), lowercase)
+                UnsafeRawBufferPointer(rebasing: raw[Int(field.nameStart)..<Int(field.nameStart + field.nameLength)]),
+                lowercase)
         }
     }
 
@@ -149,7 +151,10 @@ public enum ASCII {
         guard bytes.count == count, let base = bytes.baseAddress else { return bytes.count == count }
         let literal = UnsafeRawPointer(lowercase.utf8Start)
         guard count >= 8 else {
-            for index in 0..<count where lowercased(base.load(fromByteOffset: index, as: UInt8.self)) != literal.load(fromByteOffset: index, as: UInt8.self) {
+            for index in 0..<count
+            where lowercased(base.load(fromByteOffset: index, as: UInt8.self))
+                != literal.load(fromByteOffset: index, as: UInt8.self)
+            {
                 return false
             }
             return true
@@ -164,7 +169,9 @@ public enum ASCII {
     }
 
     /// `bytes` equals `lowercase` (bytes already in lower case), ignoring ASCII case in `bytes`.
-    public static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, lowercased lowercase: UnsafeRawBufferPointer) -> Bool {
+    public static func equalsIgnoringCase(
+        _ bytes: UnsafeRawBufferPointer, lowercased lowercase: UnsafeRawBufferPointer
+    ) -> Bool {
         guard bytes.count == lowercase.count else { return false }
         for index in 0..<bytes.count where lowercased(bytes[index]) != lowercase[index] { return false }
         return true
@@ -225,7 +232,9 @@ public enum ASCII {
     /// header name needs no table lookup behind a lazy global.
     @inlinable @inline(__always)
     public static func isTokenByte(_ byte: UInt8) -> Bool {
-        if byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10 { return true }
+        if byte &- UInt8(ascii: "a") < 26 || byte &- UInt8(ascii: "A") < 26 || byte &- UInt8(ascii: "0") < 10 {
+            return true
+        }
         switch byte {
         case UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "#"),
             UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"),

@@ -6,7 +6,8 @@ extension StringProtocol {
     public func trimmedOfWhitespace() -> String {
         let text = Substring(self)
         let bytes = text.utf8
-        guard let first = bytes.firstIndex(where: { !ASCII.isBlank($0) }), let last = bytes.lastIndex(where: { !ASCII.isBlank($0) })
+        guard let first = bytes.firstIndex(where: { !ASCII.isBlank($0) }),
+            let last = bytes.lastIndex(where: { !ASCII.isBlank($0) })
         else { return "" }
         // `index(after:)` of the last byte that is not a space ends a whole character, even a multibyte one.
         return String(text[first..<bytes.index(after: last)])

@@ -19,8 +19,10 @@ final class EdgeProcess: @unchecked Sendable {
     /// it logs that it is ready. `unprivileged` runs it as `nobody`, owning `directory`, as its systemd unit does;
     /// `openFilesLimit` sets its descriptor limit (`ulimit -n`).
     init(
-        directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0", config configBody: String,
-        accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false, openFilesLimit: Int? = nil
+        directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0",
+        config configBody: String,
+        accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false,
+        openFilesLimit: Int? = nil
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"

@@ -32,7 +32,8 @@ final class FakeUpstream: @unchecked Sendable {
 
         /// Server-sent events, chunked: `data: 0` at once, `data: 1` and the end on the test's cue.
         static let eventStream = onCue(
-            first: "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 0\n\n\r\n",
+            first:
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n9\r\ndata: 0\n\n\r\n",
             rest: "9\r\ndata: 1\n\n\r\n0\r\n\r\n")
     }
 
@@ -94,9 +95,13 @@ final class FakeUpstream: @unchecked Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
-        guard bound == 0, listen(fd, 16) == 0 else { throw TestFailure("fake upstream: \(String(cString: strerror(errno)))") }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            throw TestFailure("fake upstream: \(String(cString: strerror(errno)))")
+        }
         let listener = fd
         // Holds the server weakly: when the test lets go of it, `deinit` shuts the listener down, which ends this
         // `accept`. (Connections being served hold it until they close.)
@@ -210,7 +215,9 @@ extension Array where Element == UInt8 {
     /// Where the first `CRLF CRLF` starts.
     var headEnd: Int? {
         guard count >= 4 else { return nil }
-        return (0...(count - 4)).first { self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10 }
+        return (0...(count - 4)).first {
+            self[$0] == 13 && self[$0 + 1] == 10 && self[$0 + 2] == 13 && self[$0 + 3] == 10
+        }
     }
 
     var containsHeadEnd: Bool { headEnd != nil }
@@ -220,7 +227,9 @@ extension Array where Element == UInt8 {
         var index = 0
         var total = 0
         while let lineEnd = self[index...].firstIndex(of: 10),
-            let size = Int(String(decoding: self[index..<lineEnd], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), radix: 16),
+            let size = Int(
+                String(decoding: self[index..<lineEnd], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines),
+                radix: 16),
             size > 0
         {
             let dataStart = lineEnd + 1

@@ -14,13 +14,18 @@ struct TestCertificates {
         rsaKey = directory.path + "/\(prefix)rsa-key.pem"
         ecdsaCert = directory.path + "/\(prefix)ec-cert.pem"
         ecdsaKey = directory.path + "/\(prefix)ec-key.pem"
-        try Self.make(cert: rsaCert, key: rsaKey, keyOptions: ["-newkey", "rsa:2048"], name: "localhost", alternatives: "DNS:localhost,DNS:*.example.test")
         try Self.make(
-            cert: ecdsaCert, key: ecdsaKey, keyOptions: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], name: "other.test",
+            cert: rsaCert, key: rsaKey, keyOptions: ["-newkey", "rsa:2048"], name: "localhost",
+            alternatives: "DNS:localhost,DNS:*.example.test")
+        try Self.make(
+            cert: ecdsaCert, key: ecdsaKey, keyOptions: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            name: "other.test",
             alternatives: "DNS:other.test")
     }
 
-    static func make(cert: String, key: String, keyOptions: [String], name: String, alternatives: String, days: Int = 30) throws {
+    static func make(
+        cert: String, key: String, keyOptions: [String], name: String, alternatives: String, days: Int = 30
+    ) throws {
         let result = try runToCompletion(
             "/usr/bin/openssl",
             ["req", "-x509"] + keyOptions + [
@@ -34,11 +39,11 @@ struct TestCertificates {
     /// A `listen` entry for one TLS listener on a free port serving both certificates.
     var tlsListener: String {
         """
-              - address: 127.0.0.1:0
-                tls:
-                  certificates:
-            \(yamlList)
-            """
+          - address: 127.0.0.1:0
+            tls:
+              certificates:
+        \(yamlList)
+        """
     }
 
     /// The YAML `certificates` list for both, RSA first.
@@ -57,5 +62,7 @@ func curl(_ arguments: [String]) throws -> (status: Int32, output: String) {
 
 /// Runs `openssl s_client` against `port` with `arguments`, feeding it no input, and returns what it printed.
 func opensslClient(_ port: Int, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    try runToCompletion("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) \(arguments.joined(separator: " ")) </dev/null 2>&1"])
+    try runToCompletion(
+        "/bin/sh",
+        ["-c", "openssl s_client -connect 127.0.0.1:\(port) \(arguments.joined(separator: " ")) </dev/null 2>&1"])
 }

@@ -48,8 +48,11 @@ extension AppServerConfig: Decodable {
         bind = container.value(.bind, default: bind, decoder)
         if container.contains(.socketMode) {
             let text: String = container.value(.socketMode, default: "0660", decoder)
-            if let mode = Self.parseMode(text) { socketMode = mode } else {
-                decoder.diagnostics.record("invalid mode '\(text)' (expected octal like \"0660\")", at: decoder.codingPath + [Keys.socketMode])
+            if let mode = Self.parseMode(text) {
+                socketMode = mode
+            } else {
+                decoder.diagnostics.record(
+                    "invalid mode '\(text)' (expected octal like \"0660\")", at: decoder.codingPath + [Keys.socketMode])
             }
         }
         workers = container.value(.workers, default: workers, decoder)
@@ -128,12 +131,19 @@ public enum ConfigValue: Hashable, Sendable, Decodable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int.self) { self = .int(value) }
-        else if let value = try? container.decode(Double.self) { self = .double(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([ConfigValue].self) { self = .list(value) }
-        else { self = .map(try container.decode([String: ConfigValue].self)) }
+        if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int.self) {
+            self = .int(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .double(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([ConfigValue].self) {
+            self = .list(value)
+        } else {
+            self = .map(try container.decode([String: ConfigValue].self))
+        }
     }
 
     /// The value as a boolean, if it is one.

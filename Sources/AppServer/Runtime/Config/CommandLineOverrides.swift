@@ -6,13 +6,18 @@ public struct CommandLineOverrides: ParsableArguments, Sendable {
     @Option(help: "unix:PATH or HOST:PORT to listen on.") var bind: String?
     @Option(help: "Number of worker processes.") var workers: Int?
     @Option(help: "Seconds a silent worker may stay silent before it is aborted.") var timeout: String?
-    @Option(name: .customLong("graceful-timeout"), help: "Seconds workers get to finish on stop or reload.") var gracefulTimeout: String?
-    @Option(name: .customLong("max-requests"), help: "Recycle a worker after this many requests (0 = never).") var maxRequests: Int?
-    @Option(name: .customLong("max-requests-jitter"), help: "Random extra requests added to --max-requests per worker.") var maxRequestsJitter: Int?
+    @Option(name: .customLong("graceful-timeout"), help: "Seconds workers get to finish on stop or reload.")
+    var gracefulTimeout: String?
+    @Option(name: .customLong("max-requests"), help: "Recycle a worker after this many requests (0 = never).")
+    var maxRequests: Int?
+    @Option(name: .customLong("max-requests-jitter"), help: "Random extra requests added to --max-requests per worker.")
+    var maxRequestsJitter: Int?
     @Option(help: "Write the master's pid to this file.") var pid: String?
-    @Option(name: .customLong("socket-mode"), help: "Octal permissions of a Unix socket, e.g. 0660.") var socketMode: String?
+    @Option(name: .customLong("socket-mode"), help: "Octal permissions of a Unix socket, e.g. 0660.") var socketMode:
+        String?
     @Option(name: .customLong("access-log"), help: "\"-\" for stdout, a file, or off.") var accessLog: String?
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
 
     public init() {}
 
@@ -45,7 +50,9 @@ public struct CommandLineOverrides: ParsableArguments, Sendable {
     }
 
     private func duration(_ name: String, _ text: String) throws -> ConfigDuration {
-        guard let value = ConfigDuration(parsing: text) else { throw ValidationError("\(name): invalid duration '\(text)'") }
+        guard let value = ConfigDuration(parsing: text) else {
+            throw ValidationError("\(name): invalid duration '\(text)'")
+        }
         return value
     }
 
@@ -56,7 +63,9 @@ public struct CommandLineOverrides: ParsableArguments, Sendable {
     /// The flags as given, to pass on to workers unchanged.
     var arguments: [String] {
         var result: [String] = []
-        func add(_ name: String, _ value: CustomStringConvertible?) { if let value { result += [name, value.description] } }
+        func add(_ name: String, _ value: CustomStringConvertible?) {
+            if let value { result += [name, value.description] }
+        }
         add("--bind", bind)
         add("--workers", workers)
         add("--timeout", timeout)
@@ -79,7 +88,9 @@ extension AppServerConfig {
             let (decoded, diagnostics) = try ConfigFile.load(AppServerConfig.self, from: path)
             try diagnostics.throwIfErrors()
             config = decoded
-            if case .unix(let socket) = config.bind { config.bind = .unix(path: ConfigFile.resolve(socket, relativeTo: path)) }
+            if case .unix(let socket) = config.bind {
+                config.bind = .unix(path: ConfigFile.resolve(socket, relativeTo: path))
+            }
             config.accessLog = config.accessLog.resolved(relativeTo: path)
             config.pidFile = config.pidFile.map { ConfigFile.resolve($0, relativeTo: path) }
         }

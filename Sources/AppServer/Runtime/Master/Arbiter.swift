@@ -65,7 +65,8 @@ public struct Arbiter: Sendable {
         guard phase != .exited else { return [] }
         switch event {
         case .start(let now):
-            return [.notify("STATUS=starting \(settings.workers) workers")] + (0..<settings.workers).map { _ in spawn(now: now) }
+            return [.notify("STATUS=starting \(settings.workers) workers")]
+                + (0..<settings.workers).map { _ in spawn(now: now) }
         case .signal(let signal, let now):
             return handleSignal(signal, now: now)
         case .spawned(let id, let pid, let now):
@@ -81,7 +82,9 @@ public struct Arbiter: Sendable {
         case .ready(let pid, let now):
             return workerReady(pid: pid, now: now)
         case .retiring(let pid, let now):
-            guard let id = id(of: pid), workers[id]?.state == .ready, !(workers[id]?.retiring ?? true) else { return [] }
+            guard let id = id(of: pid), workers[id]?.state == .ready, !(workers[id]?.retiring ?? true) else {
+                return []
+            }
             workers[id]!.retiring = true
             guard phase == .running else { return [] }
             return [.log(.info, "worker \(pid) reached max_requests; starting its replacement"), spawn(now: now)]
@@ -119,7 +122,9 @@ public struct Arbiter: Sendable {
             settings.workers += 1
             return [.log(.info, "TTIN: workers now \(settings.workers)"), spawn(now: now)]
         case .ttou:
-            guard settings.workers > 1, let oldest = activeWorkers.first(where: { $0.state == .ready }) ?? activeWorkers.first else {
+            guard settings.workers > 1,
+                let oldest = activeWorkers.first(where: { $0.state == .ready }) ?? activeWorkers.first
+            else {
                 return [.log(.warning, "TTOU ignored: at least one worker must remain")]
             }
             settings.workers -= 1
@@ -133,7 +138,11 @@ public struct Arbiter: Sendable {
         phase = .stopping(graceful: graceful, deadline: now + (graceful ? settings.gracefulTimeout : 2))
         var actions: [ArbiterAction] = [
             .notify("STOPPING=1"),
-            .log(.info, graceful ? "TERM: stopping workers gracefully (up to \(Int(settings.gracefulTimeout))s)" : "stopping workers now"),
+            .log(
+                .info,
+                graceful
+                    ? "TERM: stopping workers gracefully (up to \(Int(settings.gracefulTimeout))s)"
+                    : "stopping workers now"),
         ]
         for id in workers.keys.sorted() {
             guard let pid = workers[id]?.pid else { continue }
@@ -144,7 +153,9 @@ public struct Arbiter: Sendable {
     }
 
     private mutating func exitIfDone() -> [ArbiterAction] {
-        guard case .stopping = phase, workers.values.allSatisfy({ $0.pid == nil && $0.state != .booting }) else { return [] }
+        guard case .stopping = phase, workers.values.allSatisfy({ $0.pid == nil && $0.state != .booting }) else {
+            return []
+        }
         phase = .exited
         return [.log(.info, "all workers stopped"), .exit(code: exitCode)]
     }
@@ -156,7 +167,8 @@ public struct Arbiter: Sendable {
     private mutating func spawn(now: Instant) -> ArbiterAction {
         let id = nextID
         nextID += 1
-        workers[id] = Worker(id: id, pid: nil, generation: targetGeneration, state: .spawning, spawnedAt: now, lastBeatChange: now)
+        workers[id] = Worker(
+            id: id, pid: nil, generation: targetGeneration, state: .spawning, spawnedAt: now, lastBeatChange: now)
         return .spawn(id: id, generation: targetGeneration)
     }
 
@@ -232,7 +244,9 @@ public struct Arbiter: Sendable {
             if case .reloading(let next) = phase, worker.generation == next {
                 return abandonReload(generation: next, reason: "\(name) failed: \(exit)", now: now)
             }
-            exitCode = exit == .exited(code: WorkerExit.bootFailureCode) ? WorkerExit.bootFailureCode : WorkerExit.appLoadFailureCode
+            exitCode =
+                exit == .exited(code: WorkerExit.bootFailureCode)
+                ? WorkerExit.bootFailureCode : WorkerExit.appLoadFailureCode
             return [.log(.error, "\(name) failed: \(exit); stopping AppServer (a respawn would fail the same way)")]
                 + stop(graceful: true, now: now)
         }
@@ -289,7 +303,11 @@ public struct Arbiter: Sendable {
 
     // MARK: - Tick
 
-    private mutating func tick(now: Instant, heartbeats: [Int32: UInt64], requests: [Int32: String]) -> [ArbiterAction] {
+    private mutating func tick(
+        now: Instant,
+        heartbeats: [Int32: UInt64],
+        requests: [Int32: String]
+    ) -> [ArbiterAction] {
         var actions: [ArbiterAction] = []
         for id in workers.keys.sorted() {
             guard var worker = workers[id], let pid = worker.pid else { continue }
@@ -302,7 +320,8 @@ public struct Arbiter: Sendable {
                 let silent = now - worker.lastBeatChange
                 if silent >= settings.timeout {
                     let serving = requests[pid].map { " while serving \($0)" } ?? ""
-                    actions.append(.log(.error, "worker \(pid) (generation \(worker.generation)) silent for \(Int(silent))s\(serving); aborting it"))
+                    let named = "worker \(pid) (generation \(worker.generation))"
+                    actions.append(.log(.error, "\(named) silent for \(Int(silent))s\(serving); aborting it"))
                     actions.append(.signal(pid: pid, .abort))
                     worker.state = .aborting(since: now)
                 }

@@ -34,7 +34,19 @@ public enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
         case .exited(let code) where code == Self.bootFailureCode: "exit code \(code) (worker failed to boot)"
         case .exited(let code) where code == Self.appLoadFailureCode: "exit code \(code) (app failed to load)"
         case .exited(let code): "exit code \(code)"
-        case .signalled(let signal): "signal \(signal)\(signal == 9 ? " (SIGKILL)" : signal == 6 ? " (SIGABRT)" : signal == 11 ? " (SIGSEGV)" : signal == 4 ? " (SIGILL: a Swift trap)" : signal == 5 ? " (SIGTRAP: a Swift trap)" : "")"
+        case .signalled(let signal): "signal \(signal)" + Self.meaning(ofSignal: signal)
+        }
+    }
+
+    /// The name of the signals a crashed worker usually dies of, and what a Swift trap looks like.
+    private static func meaning(ofSignal signal: Int32) -> String {
+        switch signal {
+        case 9: " (SIGKILL)"
+        case 6: " (SIGABRT)"
+        case 11: " (SIGSEGV)"
+        case 4: " (SIGILL: a Swift trap)"
+        case 5: " (SIGTRAP: a Swift trap)"
+        default: ""
         }
     }
 }

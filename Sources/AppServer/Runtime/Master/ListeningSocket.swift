@@ -41,7 +41,9 @@ enum ListeningSocket {
         guard fd >= 0 else { throw ConfigValueError("bind: socket(): \(Errno(errno))") }
         var address = try unixAddress(path)
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard result == 0 else {
             let error = Errno(errno)
@@ -71,7 +73,9 @@ enum ListeningSocket {
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             withUnsafeMutableBytes(of: &address.sin_addr) { $0.copyBytes(from: bytes) }
             result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
         } else {
             var address = sockaddr_in6()
@@ -79,7 +83,9 @@ enum ListeningSocket {
             address.sin6_port = in_port_t(UInt16(port).bigEndian)
             withUnsafeMutableBytes(of: &address.sin6_addr) { $0.copyBytes(from: bytes) }
             result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
             }
         }
         guard result == 0, listen(fd, backlog) == 0 else {
@@ -109,7 +115,9 @@ enum ListeningSocket {
         guard fd >= 0, var address = try? unixAddress(path) else { return false }
         defer { close(fd) }
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         return result == 0
     }

@@ -61,7 +61,9 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
             logger.critical("\(error)")
             return 1
         }
-        logger.info("listening", metadata: ["bind": "\(ListeningSocket.localDescription(listenFD, config.bind))", "pid": "\(getpid())"])
+        logger.info(
+            "listening",
+            metadata: ["bind": "\(ListeningSocket.localDescription(listenFD, config.bind))", "pid": "\(getpid())"])
         for warning in config.warnings { logger.warning("\(warning)") }
         writePidFile()
         defer { cleanUp() }
@@ -113,7 +115,8 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
                 case .error: logger.error("\(message)")
                 }
             case .notify(let state):
-                notifier.notify(state + (state.contains("RELOADING=1") ? "\nMONOTONIC_USEC=\(monotonicMicroseconds())" : ""))
+                notifier.notify(
+                    state + (state.contains("RELOADING=1") ? "\nMONOTONIC_USEC=\(monotonicMicroseconds())" : ""))
             case .reloadConfig:
                 perform(arbiter.handle(reloadConfig()))
             case .reopenLogs:
@@ -205,7 +208,8 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
             var status: CInt = 0
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
-            let exit: WorkerExit = status & 0x7F == 0 ? .exited(code: (status >> 8) & 0xFF) : .signalled(signal: status & 0x7F)
+            let exit: WorkerExit =
+                status & 0x7F == 0 ? .exited(code: (status >> 8) & 0xFF) : .signalled(signal: status & 0x7F)
             continuation.yield(.exited(pid: pid, exit, now: now))
         }
     }

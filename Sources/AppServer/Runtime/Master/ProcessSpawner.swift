@@ -48,7 +48,9 @@ enum ProcessSpawner {
         }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else { throw SpawnError(reason: "posix_spawn \(executable): \(String(cString: strerror(result)))") }
+        guard result == 0 else {
+            throw SpawnError(reason: "posix_spawn \(executable): \(String(cString: strerror(result)))")
+        }
         return pid
     }
 

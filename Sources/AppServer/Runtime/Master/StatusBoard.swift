@@ -21,7 +21,8 @@ public final class StatusBoard: @unchecked Sendable {
 
     /// Maps the board in `descriptor` (created by `create()` in the master, inherited as fd 5 by the worker).
     public init(descriptor: CInt) throws {
-        guard let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED else {
+        guard let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED
+        else {
             throw ProcessSpawner.SpawnError(reason: "mmap status board: \(String(cString: strerror(errno)))")
         }
         base = memory
@@ -35,7 +36,9 @@ public final class StatusBoard: @unchecked Sendable {
     static func create() throws -> CInt {
         var template = Array((NSTemporaryDirectory() + "appserver-board-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw ProcessSpawner.SpawnError(reason: "status board: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw ProcessSpawner.SpawnError(reason: "status board: \(String(cString: strerror(errno)))")
+        }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
         guard ftruncate(fd, off_t(size)) == 0 else {
@@ -53,7 +56,9 @@ public final class StatusBoard: @unchecked Sendable {
 
     /// The heartbeat as the master sees it: changes only when every one of `loops` event loops has ticked.
     public func heartbeat(loops: Int) -> UInt64 {
-        (0..<max(1, min(loops, Self.loopSlots))).map { base.advanced(by: 8 * $0).assumingMemoryBound(to: UInt64.self).pointee }.min() ?? 0
+        (0..<max(1, min(loops, Self.loopSlots))).map {
+            base.advanced(by: 8 * $0).assumingMemoryBound(to: UInt64.self).pointee
+        }.min() ?? 0
     }
 
     /// What the worker is serving now, e.g. `GET /report (request id 4f2a)`; `nil` when idle.
@@ -69,7 +74,8 @@ public final class StatusBoard: @unchecked Sendable {
     /// line (or even the request id) as a string first showed in the profile.
     public func recordRequest(_ head: RequestHead) {
         requestLength.pointee = 0  // a concurrent reader sees "idle" rather than a half-written line
-        let text = UnsafeMutableRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: Self.requestCapacity)
+        let text = UnsafeMutableRawBufferPointer(
+            start: base.advanced(by: Self.requestOffset + 8), count: Self.requestCapacity)
         var written = 0
         func append(_ bytes: UnsafeRawBufferPointer) {
             let count = min(bytes.count, text.count - written)

@@ -30,7 +30,9 @@ final class Acceptor: @unchecked Sendable {  // the thread owns its state; `stop
     /// Accepts on `listenFD`, calling `handOff` with each connected descriptor (ownership passes with it).
     init(listenFD: CInt, logger: Logger, handOff: @escaping @Sendable (CInt) -> Void) throws {
         var fds: [CInt] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ProcessSpawner.SpawnError(reason: "pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&fds) == 0 else {
+            throw ProcessSpawner.SpawnError(reason: "pipe: \(String(cString: strerror(errno)))")
+        }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         self.listenFD = listenFD
         self.wakePipe = (fds[0], fds[1])

@@ -63,7 +63,9 @@ extension AppConnectionHandler {
     private func reportDropped(_ dropped: Int, of exchange: Exchange) {
         worker.logger.warning(
             "the app wrote more than its response's Content-Length; the rest was dropped",
-            metadata: ["path": "\(exchange.head.target)", "status": "\(exchange.status)", "dropped_bytes": "\(dropped)"])
+            metadata: [
+                "path": "\(exchange.head.target)", "status": "\(exchange.status)", "dropped_bytes": "\(dropped)",
+            ])
     }
 
     /// The client is still owed bytes it will never get; only closing tells it the response ended short.
@@ -81,7 +83,9 @@ extension AppConnectionHandler {
     /// Writes and flushes a body piece; the future completes when the client is keeping up.
     func writeBody(_ body: ByteBuffer, exchange id: UInt64) throws -> EventLoopFuture<Void> {
         if isClosed { throw ConnectionClosed() }
-        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else {
+            throw ResponseStateError()
+        }
         var buffer = context.channel.allocator.buffer(capacity: body.readableBytes + 16)
         encode(body, of: exchange, into: &buffer)
         let promise = context.eventLoop.makePromise(of: Void.self)
@@ -91,7 +95,9 @@ extension AppConnectionHandler {
 
     func finish(exchange id: UInt64) throws {
         if isClosed { throw ConnectionClosed() }
-        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else { throw ResponseStateError() }
+        guard let exchange = current(id), exchange.headWritten, !exchange.responseDone else {
+            throw ResponseStateError()
+        }
         var buffer = context.channel.allocator.buffer(capacity: 8)
         exchange.encoder.encodeEnd(into: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
@@ -140,7 +146,8 @@ extension AppConnectionHandler {
         let head = exchange.head
         log.append(
             AccessLogEntry(
-                remoteAddress: exchange.client, time: dates.accessLogTime(), method: head.method.rawValue, uri: head.target,
+                remoteAddress: exchange.client, time: dates.accessLogTime(), method: head.method.rawValue,
+                uri: head.target,
                 version: head.versionText, status: exchange.status, bodyBytesSent: exchange.bodyBytes,
                 referer: head.headers.first("referer"), userAgent: head.headers.first("user-agent"),
                 requestTime: Double((context.eventLoop.now - exchange.start).nanoseconds) / 1e9))

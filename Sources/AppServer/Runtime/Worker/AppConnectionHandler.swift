@@ -31,7 +31,10 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         var status = 0
         var bodyBytes = 0
 
-        init(id: UInt64, head: RequestHead, source: RequestBody.Producer.Source?, keepAlive: Bool, start: NIODeadline, client: String) {
+        init(
+            id: UInt64, head: RequestHead, source: RequestBody.Producer.Source?, keepAlive: Bool, start: NIODeadline,
+            client: String
+        ) {
             self.id = id
             self.head = head
             self.source = source
@@ -145,7 +148,9 @@ final class AppConnectionHandler: ChannelDuplexHandler {
             closeAfterWrites()
             return
         }
-        context.eventLoop.assumeIsolated().scheduleTask(in: Self.quietPeriod - min(quietFor, Self.quietPeriod) + .milliseconds(1)) {
+        context.eventLoop.assumeIsolated().scheduleTask(
+            in: Self.quietPeriod - min(quietFor, Self.quietPeriod) + .milliseconds(1)
+        ) {
             self.closeIfQuietlyIdle()
         }
     }
@@ -202,7 +207,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
                 terminateHandler: {})
             let made = RequestBody.Producer.makeSequence(
                 elementType: ByteBuffer.self, failureType: (any Error).self,
-                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false, delegate: delegate)
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8), finishOnDeinit: false,
+                delegate: delegate)
             source = made.source
             body = RequestBody(producer: made.sequence)
         }
@@ -210,15 +216,19 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         exchangeCount += 1
         let exchangeID = exchangeCount
         phase = .exchange(
-            Exchange(id: exchangeID, head: head, source: source, keepAlive: keepAlive, start: context.eventLoop.now, client: client))
+            Exchange(
+                id: exchangeID, head: head, source: source, keepAlive: keepAlive, start: context.eventLoop.now,
+                client: client))
         worker.board?.recordRequest(head)
         // Debug level: the message is built only when enabled, so the request path pays one level check.
-        worker.logger.debug("request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
+        worker.logger.debug(
+            "request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
         worker.requests.increment()
 
         let appRequest = AppRequest(lazyHead: request, clientAddress: client, scheme: scheme, body: body)
         let writer = ChannelResponseWriter(
-            handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop, exchangeID: exchangeID)
+            handler: NIOLoopBound(self, eventLoop: context.eventLoop), eventLoop: context.eventLoop,
+            exchangeID: exchangeID)
         // The connection's task starts with its first request, so a connection that never sends one costs none.
         let runner = runner ?? ExchangeRunner(app: worker.app, logger: worker.logger, executor: executor)
         self.runner = runner
@@ -255,7 +265,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         let status = error.status
         let text = "\(status.code) \(status.reason)\n"
         var buffer = context.channel.allocator.buffer(capacity: 256)
-        buffer.writeString("HTTP/1.1 \(status.code) \(status.reason)\r\nServer: appserver\r\nContent-Type: text/plain\r\n")
+        buffer.writeString(
+            "HTTP/1.1 \(status.code) \(status.reason)\r\nServer: appserver\r\nContent-Type: text/plain\r\n")
         buffer.writeString("Content-Length: \(text.utf8.count)\r\nConnection: close\r\n")
         buffer.writeImmutableBuffer(dates.dateHeaderLine())
         buffer.writeString("\r\n\(text)")
@@ -279,9 +290,10 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         phase = .closing
         idleTimer?.cancel()
         let context = self.context!
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated().whenComplete { _ in
-            context.close(promise: nil)
-        }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).assumeIsolated()
+            .whenComplete { _ in
+                context.close(promise: nil)
+            }
     }
 
     /// The connection just became idle: it closes after `keepalive` without a request.

@@ -16,7 +16,9 @@ struct ChannelResponseWriter: ResponseWriter {
     func writeBody(_ buffer: ByteBuffer) async throws {
         if eventLoop.inEventLoop { return try await handler.value.writeBody(buffer, exchange: exchangeID).get() }
         try await eventLoop.flatSubmit {
-            do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch { return eventLoop.makeFailedFuture(error) }
+            do { return try handler.value.writeBody(buffer, exchange: exchangeID) } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
         }.get()
     }
 

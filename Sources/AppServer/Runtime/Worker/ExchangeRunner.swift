@@ -74,14 +74,20 @@ final class ExchangeRunner: @unchecked Sendable {
             try await app.handle(work.request, writer: work.writer)
             try await work.writer.finishIfNeeded()
         } catch is ConnectionClosed {
-            logger.debug("client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
+            logger.debug(
+                "client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
         } catch let error as HTTPResponseError {
             logger.notice(
                 "request refused",
-                metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "status": "\(error.status.code)", "reason": "\(error.message)"])
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.path ?? "")", "status": "\(error.status.code)",
+                    "reason": "\(error.message)",
+                ])
             await work.writer.refuse(error)
         } catch {
-            logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
+            logger.error(
+                "request failed",
+                metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
             await work.writer.fail()
         }
     }

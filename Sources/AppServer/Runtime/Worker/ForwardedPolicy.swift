@@ -53,7 +53,8 @@ struct ForwardedPolicy: Sendable {
         switch name.count {
         case 9: ASCII.equalsIgnoringCase(name, "forwarded") || ASCII.equalsIgnoringCase(name, "x-real-ip")
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
-        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
+        case 16:
+            ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
         case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
         default: false
         }
@@ -88,7 +89,8 @@ struct ForwardedValues {
     mutating func note(name: UnsafeRawBufferPointer, value: @autoclosure () -> String) {
         switch name.count {
         case 9 where ASCII.equalsIgnoringCase(name, "x-real-ip"): realIP = Self.combined(realIP, value())
-        case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"): forwardedFor = Self.combined(forwardedFor, value())
+        case 15 where ASCII.equalsIgnoringCase(name, "x-forwarded-for"):
+            forwardedFor = Self.combined(forwardedFor, value())
         case 17 where ASCII.equalsIgnoringCase(name, "x-forwarded-proto"): proto = Self.combined(proto, value())
         default: break
         }

@@ -47,7 +47,9 @@ enum ParsedRequestConverter {
             }
             // Forwarded fields from a peer not in forwarded_allow never reach the app.
             if !trusted && ForwardedPolicy.isForwardedField(nameBytes) { return }
-            guard let name = CommonFieldNames.name(nameBytes) ?? HTTPField.Name(String(decoding: nameBytes, as: UTF8.self))
+            guard
+                let name = CommonFieldNames.name(nameBytes)
+                    ?? HTTPField.Name(String(decoding: nameBytes, as: UTF8.self))
             else { return }
             // An ASCII value becomes a `String` directly; HTTPField's byte initializer validates it as UTF-8 through
             // generic code that cost more than the rest of the conversion.
@@ -57,6 +59,7 @@ enum ParsedRequestConverter {
                 : HTTPField(name: name, value: valueBytes)
             fields.append(field)
         }
-        return HTTPRequest(method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
+        return HTTPRequest(
+            method: method, scheme: scheme, authority: authority, path: head.target, headerFields: fields)
     }
 }

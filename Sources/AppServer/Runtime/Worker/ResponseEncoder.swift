@@ -45,7 +45,8 @@ struct ResponseEncoder {
             }
         }
         let hasLength = appLength != nil
-        let addLength = !hasLength && bodyLength != nil && !(100..<200).contains(status) && status != 204 && status != 304
+        let addLength =
+            !hasLength && bodyLength != nil && !(100..<200).contains(status) && status != 204 && status != 304
         if hasLength || addLength || bodyless {
             framing = bodyless ? .none : .length
         } else if minorVersion == 1 {

@@ -12,4 +12,3 @@ struct ConnectionClosed: Error, CustomStringConvertible {
 struct ResponseStateError: Error, CustomStringConvertible {
     var description: String { "response already finished or head not written" }
 }
-

@@ -12,7 +12,9 @@ import Glibc
 /// A worker process: serves the inherited listening socket with the app until told to stop, ticking its
 /// heartbeat from every event loop so the master notices a blocked one.
 enum WorkerRuntime {
-    static func run(app: any HTTPApplication, config: AppServerConfig, configPath: String?, logger: Logger) async -> Int32 {
+    static func run(
+        app: any HTTPApplication, config: AppServerConfig, configPath: String?, logger: Logger
+    ) async -> Int32 {
         let environment = ProcessInfo.processInfo.environment
         let generation = Int(environment["APPSERVER_GENERATION"] ?? "1") ?? 1
         let masterPID = pid_t(environment["APPSERVER_MASTER_PID"] ?? "") ?? getppid()
@@ -49,9 +51,12 @@ enum WorkerRuntime {
         let registry = ConnectionRegistry(maxConnections: 100_000, logger: logger)
         let jitter = config.maxRequestsJitter > 0 ? Int.random(in: 0...config.maxRequestsJitter) : 0
         let context = WorkerContext(
-            app: app, forwarded: ForwardedPolicy(config.forwardedAllow), keepalive: .milliseconds(config.keepalive.milliseconds),
+            app: app, forwarded: ForwardedPolicy(config.forwardedAllow),
+            keepalive: .milliseconds(config.keepalive.milliseconds),
             logger: logger, board: board,
-            requests: RequestCounter(limit: config.maxRequests > 0 ? config.maxRequests + jitter : nil) { messages.send("retiring") },
+            requests: RequestCounter(limit: config.maxRequests > 0 ? config.maxRequests + jitter : nil) {
+                messages.send("retiring")
+            },
             limits: .init(maxURILength: 8190, maxHeaderSize: 64 * 1024, maxHeaderCount: 100), accessLogs: accessLogs)
         let acceptor: Acceptor
         do {
@@ -64,14 +69,14 @@ enum WorkerRuntime {
                         }
                     }
                     .withConnectedSocket(fd).whenComplete { result in
-                    switch result {
-                    case .success(let channel):
-                        _ = registry.admit(channel, reserved: true)
-                    case .failure(let error):
-                        registry.abandon()
-                        logger.warning("cannot set up an accepted connection: \(error)")
+                        switch result {
+                        case .success(let channel):
+                            _ = registry.admit(channel, reserved: true)
+                        case .failure(let error):
+                            registry.abandon()
+                            logger.warning("cannot set up an accepted connection: \(error)")
+                        }
                     }
-                }
             }
         } catch {
             logger.critical("cannot start accepting on fd \(ProcessSpawner.listenerFD): \(error)")
@@ -79,7 +84,8 @@ enum WorkerRuntime {
             return WorkerExit.bootFailureCode
         }
         guard fcntl(ProcessSpawner.listenerFD, F_GETFD) >= 0 else {
-            logger.critical("no listening socket inherited on fd \(ProcessSpawner.listenerFD); workers are started by the master")
+            logger.critical(
+                "no listening socket inherited on fd \(ProcessSpawner.listenerFD); workers are started by the master")
             try? await group.shutdownGracefully()
             return WorkerExit.bootFailureCode
         }
@@ -133,7 +139,8 @@ enum WorkerRuntime {
                 return first
             }
             if !drained {
-                logger.warning("graceful_timeout reached; closing remaining connections", metadata: ["open": "\(registry.count)"])
+                logger.warning(
+                    "graceful_timeout reached; closing remaining connections", metadata: ["open": "\(registry.count)"])
                 registry.closeAll()
             }
         case .fast:

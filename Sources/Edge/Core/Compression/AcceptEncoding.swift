@@ -57,7 +57,9 @@ public enum AcceptEncoding {
         return false
     }
 
-    private static func index(of character: Unicode.Scalar, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int {
+    private static func index(
+        of character: Unicode.Scalar, in bytes: UnsafeRawBufferPointer, from start: Int, to end: Int
+    ) -> Int {
         var position = start
         while position < end && bytes[position] != UInt8(ascii: character) { position += 1 }
         return position

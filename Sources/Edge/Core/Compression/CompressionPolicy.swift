@@ -66,7 +66,11 @@ public struct CompressionPolicy: Sendable {
     /// The decision for `response`, sent to a client that does (`acceptsGzip`) or does not take gzip.
     /// HTTP/1.0 clients get no compression (nginx's `gzip_http_version 1.1`): without chunked coding, a gzipped
     /// stream could only be delimited by closing the connection.
-    public func decide(_ response: CompressionCandidate, acceptsGzip: Bool, clientIsHTTP10: Bool) -> CompressionDecision {
+    public func decide(
+        _ response: CompressionCandidate,
+        acceptsGzip: Bool,
+        clientIsHTTP10: Bool
+    ) -> CompressionDecision {
         guard level > 0, isCompressible(response.mediaType) else { return .untouched }
         guard !response.isEncoded, !response.forbidsTransform else { return .untouched }
         switch response.status {

@@ -96,7 +96,8 @@ final class GzipEncoder {
 
     /// Deflates all of `input`, growing `output` while zlib has more to give.
     private static func deflate(
-        _ input: inout ByteBuffer, with compressor: ZlibCompressor, flush: CompressNIOFlush, into output: inout ByteBuffer
+        _ input: inout ByteBuffer, with compressor: ZlibCompressor, flush: CompressNIOFlush,
+        into output: inout ByteBuffer
     ) throws {
         for _ in 0..<64 {
             output.reserveCapacity(minimumWritableBytes: compressor.maxSize(from: input) + 1024)

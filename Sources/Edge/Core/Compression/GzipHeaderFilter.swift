@@ -1,11 +1,11 @@
+import NIOCore
+import Shared
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import NIOCore
-import Shared
 
 /// The header half of compression: rewrites encoded header lines (`Name: value\r\n` each) for a decision.
 ///

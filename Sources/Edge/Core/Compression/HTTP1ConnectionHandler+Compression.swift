@@ -18,7 +18,8 @@ extension HTTP1ConnectionHandler {
         var candidate = CompressionCandidate(
             status: response.status.code, mediaType: representation.mediaType, length: representation.length)
         candidate.isPartial = response.status == .partialContent
-        let decision = settings.compression.decide(candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
+        let decision = settings.compression.decide(
+            candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         guard decision != .untouched else { return }
         // A small cached file: the answer made for an earlier request is kept with it.
         let slot: OpenFileCache.FilteredSlot = decision == .gzip ? \.gzipped : \.varied
@@ -32,7 +33,9 @@ extension HTTP1ConnectionHandler {
         GzipHeaderFilter.rewrite(response.head, for: decision, into: &head)
         guard decision == .gzip, response.status == .ok else {
             if let wholeFile, let body = wholeFile.contents {
-                keep(CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
+                keep(
+                    CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile,
+                    answering: &response)
             } else {
                 response.head = head
             }
@@ -76,7 +79,8 @@ extension HTTP1ConnectionHandler {
                 response.head = head
                 return
             }
-            keep(CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
+            keep(
+                CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
             sendUncompressed(&response)
@@ -107,17 +111,23 @@ extension HTTP1ConnectionHandler {
     }
 
     /// The compression decision for a proxied response.
-    func compressionDecision(for upstream: ResponseHead, request: RequestHead, facts: RequestHeaderFacts?) -> CompressionDecision {
+    func compressionDecision(
+        for upstream: ResponseHead, request: RequestHead, facts: RequestHeaderFacts?
+    ) -> CompressionDecision {
         guard settings.compression.level > 0 else { return .untouched }
         var length: Int?
         if case .length(let known) = upstream.bodyFraming { length = known }
-        var candidate = CompressionCandidate(status: upstream.status, mediaType: upstream.headers.first("content-type"), length: length)
+        var candidate = CompressionCandidate(
+            status: upstream.status, mediaType: upstream.headers.first("content-type"), length: length)
         if let encoding = upstream.headers.first("content-encoding") {
             candidate.isEncoded = encoding.trimmedOfWhitespace().lowercased() != "identity"
         }
-        candidate.forbidsTransform = upstream.headers.all("cache-control").contains { $0.lowercased().contains("no-transform") }
+        candidate.forbidsTransform = upstream.headers.all("cache-control").contains {
+            $0.lowercased().contains("no-transform")
+        }
         candidate.isPartial = upstream.headers.first("content-range") != nil
         let acceptsGzip = facts?.acceptsGzip ?? AcceptEncoding.allowsGzip(request.headers.first("accept-encoding"))
-        return settings.compression.decide(candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
+        return settings.compression.decide(
+            candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
     }
 }

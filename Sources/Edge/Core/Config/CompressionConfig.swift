@@ -36,10 +36,12 @@ extension CompressionConfig: Decodable {
         types = container.value(.types, default: types, decoder)
         precompressed = container.value(.precompressed, default: precompressed, decoder)
         if !(0...9).contains(gzipLevel) {
-            decoder.diagnostics.record("must be 0 (off) to 9, not \(gzipLevel)", at: decoder.codingPath + [Keys.gzipLevel])
+            decoder.diagnostics.record(
+                "must be 0 (off) to 9, not \(gzipLevel)", at: decoder.codingPath + [Keys.gzipLevel])
         }
         for type in types where !type.contains("/") || type.contains(";") {
-            decoder.diagnostics.record("'\(type)' is not a media type like text/html", at: decoder.codingPath + [Keys.types])
+            decoder.diagnostics.record(
+                "'\(type)' is not a media type like text/html", at: decoder.codingPath + [Keys.types])
         }
     }
 }

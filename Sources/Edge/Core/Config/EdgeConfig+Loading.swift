@@ -20,7 +20,9 @@ extension EdgeConfig {
         accessLog = accessLog.resolved(relativeTo: configFile)
         for (name, upstream) in upstreams {
             upstreams[name]!.servers = upstream.servers.map { server in
-                if case .unix(let socketPath) = server { return .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile)) }
+                if case .unix(let socketPath) = server {
+                    return .unix(path: ConfigFile.resolve(socketPath, relativeTo: configFile))
+                }
                 return server
             }
         }
@@ -31,7 +33,8 @@ extension EdgeConfig {
             guard let pairs = listen[index].tls?.certificates else { continue }
             listen[index].tls?.certificates = pairs.map { pair in
                 CertificatePairConfig(
-                    cert: ConfigFile.resolve(pair.cert, relativeTo: configFile), key: ConfigFile.resolve(pair.key, relativeTo: configFile))
+                    cert: ConfigFile.resolve(pair.cert, relativeTo: configFile),
+                    key: ConfigFile.resolve(pair.key, relativeTo: configFile))
             }
         }
     }
@@ -43,7 +46,8 @@ extension EdgeConfig {
         }
         var seenAddresses: Set<BindAddress> = []
         // Port 0 asks the kernel for a free port each time, so several such entries do not collide.
-        for (index, entry) in listen.enumerated() where entry.address.port != 0 && !seenAddresses.insert(entry.address).inserted {
+        for (index, entry) in listen.enumerated()
+        where entry.address.port != 0 && !seenAddresses.insert(entry.address).inserted {
             diagnostics.record("address \(entry.address) is listed twice", keyPath: "listen[\(index)].address")
         }
         validateTLS(into: diagnostics)
@@ -54,7 +58,8 @@ extension EdgeConfig {
             }
             if let upstream = route.upstream {
                 if upstreams[upstream] == nil {
-                    diagnostics.record("no upstream named '\(upstream)' in upstreams", keyPath: "routes[\(index)].upstream")
+                    diagnostics.record(
+                        "no upstream named '\(upstream)' in upstreams", keyPath: "routes[\(index)].upstream")
                 }
             } else {
                 Self.validateDirectory(route.dir, keyPath: "routes[\(index)].dir", into: diagnostics)
@@ -69,7 +74,8 @@ extension EdgeConfig {
     private func validateTLS(into diagnostics: ConfigDiagnostics) {
         for (index, entry) in listen.enumerated() {
             if entry.redirectToHTTPS && !listen.contains(where: { $0.tls != nil }) {
-                diagnostics.record("needs a listener with tls to redirect to", keyPath: "listen[\(index)].redirect_to_https")
+                diagnostics.record(
+                    "needs a listener with tls to redirect to", keyPath: "listen[\(index)].redirect_to_https")
             }
             guard let tls = entry.tls else { continue }
             if case .unix = entry.address {
@@ -110,7 +116,8 @@ extension EdgeConfig {
         }
         let parent = (path as NSString).deletingLastPathComponent
         if access(parent, W_OK | X_OK) != 0 {
-            diagnostics.record("cannot create \(path): directory \(parent) is missing or not writable", keyPath: keyPath)
+            diagnostics.record(
+                "cannot create \(path): directory \(parent) is missing or not writable", keyPath: keyPath)
         }
     }
 }

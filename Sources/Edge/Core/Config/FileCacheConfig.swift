@@ -20,7 +20,8 @@ extension FileCacheConfig: Decodable {
         guard let container = decoder.strictContainer(keyedBy: Keys.self) else { return }
         revalidate = container.value(.revalidate, default: revalidate, decoder)
         if revalidate > .seconds(60) {
-            decoder.diagnostics.record("at most 60s, so replaced files show within a minute", at: decoder.codingPath + [Keys.revalidate])
+            decoder.diagnostics.record(
+                "at most 60s, so replaced files show within a minute", at: decoder.codingPath + [Keys.revalidate])
         }
     }
 }

@@ -33,7 +33,8 @@ extension RouteConfig: Decodable {
         if let prefix: String = container.required(.prefix, decoder) {
             self.prefix = prefix
             if !prefix.hasPrefix("/") {
-                decoder.diagnostics.record("must start with '/', not '\(prefix)'", at: decoder.codingPath + [Keys.prefix])
+                decoder.diagnostics.record(
+                    "must start with '/', not '\(prefix)'", at: decoder.codingPath + [Keys.prefix])
             }
         }
         upstream = container.value(.upstream, default: nil, decoder)

@@ -43,7 +43,8 @@ public enum TLSProtocol: String, Sendable, Hashable, Comparable, Decodable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = TLSProtocol(rawValue: text) else {
-            throw ConfigValueError("unknown TLS version '\(text)' (expected TLSv1.2 or TLSv1.3; older versions are not offered)")
+            throw ConfigValueError(
+                "unknown TLS version '\(text)' (expected TLSv1.2 or TLSv1.3; older versions are not offered)")
         }
         self = value
     }
@@ -65,7 +66,8 @@ extension TLSConfig: Decodable {
             decoder.diagnostics.record("needs at least one cert/key pair", at: decoder.codingPath + [Keys.certificates])
         }
         if protocols.isEmpty {
-            decoder.diagnostics.record("needs at least one of TLSv1.2, TLSv1.3", at: decoder.codingPath + [Keys.protocols])
+            decoder.diagnostics.record(
+                "needs at least one of TLSv1.2, TLSv1.3", at: decoder.codingPath + [Keys.protocols])
         }
         if hsts < 0 {
             decoder.diagnostics.record("must be 0 (off) or a number of seconds", at: decoder.codingPath + [Keys.hsts])

@@ -76,7 +76,9 @@ extension RealIPConfig: Decodable {
             if let cidr = CIDR(text) {
                 trusted.append(cidr)
             } else {
-                decoder.diagnostics.record("invalid address range '\(text)'", at: decoder.codingPath + [Keys.trusted, AnyCodingKey(intValue: index)])
+                decoder.diagnostics.record(
+                    "invalid address range '\(text)'",
+                    at: decoder.codingPath + [Keys.trusted, AnyCodingKey(intValue: index)])
             }
         }
         header = container.value(.header, default: header, decoder)

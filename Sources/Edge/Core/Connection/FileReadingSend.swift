@@ -52,7 +52,8 @@ final class FileReadingSend {
     func nextPiece(allocator: ByteBufferAllocator) throws -> ByteBuffer {
         let chunk = try readChunk(allocator: allocator)
         guard let encoder else { return chunk }
-        return allRead ? try encoder.finish(chunk, allocator: allocator) : try encoder.chunk(chunk, allocator: allocator)
+        return allRead
+            ? try encoder.finish(chunk, allocator: allocator) : try encoder.chunk(chunk, allocator: allocator)
     }
 
     private func readChunk(allocator: ByteBufferAllocator) throws -> ByteBuffer {

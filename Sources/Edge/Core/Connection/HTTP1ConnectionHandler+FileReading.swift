@@ -48,7 +48,8 @@ extension HTTP1ConnectionHandler {
             } catch {
                 // The head promised a body we can no longer deliver: only closing tells the client.
                 settings.logger.error(
-                    "cannot send the rest of a file; closing", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+                    "cannot send the rest of a file; closing",
+                    metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
                 send.close()
                 fileSend = nil
                 context.close(promise: nil)

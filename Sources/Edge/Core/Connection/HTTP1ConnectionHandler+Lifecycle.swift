@@ -88,8 +88,9 @@ extension HTTP1ConnectionHandler {
             if send408 {
                 let what = timeout == .body ? "request body not received in time" : "request head not received in time"
                 settings.logger.info("\(what)", metadata: ["client": "\(remoteAddress)"])
-                write(.simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
-                      logAs: (request?.head, request?.start ?? headStart ?? context.eventLoop.now), context: context)
+                write(
+                    .simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
+                    logAs: (request?.head, request?.start ?? headStart ?? context.eventLoop.now), context: context)
             }
             perform(action, context: context)
             flushIfNeeded(context: context)

@@ -9,7 +9,9 @@ extension HTTP1ConnectionHandler {
     /// Opens the file `outcome` sends from disk, if it does. A file that changed since it was looked up is looked up
     /// once more (the cache notices then); a file that cannot be opened for another reason (out of descriptors) gets
     /// 500, never a 404 that a CDN would keep.
-    private func openFile(of outcome: inout StaticSite.Outcome, secondLookFor head: RequestHead, facts: RequestHeaderFacts) -> OpenDescriptor? {
+    private func openFile(
+        of outcome: inout StaticSite.Outcome, secondLookFor head: RequestHead, facts: RequestHeaderFacts
+    ) -> OpenDescriptor? {
         for look in 1...2 {
             guard case .file(let path, let identity, _, _) = outcome.response.body else { return nil }
             switch resources.descriptors.descriptor(for: path, identity: identity) {
@@ -17,10 +19,12 @@ extension HTTP1ConnectionHandler {
                 return opened
             case .failure(.failed(let error)):
                 let status = HTTPStatus.internalServerError
-                outcome = StaticSite.Outcome(response: .simple(status, omitBody: head.method == .HEAD), failure: "\(path): \(error)")
+                outcome = StaticSite.Outcome(
+                    response: .simple(status, omitBody: head.method == .HEAD), failure: "\(path): \(error)")
                 return nil
             case .failure(.changed) where look == 1:
-                outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+                outcome = settings.site.respond(
+                    method: head.method, uri: head.target, facts: facts, cache: resources.files)
                 compress(&outcome.response, request: head, facts: facts)
             case .failure(.changed):
                 outcome.response = .simple(.notFound, omitBody: head.method == .HEAD)
@@ -39,16 +43,19 @@ extension HTTP1ConnectionHandler {
         } else if let redirect = listener.httpsRedirect {
             response = redirectResponse(redirect, head: head, facts: facts)
         } else {
-            var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+            var outcome = settings.site.respond(
+                method: head.method, uri: head.target, facts: facts, cache: resources.files)
             compress(&outcome.response, request: head, facts: facts)
             descriptor = openFile(of: &outcome, secondLookFor: head, facts: facts)
             if let refusal = outcome.refusal {
                 settings.logger.warning(
-                    "refused request", metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(refusal)"])
+                    "refused request",
+                    metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(refusal)"])
             }
             if let failure = outcome.failure {
                 settings.logger.error(
-                    "cannot serve file", metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(failure)"])
+                    "cannot serve file",
+                    metadata: ["client": "\(remoteAddress)", "uri": "\(head.target)", "reason": "\(failure)"])
             }
             response = outcome.response
         }
@@ -62,7 +69,8 @@ extension HTTP1ConnectionHandler {
 
     func checkLimits(_ head: RequestHead, _ facts: RequestHeaderFacts) -> Response? {
         if head.minorVersion == 1 && facts.hostCount != 1 {
-            settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(remoteAddress)"])
+            settings.logger.info(
+                "HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(remoteAddress)"])
             return .simple(.badRequest, closesConnection: true)
         }
         return nil

@@ -173,7 +173,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let malformed = error as? MalformedRequestError {
-            settings.logger.info("malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(malformed)", "status": "400"])
+            settings.logger.info(
+                "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(malformed)", "status": "400"])
             requestWasMalformed = true
         } else {
             // Resets and the like: nothing to answer, nobody to answer to.
@@ -184,10 +185,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     private func refuseMalformedRequest(_ error: HTTP1ParseError, context: ChannelHandlerContext) {
         settings.logger.info(
-            "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
+            "malformed request",
+            metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
         let start = request?.start ?? headStart ?? context.eventLoop.now
         write(
-            .simple(error.status, closesConnection: true), keepAlive: false, http10: false, logAs: (request?.head, start),
+            .simple(error.status, closesConnection: true), keepAlive: false, http10: false,
+            logAs: (request?.head, start),
             context: context, refusedLine: request == nil ? parser.refusedRequestLine() : nil)
         perform(state.protocolError(), context: context)
         flushIfNeeded(context: context)
@@ -254,7 +257,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             entry.map(resources.accessLog.append)
             return
         }
-        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
+        var head = context.channel.allocator.buffer(
+            capacity: response.head.readableBytes + 96 + inlineBodySize(response.body))
         head.writeImmutableBuffer(response.head)
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
         if let hsts = listener.hstsHeaderLine { head.writeImmutableBuffer(hsts) }

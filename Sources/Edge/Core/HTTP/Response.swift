@@ -42,7 +42,8 @@ public struct Response {
 
     /// A short plain-text error or redirect response: `404 Not Found\n`.
     public static func simple(
-        _ status: HTTPStatus, headers: [(name: String, value: String)] = [], closesConnection: Bool = false, omitBody: Bool = false
+        _ status: HTTPStatus, headers: [(name: String, value: String)] = [], closesConnection: Bool = false,
+        omitBody: Bool = false
     ) -> Response {
         let text = "\(status.code) \(status.reason)\n"
         var head = ByteBuffer()

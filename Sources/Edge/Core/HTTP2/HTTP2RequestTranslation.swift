@@ -60,7 +60,8 @@ enum HTTP2RequestTranslation {
             lines.append(value)
             lines.append("\r\n")
         }
-        guard let method, let path, scheme != nil, method != "CONNECT", path.first == "/" || (method == "OPTIONS" && path == "*")
+        guard let method, let path, scheme != nil, method != "CONNECT",
+            path.first == "/" || (method == "OPTIONS" && path == "*")
         else { return nil }
         var text = method
         text.reserveCapacity(method.utf8.count + path.utf8.count + lines.utf8.count + 64)

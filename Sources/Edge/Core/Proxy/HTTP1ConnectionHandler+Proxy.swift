@@ -47,13 +47,18 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
         if case .length(let length) = head.bodyFraming, length > settings.maxBodySize {
             // Refused before any body byte is read or anything is sent upstream; the connection closes after.
-            settings.logger.info("request body too large", metadata: ["client": "\(remoteAddress)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)"])
+            settings.logger.info(
+                "request body too large",
+                metadata: [
+                    "client": "\(remoteAddress)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)",
+                ])
             finishWithoutProxy(.simple(.payloadTooLarge, closesConnection: true), head: head, context: context)
             return
         }
         // Framing first: most requests have no body, and then no field needs looking up.
         if head.bodyFraming != .none && head.headers.first("expect")?.lowercased() == "100-continue" {
-            context.write(wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
+            context.write(
+                wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
             needsFlush = true
         }
         let client = ProxyHeaders.clientFacts(
@@ -86,7 +91,9 @@ extension HTTP1ConnectionHandler: ProxyClient {
         state.bodyBytes += body.readableBytes
         if state.bodyBytes > settings.maxBodySize {
             // A chunked body grew past the limit: the upstream never gets more than this.
-            settings.logger.info("request body too large while streaming", metadata: ["client": "\(remoteAddress)", "max_body_size": "\(settings.maxBodySize)"])
+            settings.logger.info(
+                "request body too large while streaming",
+                metadata: ["client": "\(remoteAddress)", "max_body_size": "\(settings.maxBodySize)"])
             state.exchange.cancel()
             proxyFailed(.payloadTooLarge, cause: "request body exceeded max_body_size")
             return
@@ -130,7 +137,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
         }
         let compressing = state.gzip != nil
         state.chunked = (unknownLength || compressing) && request.head.minorVersion == 1
-        state.keepAlive = self.state.willKeepAlive(responseClosesConnection: unknownLength && request.head.minorVersion == 0)
+        state.keepAlive = self.state.willKeepAlive(
+            responseClosesConnection: unknownLength && request.head.minorVersion == 0)
         var bytes = HeadBytes(capacity: upstreamHead.headers.byteCount + 320)
         bytes.append("HTTP/1.1 ")
         bytes.append(decimal: upstreamHead.status)
@@ -278,7 +286,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
         state.gzip = nil
         let metadata: Logger.Metadata = [
             "upstream": "\(state.exchange.upstream)", "server": "\(state.exchange.server.map(\.description) ?? "-")",
-            "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)", "client": "\(remoteAddress)",
+            "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)",
+            "client": "\(remoteAddress)",
         ]
         // A client that stalls is routine on the internet (nginx says it at info too); a failing upstream is not.
         if clientsFault {
@@ -295,7 +304,8 @@ extension HTTP1ConnectionHandler: ProxyClient {
             context.close(promise: nil)
             return
         }
-        var response = Response.simple(status, headers: [("X-Request-ID", state.requestID)], closesConnection: !state.requestEnded)
+        var response = Response.simple(
+            status, headers: [("X-Request-ID", state.requestID)], closesConnection: !state.requestEnded)
         lingerBeforeClose = !state.requestEnded
         response.closesConnection = response.closesConnection || status == .payloadTooLarge
         let keepAlive = self.state.willKeepAlive(responseClosesConnection: response.closesConnection)
@@ -327,9 +337,10 @@ extension HTTP1ConnectionHandler: ProxyClient {
 
     /// The access log line of a proxied request, with the upstream's fields.
     private func logProxied(_ state: ProxyState, status: Int, now: NIODeadline) {
-        guard resources.accessLog.isEnabled, var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: status, reason: ""),
-            facts: state.facts, start: request?.start ?? now, now: now, clientAddress: state.clientAddress)
+        guard resources.accessLog.isEnabled,
+            var entry = accessLogEntry(
+                for: request?.head, status: HTTPStatus(code: status, reason: ""),
+                facts: state.facts, start: request?.start ?? now, now: now, clientAddress: state.clientAddress)
         else { return }
         entry.bodyBytesSent = state.responseBytes
         entry.upstream = .init(

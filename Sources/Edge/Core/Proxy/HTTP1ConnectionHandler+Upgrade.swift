@@ -19,11 +19,13 @@ extension HTTP1ConnectionHandler {
         head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
         head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-        if resources.accessLog.isEnabled, var entry = accessLogEntry(
-            for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: state.facts,
-            start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
+        if resources.accessLog.isEnabled,
+            var entry = accessLogEntry(
+                for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: state.facts,
+                start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
         {
-            entry.upstream = .init(address: upstream.server.description, status: 101, seconds: state.exchange.upstreamSeconds)
+            entry.upstream = .init(
+                address: upstream.server.description, status: 101, seconds: state.exchange.upstreamSeconds)
             entry.requestID = state.requestID
             resources.accessLog.append(entry)
         }
@@ -59,7 +61,8 @@ extension HTTP1ConnectionHandler {
             clientSide.forwardToPartner(parser.takeUnparsedBytes())
             context.pipeline.syncOperations.removeHandler(self, promise: nil)
         } catch {
-            settings.logger.error("cannot set up the upgrade tunnel", metadata: ["error": "\(error)", "request_id": "\(requestID)"])
+            settings.logger.error(
+                "cannot set up the upgrade tunnel", metadata: ["error": "\(error)", "request_id": "\(requestID)"])
             upstream.channel.close(promise: nil)
             context.close(promise: nil)
         }

@@ -103,7 +103,11 @@ final class ProxyExchange: UpstreamListener {
         }
         pool.connect(server) { [self] result in
             guard phase != .done else {
-                if case .success(let connection) = result { pool.release(connection, reusable: true) } else { pool.abandon(server) }
+                if case .success(let connection) = result {
+                    pool.release(connection, reusable: true)
+                } else {
+                    pool.abandon(server)
+                }
                 return
             }
             switch result {
@@ -202,7 +206,9 @@ final class ProxyExchange: UpstreamListener {
 
     func clientEnd() {
         clientEnded = true
-        guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else { return }
+        guard phase == .awaitingResponse || phase == .streamingResponse, let channel = connection?.channel else {
+            return
+        }
         if request.chunkedBody { channel.writeAndFlush(ByteBuffer(string: "0\r\n\r\n"), promise: nil) }
         startResponseTimer()
     }
@@ -269,10 +275,13 @@ final class ProxyExchange: UpstreamListener {
     /// The client got the response the upstream framed; what came after it is dropped with the connection (nginx:
     /// "upstream sent more data than specified").
     private func warnAboutSurplus(_ connection: UpstreamConnection) {
-        logger.warning("upstream sent more than its response; closing the connection instead of reusing it", metadata: [
-            "upstream": "\(upstream)", "server": "\(connection.server)", "surplus_bytes": "\(connection.surplusBytes)",
-            "request_id": "\(requestID)",
-        ])
+        logger.warning(
+            "upstream sent more than its response; closing the connection instead of reusing it",
+            metadata: [
+                "upstream": "\(upstream)", "server": "\(connection.server)",
+                "surplus_bytes": "\(connection.surplusBytes)",
+                "request_id": "\(requestID)",
+            ])
     }
 
     func upstreamReadComplete() {
@@ -288,7 +297,8 @@ final class ProxyExchange: UpstreamListener {
     func upstreamClosed(error: (any Error)?) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
         let malformed = error is HTTP1ParseError
-        let cause = malformed ? "malformed response (\(error!))" : error.map { "\($0)" } ?? "upstream closed the connection"
+        let cause =
+            malformed ? "malformed response (\(error!))" : error.map { "\($0)" } ?? "upstream closed the connection"
         // A malformed response proves the request reached the app: never retried.
         if phase == .awaitingResponse, reused, !malformed, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {
             // A pooled connection the upstream had closed while idle: the request never reached the app.
@@ -298,7 +308,8 @@ final class ProxyExchange: UpstreamListener {
             start()
             return
         }
-        finishWithFailure(.badGateway, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
+        finishWithFailure(
+            .badGateway, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
     }
 
     private func finishWithFailure(_ status: HTTPStatus, cause: String) {

@@ -165,7 +165,9 @@ public enum ProxyHeaders {
         }
     }
 
-    private static func writeField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into bytes: inout HeadBytes) {
+    private static func writeField(
+        _ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into bytes: inout HeadBytes
+    ) {
         bytes.append(name)
         bytes.append(": ")
         bytes.append(value)
@@ -190,7 +192,8 @@ public enum ProxyHeaders {
         case 9: ASCII.equalsIgnoringCase(name, "x-real-ip") || ASCII.equalsIgnoringCase(name, "forwarded")
         case 12: ASCII.equalsIgnoringCase(name, "x-request-id")
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
-        case 16: ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
+        case 16:
+            ASCII.equalsIgnoringCase(name, "x-forwarded-host") || ASCII.equalsIgnoringCase(name, "x-forwarded-port")
         case 17: ASCII.equalsIgnoringCase(name, "x-forwarded-proto")
         default: false
         }

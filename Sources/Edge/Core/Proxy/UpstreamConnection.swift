@@ -167,7 +167,11 @@ final class UpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         if let listener {
             // A body delimited by the close ends here; anything else cut short is an error.
             do {
-                if let end = try parser.connectionClosed() { listener.upstreamReceived(end) } else { listener.upstreamClosed(error: nil) }
+                if let end = try parser.connectionClosed() {
+                    listener.upstreamReceived(end)
+                } else {
+                    listener.upstreamClosed(error: nil)
+                }
             } catch {
                 listener.upstreamClosed(error: error)
             }

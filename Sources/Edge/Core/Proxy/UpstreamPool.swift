@@ -39,9 +39,15 @@ final class UpstreamPool {
     static let failTimeout = TimeAmount.seconds(10)
 
     init(eventLoop: any EventLoop, upstreams: [String: UpstreamConfig], connectTimeout: TimeAmount, logger: Logger) {
-        self.groups = Dictionary(uniqueKeysWithValues: upstreams.map { name, config in
-            (name, config.servers.map { PooledServer(UpstreamServer(upstream: name, address: $0), keepalive: config.keepalive) })
-        })
+        self.groups = Dictionary(
+            uniqueKeysWithValues: upstreams.map { name, config in
+                (
+                    name,
+                    config.servers.map {
+                        PooledServer(UpstreamServer(upstream: name, address: $0), keepalive: config.keepalive)
+                    }
+                )
+            })
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.logger = logger
@@ -89,7 +95,8 @@ final class UpstreamPool {
             .connectTimeout(connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UpstreamConnection(channel: channel, pooled: pooled.value))
+                    try channel.pipeline.syncOperations.addHandler(
+                        UpstreamConnection(channel: channel, pooled: pooled.value))
                 }
             }
         let connected: EventLoopFuture<any Channel>
@@ -98,9 +105,10 @@ final class UpstreamPool {
         case .tcp(let host, let port): connected = bootstrap.connect(host: host, port: port)
         }
         connected.assumeIsolated().whenComplete { result in
-            completion(result.flatMap { channel in
-                Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
-            })
+            completion(
+                result.flatMap { channel in
+                    Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
+                })
         }
     }
 
@@ -132,10 +140,12 @@ final class UpstreamPool {
     func connectFailed(_ server: PooledServer, reason: String) {
         server.active -= 1
         if server.downUntil <= eventLoop.now {
-            logger.warning("cannot connect to upstream server; skipping it for a while", metadata: [
-                "upstream": "\(server.server.upstream)", "server": "\(server.server)", "cause": "\(reason)",
-                "skip": "\(Self.failTimeout.nanoseconds / 1_000_000_000)s",
-            ])
+            logger.warning(
+                "cannot connect to upstream server; skipping it for a while",
+                metadata: [
+                    "upstream": "\(server.server.upstream)", "server": "\(server.server)", "cause": "\(reason)",
+                    "skip": "\(Self.failTimeout.nanoseconds / 1_000_000_000)s",
+                ])
         }
         server.downUntil = eventLoop.now + Self.failTimeout
     }

@@ -13,25 +13,29 @@ enum ConnectionPipeline {
         let settings = generation.settings
         let sync = channel.pipeline.syncOperations
         guard let tls = listener.tls else {
-            try sync.addHandler(HTTP1ConnectionHandler(settings: settings, resources: resources, listener: listener.role))
+            try sync.addHandler(
+                HTTP1ConnectionHandler(settings: settings, resources: resources, listener: listener.role))
             return
         }
-        let sni = ByteToMessageHandler(SNIHandler { result in
-            let serverName: String? = if case .hostname(let name) = result { name } else { nil }
-            return channel.eventLoop.makeCompletedFuture {
-                let sync = channel.pipeline.syncOperations
-                // In the SNI parser's place, so the ClientHello it held back reaches TLS next.
-                let parser = try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)
-                try sync.addHandler(NIOSSLServerHandler(context: tls.context(forServerName: serverName)), position: .after(parser))
-            }
-        })
+        let sni = ByteToMessageHandler(
+            SNIHandler { result in
+                let serverName: String? = if case .hostname(let name) = result { name } else { nil }
+                return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    // In the SNI parser's place, so the ClientHello it held back reaches TLS next.
+                    let parser = try sync.handler(type: ByteToMessageHandler<SNIHandler>.self)
+                    try sync.addHandler(
+                        NIOSSLServerHandler(context: tls.context(forServerName: serverName)), position: .after(parser))
+                }
+            })
         let alpn = ApplicationProtocolNegotiationHandler { result, channel in
             channel.eventLoop.makeCompletedFuture {
                 if case .negotiated("h2") = result {
                     try configureHTTP2(channel, generation: generation, role: listener.role)
                 } else {
                     try channel.pipeline.syncOperations.addHandler(
-                        HTTP1ConnectionHandler(settings: settings, resources: resources, transport: .tls, listener: listener.role))
+                        HTTP1ConnectionHandler(
+                            settings: settings, resources: resources, transport: .tls, listener: listener.role))
                 }
             }
         }
@@ -40,12 +44,17 @@ enum ConnectionPipeline {
 
     /// HTTP/2 settings a browser or h2load sees: streams as nginx's `http2_max_concurrent_streams`, a larger window
     /// than the 64 KiB default so uploads and large files are not throttled by round trips.
-    private static func configureHTTP2(_ channel: any Channel, generation: ServingGeneration, role: ListenerRole) throws {
+    private static func configureHTTP2(
+        _ channel: any Channel,
+        generation: ServingGeneration,
+        role: ListenerRole
+    ) throws {
         let settings = generation.settings
         // Idle connections close after the keep-alive timeout; a graceful stop sends GOAWAY and lets streams finish.
         let management = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: settings.keepaliveTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+            configuration: .init(maxIdleTime: settings.keepaliveTimeout, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+        )
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),
@@ -66,12 +75,15 @@ enum ConnectionPipeline {
                 let resources = generation.resources.forLoop(streamChannel.eventLoop)
                 try streamChannel.pipeline.syncOperations.addHandlers(
                     HTTP2StreamBridge(),
-                    HTTP1ConnectionHandler(settings: settings, resources: resources, transport: .http2Stream, listener: role))
+                    HTTP1ConnectionHandler(
+                        settings: settings, resources: resources, transport: .http2Stream, listener: role))
             }
         }
         try sync.addHandler(management)
         // Between the HTTP/2 handler and the manager, to see the frames the manager writes.
-        try sync.addHandler(GoAwayDeadlineHandler(grace: max(settings.keepaliveTimeout, settings.shutdownTimeout)), position: .before(management))
+        try sync.addHandler(
+            GoAwayDeadlineHandler(grace: max(settings.keepaliveTimeout, settings.shutdownTimeout)),
+            position: .before(management))
         try sync.addHandler(ActivationReplayHandler(), position: .before(management))
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Shared
 import UnixSignals
 
@@ -6,7 +7,9 @@ import UnixSignals
 public enum EdgeRunner {
     /// Starts the server, reports readiness (log line and systemd `READY=1`), then handles signals:
     /// TERM stops gracefully, INT and QUIT stop fast, USR1 reopens the access log.
-    public static func run(config: EdgeConfig, configPath: String, logger: Logger, environment: [String: String]) async throws {
+    public static func run(
+        config: EdgeConfig, configPath: String, logger: Logger, environment: [String: String]
+    ) async throws {
         let notifier = SystemdNotifier(environment: environment)
         // Trap signals before binding so a TERM that arrives during start-up is not lost to the default handler.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup, .sigusr1)
@@ -14,13 +17,19 @@ public enum EdgeRunner {
         for (address, entry) in zip(server.boundAddresses, config.listen) {
             logger.info("listening on \(entry.tls == nil ? "http" : "https")://\(address.displayForm)")
         }
-        logger.info("ready", metadata: ["config": "\(configPath)", "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))"])
+        logger.info(
+            "ready",
+            metadata: [
+                "config": "\(configPath)",
+                "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))",
+            ])
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
 
         for await signal in signals {
             switch signal {
             case .sigterm:
-                logger.info("TERM received: finishing in-flight requests", metadata: ["timeout": "\(config.timeouts.shutdown)"])
+                logger.info(
+                    "TERM received: finishing in-flight requests", metadata: ["timeout": "\(config.timeouts.shutdown)"])
                 notifier.notify("STOPPING=1")
                 await server.stopGracefully()
                 logger.info("stopped")
@@ -54,7 +63,8 @@ extension EdgeRunner {
             try server.reload(config)
             logger.info("HUP: configuration reloaded; new connections use it", metadata: ["config": "\(configPath)"])
         } catch let problems as ConfigProblems {
-            logger.error("HUP: configuration refused, keeping the running one: \(problems.problems.map(\.description).joined(separator: "; "))")
+            let reasons = problems.problems.map(\.description).joined(separator: "; ")
+            logger.error("HUP: configuration refused, keeping the running one: \(reasons)")
         } catch {
             logger.error("HUP: configuration refused, keeping the running one: \(error)")
         }
@@ -66,8 +76,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-
-import NIOCore
 
 extension SocketAddress {
     /// `127.0.0.1:8080`, `[::1]:8080` or `unix:/path`.

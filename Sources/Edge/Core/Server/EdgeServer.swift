@@ -58,8 +58,10 @@ public final class EdgeServer: Sendable {
         return try PerLoopResources(group: group) {
             // Runs on the loop it creates resources for: the pool must never be touched from another thread.
             let loop = MultiThreadedEventLoopGroup.currentEventLoop!
-            let pool = upstreams.isEmpty
-                ? nil : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
+            let pool =
+                upstreams.isEmpty
+                ? nil
+                : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
             return LoopResources(
                 eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate),
                 accessLog: accessLogs.forLoop(loop), upstreams: pool, gzipLevel: config.compression.gzipLevel)
@@ -83,14 +85,17 @@ public final class EdgeServer: Sendable {
                 resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
                 listeners: ListenerSetup.make(for: config.listen, certificates: certificates, boundPorts: []))
             if generation.listeners.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
-                logger.warning("could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
+                logger.warning(
+                    "could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
             }
             let current = NIOLockedValueBox(generation)
             let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)
             var listeners: [any Channel] = []
             do {
                 for (index, listen) in config.listen.enumerated() {
-                    listeners.append(try await bind(listen, index: index, group: group, registry: registry, current: current, logger: logger))
+                    listeners.append(
+                        try await bind(
+                            listen, index: index, group: group, registry: registry, current: current, logger: logger))
                 }
                 // Redirects name the https listener's real port, known only now when the config said port 0.
                 let redirectsAware = ListenerSetup.make(
@@ -120,9 +125,13 @@ public final class EdgeServer: Sendable {
         if newConfig.accessLog != running.accessLog || newConfig.accessLogFormat != running.accessLogFormat {
             unchanged.append("access_log")
         }
-        if newConfig.limits.maxConnections != running.limits.maxConnections { unchanged.append("limits.max_connections") }
+        if newConfig.limits.maxConnections != running.limits.maxConnections {
+            unchanged.append("limits.max_connections")
+        }
         if !unchanged.isEmpty {
-            logger.warning("HUP: these settings need a restart and keep their running values", metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
+            logger.warning(
+                "HUP: these settings need a restart and keep their running values",
+                metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
         }
         // The sockets stay; what each one serves (certificates, protocols, HSTS, redirect) follows the new entry for
         // the same address, so certificates renewed on disk are picked up by HUP.
@@ -130,7 +139,8 @@ public final class EdgeServer: Sendable {
             newConfig.listen.first { $0.address == runningEntry.address } ?? runningEntry
         }
         let listenerSetups = ListenerSetup.make(
-            for: served, certificates: try ListenerSetup.loadCertificates(for: served), boundPorts: boundAddresses.map(\.port))
+            for: served, certificates: try ListenerSetup.loadCertificates(for: served),
+            boundPorts: boundAddresses.map(\.port))
         var kept = newConfig
         kept.listen = served
         let generation = ServingGeneration(
@@ -159,18 +169,22 @@ public final class EdgeServer: Sendable {
             // Each connection keeps its receive buffer between reads, so its first size is memory per idle
             // connection: 1 KiB like nginx's client_header_buffer_size (NIO's default is 2 KiB; 10,000 idle
             // connections measured 51 MiB with it, 41 MiB with this). It grows at once for larger reads.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let generation = current.withLockedValue { $0 }
-                    try ConnectionPipeline.configure(channel, listener: generation.listeners[index], generation: generation)
+                    try ConnectionPipeline.configure(
+                        channel, listener: generation.listeners[index], generation: generation)
                 }
             }
         if listen.address.isIPv6 {
             // An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux would otherwise also take IPv4 on
             // the port, so the usual pair `*:443` and `[::]:443` could not both bind, and IPv4 clients would appear
             // as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted` matches.
-            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
         }
         if isTCP {
             // TCP_NODELAY lives at the TCP level: at the socket level the same number is SO_DEBUG, which an

@@ -14,7 +14,9 @@ struct ListenerSetup: Sendable {
 
     /// The setups for `listen` with its loaded certificates. `boundPorts` are the ports the listeners actually got
     /// (port 0 in a config becomes a real one), so redirects name the right port.
-    static func make(for listen: [ListenConfig], certificates: [TLSListenerContext?], boundPorts: [Int?]) -> [ListenerSetup] {
+    static func make(
+        for listen: [ListenConfig], certificates: [TLSListenerContext?], boundPorts: [Int?]
+    ) -> [ListenerSetup] {
         let httpsIndex = listen.firstIndex { $0.tls != nil }
         let redirect = httpsIndex.map { index -> HTTPSRedirect in
             let names = certificates.compactMap { $0?.matcher.namesPerCertificate }.flatMap { $0 }

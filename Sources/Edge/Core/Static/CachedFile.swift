@@ -48,7 +48,13 @@ public final class CachedFile {
     var chargedMemory = 0
 
     /// A precompressed variant of `original`, answered with `head` (the original's headers made gzip's).
-    init(variantOf original: CachedFile, path: String, identity: FileIdentity, contents: ByteBuffer?, head: ByteBuffer) {
+    init(
+        variantOf original: CachedFile,
+        path: String,
+        identity: FileIdentity,
+        contents: ByteBuffer?,
+        head: ByteBuffer
+    ) {
         self.path = path
         self.identity = identity
         self.contentType = original.contentType

@@ -50,7 +50,8 @@ public struct FileIdentity: Hashable, Sendable {
 
     /// The strong ETag: modification time (with nanoseconds, so two writes in one second differ) and size.
     var etag: String {
-        "\"\(String(modifiedSeconds, radix: 16))\(String(modifiedNanoseconds / 1000, radix: 16))-\(String(size, radix: 16))\""
+        let modified = String(modifiedSeconds, radix: 16) + String(modifiedNanoseconds / 1000, radix: 16)
+        return "\"\(modified)-\(String(size, radix: 16))\""
     }
 }
 

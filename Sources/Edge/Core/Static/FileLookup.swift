@@ -66,7 +66,8 @@ public struct FileLookup: Sendable {
             return .notFound(reason: "\(path) is a file but was requested as a directory")
         }
         guard identity.kind == .regular else { return .notFound(reason: "\(path) is not a regular file") }
-        guard let realPath = Self.realPath(path), realPath == rootRealPath || realPath.hasPrefix(rootRealPath + "/") else {
+        guard let realPath = Self.realPath(path), realPath == rootRealPath || realPath.hasPrefix(rootRealPath + "/")
+        else {
             return .notFound(reason: "\(path) resolves outside \(rootRealPath) (symlink)")
         }
         var contents: ByteBuffer? = nil
@@ -161,7 +162,8 @@ public struct FileLookup: Sendable {
             if count == 0 { break }  // truncated while we read: caught by the identity check below
             total += count
         }
-        guard case .success(let after) = FileIdentity.of(descriptor: descriptor), after == identity, total == identity.size
+        guard case .success(let after) = FileIdentity.of(descriptor: descriptor), after == identity,
+            total == identity.size
         else {
             return .failure(Errno(EAGAIN))
         }

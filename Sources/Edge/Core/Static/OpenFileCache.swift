@@ -4,8 +4,8 @@ import Dispatch
 /// at most once per `revalidateAfter` when that is set (nginx's `open_file_cache_valid`).
 ///
 /// A hit whose file was replaced, rewritten or removed since it was last checked is dropped and looked up again, so
-/// a deploy never serves stale bytes for longer than `revalidateAfter`. Memory is bounded by entry count and by bytes held; when either is exceeded
-/// the least recently used quarter is evicted.
+/// a deploy never serves stale bytes for longer than `revalidateAfter`. Memory is bounded by entry count and by
+/// bytes held; when either is exceeded the least recently used quarter is evicted.
 public final class OpenFileCache {
     private var entries: [String: CachedFile] = [:]
     private var memoryUsed = 0

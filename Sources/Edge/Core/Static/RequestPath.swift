@@ -42,7 +42,8 @@ extension RequestPath {
             case UInt8(ascii: "#"):
                 return .failure(.malformed("fragment in path"))
             case UInt8(ascii: "%"):
-                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
+                    let low = hexValue(bytes[index + 2])
                 else { return .failure(.malformed("invalid percent-encoding")) }
                 let value = high << 4 | low
                 switch value {
@@ -70,7 +71,9 @@ extension RequestPath {
             let isLast = position == segments.count - 1
             if segment.isEmpty && !isLast { return .failure(.malformed("empty segment ('//') in path")) }
             if segment == "." || segment == ".." { return .failure(.malformed("'\(segment)' segment in path")) }
-            if segment.hasPrefix(".") && !allowingDotfiles { return .failure(.hidden("dotfile '\(segment)' requested")) }
+            if segment.hasPrefix(".") && !allowingDotfiles {
+                return .failure(.hidden("dotfile '\(segment)' requested"))
+            }
         }
         return .success(RequestPath(decoded: text))
     }
@@ -88,7 +91,9 @@ extension RequestPath {
         guard bytes.first == UInt8(ascii: "/") else { return false }
         var previous = UInt8(ascii: "/")
         for byte in bytes.dropFirst() {
-            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) { return false }
+            if previous == UInt8(ascii: "/") && (byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".")) {
+                return false
+            }
             switch byte {
             case UInt8(ascii: "%"), UInt8(ascii: "\\"), UInt8(ascii: "#"), 0..<0x20, 0x7F...: return false
             default: previous = byte

@@ -24,7 +24,9 @@ public struct Router: Sendable {
 
     /// A router over `routes`.
     public init(routes: [RouteConfig]) {
-        self.routes = routes.enumerated().map { ($0.offset, $0.element) }.sorted { $0.route.prefix.count > $1.route.prefix.count }
+        self.routes = routes.enumerated().map { ($0.offset, $0.element) }.sorted {
+            $0.route.prefix.count > $1.route.prefix.count
+        }
         self.prefixes = self.routes.map(\.route.prefix)
     }
 

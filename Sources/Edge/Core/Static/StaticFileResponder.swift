@@ -55,7 +55,8 @@ public enum StaticFileResponder {
         ResponseHeaders.writeFileHeaders(
             into: &head, contentType: file.contentType, contentLength: length, validators: file.validators,
             cacheControl: file.cacheControl)
-        ResponseHeaders.write("Content-Range", "bytes \(offset)-\(offset + length - 1)/\(file.identity.size)", into: &head)
+        ResponseHeaders.write(
+            "Content-Range", "bytes \(offset)-\(offset + length - 1)/\(file.identity.size)", into: &head)
         let body: ResponseBody
         if let contents = file.contents {
             body = .memory(contents.getSlice(at: contents.readerIndex + offset, length: length)!)

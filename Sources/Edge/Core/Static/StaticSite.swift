@@ -55,7 +55,8 @@ public final class StaticSite: Sendable {
         let isRead = method.isGET || method.isHEAD
         let isHead = method.isHEAD
         guard let target = RequestTarget(uri) else {
-            return Outcome(response: .simple(.badRequest, closesConnection: true, omitBody: isHead), refusal: "bad request target")
+            return Outcome(
+                response: .simple(.badRequest, closesConnection: true, omitBody: isHead), refusal: "bad request target")
         }
         if isRead, let cached = cache.validEntry(for: target.pathKey) {
             return Outcome(response: respond(to: cached, isHead: isHead, facts: facts, cache: cache))
@@ -97,7 +98,12 @@ public final class StaticSite: Sendable {
 
     /// The response for a found file: its precompressed variant when there is one the client can take, otherwise
     /// the file itself (which the compression filter may still gzip).
-    private func respond(to file: CachedFile, isHead: Bool, facts: RequestHeaderFacts, cache: OpenFileCache) -> Response {
+    private func respond(
+        to file: CachedFile,
+        isHead: Bool,
+        facts: RequestHeaderFacts,
+        cache: OpenFileCache
+    ) -> Response {
         let response = StaticFileResponder.respond(to: file, isHead: isHead, facts: facts)
         // Ranges are served from the uncompressed file; conditional answers (304, 412) come from its validators.
         guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
@@ -118,7 +124,8 @@ public final class StaticSite: Sendable {
     private func precompressedVariant(of file: CachedFile, cache: OpenFileCache) -> CachedFile? {
         let key = file.precompressedVariantKey
         let variant: CachedFile
-        if let linked = file.precompressedVariant, linked.cacheKey != nil, let valid = cache.revalidated(linked, key: key),
+        if let linked = file.precompressedVariant, linked.cacheKey != nil,
+            let valid = cache.revalidated(linked, key: key),
             valid.variantOf == file.identity
         {
             variant = valid
@@ -132,7 +139,8 @@ public final class StaticSite: Sendable {
         } else {
             return nil
         }
-        let notOlder = (variant.identity.modifiedSeconds, variant.identity.modifiedNanoseconds)
+        let notOlder =
+            (variant.identity.modifiedSeconds, variant.identity.modifiedNanoseconds)
             >= (file.identity.modifiedSeconds, file.identity.modifiedNanoseconds)
         return notOlder ? variant : nil
     }
@@ -157,7 +165,9 @@ struct RequestTarget {
             let lowered = uri.lowercased()
             guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else { return nil }
             let authorityStart = utf8.index(utf8.startIndex, offsetBy: lowered.hasPrefix("http://") ? 7 : 8)
-            pathStart = utf8[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? utf8.endIndex
+            pathStart =
+                utf8[authorityStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }
+                ?? utf8.endIndex
             if pathStart == utf8.endIndex || utf8[pathStart] == UInt8(ascii: "?") {
                 // No path: the target is the root, keeping any query.
                 let query = pathStart == utf8.endIndex ? nil : Substring(utf8[utf8.index(after: pathStart)...])

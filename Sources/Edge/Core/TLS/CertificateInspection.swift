@@ -70,10 +70,18 @@ struct CertificateInspection {
 
     /// The SubjectPublicKeyInfo of an RSA or ECDSA private key, `nil` for kinds this check does not know.
     private static func publicKeyInfo(ofPEMKey pem: String) -> [UInt8]? {
-        if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) { return Array(key.publicKey.derRepresentation) }
-        if let key = try? P384.Signing.PrivateKey(pemRepresentation: pem) { return Array(key.publicKey.derRepresentation) }
-        if let key = try? P521.Signing.PrivateKey(pemRepresentation: pem) { return Array(key.publicKey.derRepresentation) }
-        if let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) { return Array(key.publicKey.derRepresentation) }
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) {
+            return Array(key.publicKey.derRepresentation)
+        }
+        if let key = try? P384.Signing.PrivateKey(pemRepresentation: pem) {
+            return Array(key.publicKey.derRepresentation)
+        }
+        if let key = try? P521.Signing.PrivateKey(pemRepresentation: pem) {
+            return Array(key.publicKey.derRepresentation)
+        }
+        if let key = try? _RSA.Signing.PrivateKey(pemRepresentation: pem) {
+            return Array(key.publicKey.derRepresentation)
+        }
         return nil
     }
 

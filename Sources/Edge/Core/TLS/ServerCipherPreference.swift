@@ -13,7 +13,9 @@ enum ServerCipherPreference {
 
     /// Sets the flag on `context` before any connection uses it; returns whether it is now set.
     static func apply(to context: NIOSSLContext) -> Bool {
-        guard let raw = Mirror(reflecting: context).children.first(where: { $0.label == "sslContext" })?.value as? OpaquePointer
+        guard
+            let raw = Mirror(reflecting: context).children.first(where: { $0.label == "sslContext" })?.value
+                as? OpaquePointer
         else { return false }
         _ = boringSSLSetOptions(raw, cipherServerPreference)
         return boringSSLGetOptions(raw) & cipherServerPreference != 0

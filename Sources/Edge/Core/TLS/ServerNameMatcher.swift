@@ -25,7 +25,8 @@ public struct ServerNameMatcher: Sendable, Hashable {
     /// Whether any certificate is valid for `host` (exactly or by wildcard).
     public func covers(_ host: String) -> Bool {
         let host = Self.normalized(host)
-        return namesPerCertificate.contains { names in names.contains { $0 == host || Self.wildcard($0, covers: host) } }
+        return namesPerCertificate.contains { names in names.contains { $0 == host || Self.wildcard($0, covers: host) }
+        }
     }
 
     /// Lower case without a trailing root dot, as names compare in DNS.
