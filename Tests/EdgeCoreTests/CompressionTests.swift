@@ -145,6 +145,19 @@ import Testing
         #expect(try gunzip(body) == text)
     }
 
+    @Test func theGzipHeaderTravelsWithTheFirstCompressedBytes() throws {
+        let encoder = try GzipStreams(level: 6).take()
+        let allocator = ByteBufferAllocator()
+        // zlib answers a first small piece with the 10-byte gzip header alone: not worth a chunk.
+        #expect(try encoder.chunk(ByteBuffer(string: "data: one\n\n"), allocator: allocator).readableBytes == 0)
+        let flushed = try encoder.flush(allocator: allocator)
+        var shim = HTTP1ResponseParserShim(flushed + ByteBuffer(string: "0\r\n\r\n"))
+        let payload = try shim.body()
+        #expect(payload.getBytes(at: payload.readerIndex, length: 2) == [0x1F, 0x8B])
+        #expect(payload.readableBytes > 10)
+        #expect(try gunzip(flushed + (try encoder.finish(allocator: allocator))) == "data: one\n\n")
+    }
+
     @Test func flushedPiecesAreDecodableBeforeTheEnd() throws {
         let streams = GzipStreams(level: 6)
         let encoder = try streams.take()

@@ -32,13 +32,19 @@ final class GzipStreams {
 final class GzipEncoder {
     private var compressor: ZlibCompressor?
     private let owner: GzipStreams
+    /// Output of an unflushed piece too small to be worth a chunk of its own, sent at the front of the next chunk.
+    /// zlib writes the 10-byte gzip header on its first call, before it has any compressed block: without this,
+    /// every gzipped streamed response began with a chunk holding only that header.
+    private var heldBack = ByteBuffer()
+    private static let smallestUnflushedChunk = 64
 
     fileprivate init(_ compressor: ZlibCompressor, owner: GzipStreams) {
         self.compressor = compressor
         self.owner = owner
     }
 
-    /// Compresses `input`; the returned chunk is empty when zlib kept everything for later.
+    /// Compresses `input`; the returned chunk is empty when zlib kept everything for later, or made too little to
+    /// be worth a chunk yet.
     ///
     /// The input is consumed: zlib reads it through a mutable pointer, so a buffer still referenced elsewhere would
     /// be copied whole first (100 KiB per request for a page, measured).
@@ -72,10 +78,16 @@ final class GzipEncoder {
         // Room for the chunk-size line, filled in once the compressed size is known.
         let sizeLineLength = 10
         output.moveWriterIndex(forwardBy: sizeLineLength)
+        output.writeBuffer(&heldBack)
         if input.readableBytes > 0 || flush != .no {
             try Self.deflate(&input, with: compressor, flush: flush, into: &output)
         }
         let size = output.readableBytes - sizeLineLength
+        if flush == .no && size > 0 && size < Self.smallestUnflushedChunk {
+            // Too little for a chunk of its own; whatever comes next (a flush at the latest) carries it.
+            heldBack = ByteBuffer(bytes: output.readableBytesView.dropFirst(sizeLineLength))
+            return ByteBuffer()
+        }
         guard size > 0 else {
             return last ? ByteBuffer(staticString: "0\r\n\r\n") : ByteBuffer()
         }
