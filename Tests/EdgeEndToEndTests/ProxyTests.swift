@@ -134,14 +134,17 @@ import Glibc
     @Test func bodiesOverTheLimitGet413BeforeAnythingIsSent() throws {
         let connection = try edge.connect()
         try connection.send(
-            "POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n\r\n")
+            "POST /upload?name=big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\nExpect: 100-continue\r\n"
+                + "User-Agent: uploader/1\r\n\r\n")
         let response = try connection.readResponse()
         #expect(response.status == 413)
         #expect(connection.waitForClose())
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/media/big.bin"))
 
         let chunked = try edge.connect()
-        try chunked.send("POST /upload?name=grown.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try chunked.send(
+            "POST /upload?name=grown.bin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                + "User-Agent: streamer/2\r\n\r\n")
         let piece = String(repeating: "z", count: 300_000)
         for _ in 0..<4 { try? chunked.send(String(piece.utf8.count, radix: 16) + "\r\n" + piece + "\r\n") }
         #expect(try chunked.readResponse().status == 413)
@@ -149,6 +152,16 @@ import Glibc
         let media = directory.path + "/media"
         #expect(
             eventually(within: 10) { ((try? FileManager.default.contentsOfDirectory(atPath: media)) ?? []).isEmpty })
+
+        // Each refusal is one info line (the client's doing, not an upstream failure) and an access-log line that
+        // names the client's user agent.
+        let grown = try #require(edge.waitForLog(containing: "grew past max_body_size"))
+        #expect(grown.contains(" info ") && grown.contains("status=413"), "\(grown)")
+        #expect(!edge.errorLog.contains("proxy failed"), "\(edge.errorLog)")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.contains { $0.contains("big.bin HTTP/1.1\" 413 ") && $0.contains("\"uploader/1\"") }, "\(lines)")
+        #expect(
+            lines.contains { $0.contains("grown.bin HTTP/1.1\" 413 ") && $0.contains("\"streamer/2\"") }, "\(lines)")
     }
 
     @Test func aChunkedBodyThatOutgrowsTheLimitIsCutAtTheLimit() throws {

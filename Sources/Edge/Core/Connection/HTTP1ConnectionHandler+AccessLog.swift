@@ -4,6 +4,8 @@ import Shared
 /// The access log's line for each response: the request, the outcome, and the client as `real_ip` decides it.
 extension HTTP1ConnectionHandler {
     /// The access log line for a response, `nil` when logging is off; `facts` is evaluated only when logging is on.
+    /// Without them (refusals, timeouts, failed proxying) `Referer` and `User-Agent` are read from the head here:
+    /// the client that sent a refused request is the one an operator looks for.
     /// Without a parsed head, `refusedLine` (the request line of a head refused for its fields) stands in for it.
     /// `clientAddress` is the client as already decided for this request, if it was (proxied requests).
     func accessLogEntry(
@@ -12,7 +14,7 @@ extension HTTP1ConnectionHandler {
         clientAddress decided: String? = nil
     ) -> AccessLogEntry? {
         guard resources.accessLog.isEnabled else { return nil }
-        let facts = facts()
+        let facts = facts() ?? head.map { RequestHeaderFacts($0.headers, forLogging: true) }
         let version = transport == .http2Stream ? "HTTP/2.0" : head?.versionText ?? refusedLine?.version ?? "-"
         return AccessLogEntry(
             remoteAddress: decided ?? clientAddress(of: head), time: resources.dates.accessLogTime(),

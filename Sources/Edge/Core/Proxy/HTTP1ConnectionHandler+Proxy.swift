@@ -90,12 +90,12 @@ extension HTTP1ConnectionHandler: ProxyClient {
         guard let state = proxy, !state.requestEnded else { return }
         state.bodyBytes += body.readableBytes
         if state.bodyBytes > settings.maxBodySize {
-            // A chunked body grew past the limit: the upstream never gets more than this.
-            settings.logger.info(
-                "request body too large while streaming",
-                metadata: ["client": "\(remoteAddress)", "max_body_size": "\(settings.maxBodySize)"])
+            // A chunked body grew past the limit: the upstream never gets more than this. The client's doing, so
+            // one line at info, as for a Content-Length over the limit, not the error a failing upstream gets.
             state.exchange.cancel()
-            proxyFailed(.payloadTooLarge, cause: "request body exceeded max_body_size")
+            endProxy(
+                .payloadTooLarge, cause: "request body grew past max_body_size (\(settings.maxBodySize) bytes)",
+                clientsFault: true)
             return
         }
         perform(.armTimer(.body), context: context)
