@@ -8,6 +8,8 @@ import Testing
 @Suite struct HTTP2RawFrameTests {
     let directory = TestDirectory()
     let upstream: FakeUpstream
+    /// Reads a request body until Edge closes the connection.
+    let sink: FakeUpstream
     let edge: EdgeProcess
 
     init() throws {
@@ -15,12 +17,13 @@ import Testing
         directory.write("site/a.txt", "alpha")
         upstream = try FakeUpstream(
             directory: directory, name: "up.sock", behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
         edge = try EdgeProcess(
             directory: directory, listen: certificates.tlsListener,
             // Short timeouts end the raw connection (and so s_client) soon after the exchange.
             config: """
-                upstreams: {app: {servers: ["unix:up.sock"]}}
-                routes: [{prefix: /static/, dir: site}, {prefix: /, upstream: app}]
+                upstreams: {app: {servers: ["unix:up.sock"]}, sink: {servers: ["unix:sink.sock"]}}
+                routes: [{prefix: /static/, dir: site}, {prefix: /sink/, upstream: sink}, {prefix: /, upstream: app}]
                 timeouts: {keepalive: 1s, shutdown: 1s, body: 1s}
                 """)
     }
@@ -84,6 +87,50 @@ import Testing
         #expect(edge.waitForLog(containing: "malformed request") != nil)
         // Nothing of the smuggled request reached the upstream as a request of its own.
         #expect(!upstream.requestLines.contains { $0.contains("/plaintext") }, "\(upstream.requestLines)")
+    }
+
+    /// A client that resets its stream in the middle of an upload (RST_STREAM: HTTP/2's way of hanging up on one
+    /// request) aborts the proxied request: the upstream connection is closed rather than left waiting for the rest
+    /// of the body, the access log says 499, and the connection's other streams go on.
+    @Test func aStreamResetMidUploadAbortsItsUpstreamRequest() throws {
+        let received = directory.path + "/received.bin"
+        directory.write("received.bin", "")
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/bin/sh")
+        client.arguments = [
+            "-c", "exec openssl s_client -connect 127.0.0.1:\(edge.port) -alpn h2 -servername localhost -quiet",
+        ]
+        let input = Pipe()
+        client.standardInput = input
+        client.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: received))
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        defer { if client.isRunning { client.terminate() } }
+        let send = input.fileHandleForWriting
+
+        let upload = [(":method", "POST"), (":scheme", "https"), (":path", "/sink/up"), (":authority", "localhost")]
+        send.write(
+            Data("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + Self.frame(type: 4, flags: 0, stream: 0, payload: Data())
+                + Self.frame(type: 1, flags: 4, stream: 1, payload: Self.block(upload))
+                + Self.frame(type: 0, flags: 0, stream: 1, payload: Data(repeating: 0x61, count: 8000)))
+        #expect(sink.waitForRequests(1), "the upload never reached the upstream")
+        send.write(Self.frame(type: 3, flags: 0, stream: 1, payload: Data([0, 0, 0, 8])))  // CANCEL
+        #expect(sink.waitForClosed(1), "the upstream connection was left open after the reset")
+
+        let page = [(":method", "GET"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost")]
+        send.write(Self.frame(type: 1, flags: 5, stream: 3, payload: Self.block(page)))
+        // Edge ends the connection once it has been idle for `timeouts.keepalive`.
+        #expect(eventually(within: 20) { !client.isRunning }, "the connection was still open after 20 seconds")
+        let frames = Self.frames(in: Array(try Data(contentsOf: URL(fileURLWithPath: received))))
+        #expect(frames.contains { $0.type == 1 && $0.stream == 3 }, "no response HEADERS on stream 3")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.contains { $0.contains("\"POST /sink/up HTTP/2.0\" 499 ") }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"GET /static/a.txt HTTP/2.0\" 200 ") }, "\(lines)")
+    }
+
+    /// A header block of literal fields.
+    static func block(_ fields: [(String, String)]) -> Data {
+        fields.reduce(into: Data()) { $0 += literal($1.0, $1.1) }
     }
 
     /// An HPACK literal field without indexing, new name, no Huffman coding (names and values under 127 bytes).
