@@ -30,6 +30,9 @@ public struct HTTP1ResponseParser {
         self.maxHeadSize = maxHeadSize
     }
 
+    /// Said in the upstream's terms: the request error's text would name `max_header_size`, a client limit.
+    private var headTooLarge: HTTP1ParseError { .malformed("response head larger than \(maxHeadSize) bytes") }
+
     /// Tells the parser which request the next response answers: a response to HEAD has no body whatever its
     /// fields announce (RFC 9112 §6.3).
     public mutating func expectResponse(toHEAD: Bool) {
@@ -85,10 +88,10 @@ public struct HTTP1ResponseParser {
                 guard let length = buffer.withUnsafeReadableBytes({ HTTP1Scanning.headLength(in: $0, from: start) })
                 else {
                     headScanOffset = max(0, buffer.readableBytes - 2)
-                    if buffer.readableBytes > maxHeadSize { throw .headersTooLarge }
+                    if buffer.readableBytes > maxHeadSize { throw headTooLarge }
                     return nil
                 }
-                guard length <= maxHeadSize else { throw .headersTooLarge }
+                guard length <= maxHeadSize else { throw headTooLarge }
                 let head = try parseHead(length: length)
                 buffer.moveReaderIndex(forwardBy: length)
                 headScanOffset = 0
@@ -96,7 +99,12 @@ public struct HTTP1ResponseParser {
                 state = .body(HTTP1BodyReader(head.bodyFraming))
                 return .head(head)
             case .body(var reader):
-                let event = try reader.next(from: &buffer, maxTrailerSize: maxHeadSize)
+                let event: HTTP1BodyReader.Event?
+                do {
+                    event = try reader.next(from: &buffer, maxTrailerSize: maxHeadSize)
+                } catch .headersTooLarge {
+                    throw .malformed("response trailers larger than \(maxHeadSize) bytes")
+                }
                 switch event {
                 case .body(let piece):
                     state = .body(reader)
