@@ -466,6 +466,17 @@ def median_of(measurements, attribute):
     return statistics.median(valid) if valid else None
 
 
+METRIC_KEYS = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}
+
+
+def ratio(metric, baseline, ours):
+    """Higher is better for req/s; for time and memory the ratio is baseline / ours, so > 1 still means ours wins."""
+    b, o = baseline.get(METRIC_KEYS[metric]), ours.get(METRIC_KEYS[metric])
+    if not b or not o:
+        return None
+    return o / b if metric == "rps" else b / o
+
+
 def run_all():
     work = tempfile.mkdtemp(prefix="edge-harness.")
     os.chmod(work, 0o755)
@@ -514,14 +525,19 @@ def summarise(name, title, metric, base_label, ours_label, runs):
         summary[side + "_median"] = {a: median_of(ms, a) for a in
                                      ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "peak_rss_mib", "front_peak_rss_mib", "seconds",
                                       "added_rss_mib")}
-    b, o = summary["baseline_median"], summary["ours_median"]
-    key = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}[metric]
-    if b[key] and o[key]:
-        # Higher is better for req/s; for time and memory the ratio is baseline / ours, so > 1 still means ours wins.
-        summary["ratio"] = o[key] / b[key] if metric == "rps" else b[key] / o[key]
-    else:
-        summary["ratio"] = None
+    summary["ratio"] = ratio(metric, summary["baseline_median"], summary["ours_median"])
+    # The two sides of a round ran back to back, so their ratio is nearly free of the host's drift between rounds
+    # (which moves both sides' figures together); the spread of these says how far to trust the headline ratio.
+    summary["round_ratios"] = [ratio(metric, b.__dict__, o.__dict__) for b, o in zip(runs["baseline"], runs["ours"])
+                               if not b.errors and not o.errors]
     return summary
+
+
+def round_ratio_summary(round_ratios):
+    valid = [r for r in round_ratios if r is not None]
+    if not valid:
+        return "—"
+    return f"{statistics.median(valid):.2f} ({min(valid):.2f}–{max(valid):.2f})"
 
 
 def fmt(value, digits=0):
@@ -532,21 +548,25 @@ def markdown(results, machine):
     lines = [f"Machine: {machine}. {RUNS} rounds per side, A/B alternating, {DURATION} s each, {CONNECTIONS} "
              f"connections; server side on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}; medians of valid runs.",
              "",
-             "| scenario | baseline | ours | baseline | ours | ratio | p50 / p99 ms (baseline) | p50 / p99 ms (ours) "
+             "| scenario | baseline | ours | baseline | ours | ratio | by round: median (range) "
+             "| p50 / p99 ms (baseline) | p50 / p99 ms (ours) "
              "| CPU µs/req (baseline / ours) | peak RSS MiB, all / front server (baseline) | (ours) | invalid runs |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         b, o = r["baseline_median"], r["ours_median"]
         unit = {"rps": ("rps", 0, " req/s"), "seconds": ("seconds", 2, " s"), "rss": ("peak_rss_mib", 0, " MiB")}[r["metric"]]
         key, digits, suffix = unit
         lines.append(
             f"| {r['title']} | {r['baseline']} | {r['ours']} | {fmt(b[key], digits)}{suffix} | {fmt(o[key], digits)}{suffix} "
-            f"| **{fmt(r['ratio'], 2)}** | {fmt(b['p50_ms'], 2)} / {fmt(b['p99_ms'], 2)} | {fmt(o['p50_ms'], 2)} / {fmt(o['p99_ms'], 2)} "
+            f"| **{fmt(r['ratio'], 2)}** | {round_ratio_summary(r.get('round_ratios', []))} "
+            f"| {fmt(b['p50_ms'], 2)} / {fmt(b['p99_ms'], 2)} | {fmt(o['p50_ms'], 2)} / {fmt(o['p99_ms'], 2)} "
             f"| {fmt(b['cpu_us_per_request'], 1)} / {fmt(o['cpu_us_per_request'], 1)} "
             f"| {fmt(b['peak_rss_mib'], 1)} / {fmt(b['front_peak_rss_mib'], 1)} | {fmt(o['peak_rss_mib'], 1)} / {fmt(o['front_peak_rss_mib'], 1)} "
             f"| {r['invalid_runs']['baseline']} / {r['invalid_runs']['ours']} |")
     lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (idle connections), "
-              "so above 1 always means ours is better. Errors of invalid runs are in results.json."]
+              "so above 1 always means ours is better. It compares the two sides' medians; \"by round\" is the ratio "
+              "within each round (the two sides ran back to back), whose spread shows the host's noise. "
+              "Errors of invalid runs are in results.json."]
     return "\n".join(lines) + "\n"
 
 
