@@ -227,6 +227,23 @@ import Glibc
         try runToCompletion(AppServerProcess.binary, arguments)
     }
 
+    /// Workers run under `SCHED_BATCH` by default, every thread of them, and under the kernel's default policy with
+    /// `worker_scheduling: normal`; the master keeps the default either way.
+    @Test(arguments: [("", 3), ("worker_scheduling: batch\n", 3), ("worker_scheduling: normal\n", 0)])
+    func workersRunUnderTheConfiguredSchedulingPolicy(config: String, expectedPolicy: Int32) throws {
+        let server = try AppServerProcess(config: config + "workers: 2\napp: {test_routes: true}")
+        let workers = try server.workerPIDs(count: 2)
+        #expect(workers.count == 2)
+        for worker in workers {
+            let threads = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(worker)/task")
+            #expect(!threads.isEmpty)
+            for thread in threads {
+                #expect(sched_getscheduler(pid_t(thread)!) == expectedPolicy, "worker \(worker), thread \(thread)")
+            }
+        }
+        #expect(sched_getscheduler(server.pid) == 0, "the master's own policy")
+    }
+
     @Test func helpVersionCheckAndBadFlags() throws {
         let help = try run(["--help"])
         #expect(help.status == 0)
@@ -240,10 +257,12 @@ import Glibc
         let directory = TestDirectory()
         let good = directory.write("ok.yaml", "workers: 3\ntimeout: 10s\n")
         #expect(try run(["--check", "--config", good]).status == 0)
-        let bad = directory.write("bad.yaml", "workers: lots\nbind: nowhere\nmax_requests: -1\ncolour: red\n")
+        let bad = directory.write(
+            "bad.yaml", "workers: lots\nbind: nowhere\nmax_requests: -1\ncolour: red\nworker_scheduling: fast\n")
         let result = try run(["--check", "--config", bad])
         #expect(result.status == 1)
-        for key in ["workers", "bind", "max_requests", "colour"] {
+        #expect(result.output.contains("unknown scheduling 'fast' (expected batch or normal)"), "\(result.output)")
+        for key in ["workers", "bind", "max_requests", "colour", "worker_scheduling"] {
             #expect(result.output.contains("bad.yaml: \(key): "), "no line for \(key): \(result.output)")
         }
         // A user that does not exist loads (it may be created later) but is named in a warning.

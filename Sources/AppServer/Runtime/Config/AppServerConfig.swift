@@ -18,6 +18,8 @@ public struct AppServerConfig: Sendable {
     public var keepalive: ConfigDuration = .seconds(120)
     public var maxRequests = 0
     public var maxRequestsJitter = 0
+    /// The kernel scheduling policy of worker processes.
+    public var workerScheduling: WorkerScheduling = .batch
     /// Peers whose `X-Forwarded-*` headers are believed.
     public var forwardedAllow: [ForwardedPeer] = [.user("edge")]
     public var accessLog: LogDestination = .standardOutput
@@ -37,6 +39,7 @@ extension AppServerConfig: Decodable {
         case gracefulTimeout = "graceful_timeout"
         case maxRequests = "max_requests"
         case maxRequestsJitter = "max_requests_jitter"
+        case workerScheduling = "worker_scheduling"
         case forwardedAllow = "forwarded_allow"
         case accessLog = "access_log"
         case logLevel = "log_level"
@@ -62,6 +65,7 @@ extension AppServerConfig: Decodable {
         keepalive = container.value(.keepalive, default: keepalive, decoder)
         maxRequests = container.value(.maxRequests, default: maxRequests, decoder)
         maxRequestsJitter = container.value(.maxRequestsJitter, default: maxRequestsJitter, decoder)
+        workerScheduling = container.value(.workerScheduling, default: workerScheduling, decoder)
         forwardedAllow = container.value(.forwardedAllow, default: forwardedAllow, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         pidFile = container.value(.pid, default: nil, decoder)

@@ -48,6 +48,10 @@ enum WorkerRuntime {
             return WorkerExit.bootFailureCode
         }
         accessLogs.every(.seconds(1)) { $0.flush() }
+        if let refusal = config.workerScheduling.applyToAllThreads() {
+            logger.warning(
+                "worker_scheduling: cannot use '\(config.workerScheduling)' (\(refusal)); the worker keeps its policy")
+        }
         let registry = ConnectionRegistry(maxConnections: 100_000, logger: logger)
         let jitter = config.maxRequestsJitter > 0 ? Int.random(in: 0...config.maxRequestsJitter) : 0
         let context = WorkerContext(
