@@ -10,7 +10,7 @@ import Glibc
 /// With `batch` (Linux's `SCHED_BATCH`), a worker woken by a request does not preempt the process that woke it. When
 /// Edge and the workers share CPUs, Edge then hands over every request that is ready before a worker runs, and the
 /// worker answers all of them in one go, instead of the two switching places on each request. Measured with both
-/// pinned to one CPU (docs/performance.md): context switches per request 0.5 → 0.06, CPU per request −12 %. A
+/// pinned to one CPU (docs/performance.md): context switches per request 0.5 → 0.06, requests per second +10 %. A
 /// batch process gets the same share of CPU time as any other; only its wake-ups wait for the running process's
 /// turn to end, which never showed in the latency measured beside a CPU-bound process.
 public enum WorkerScheduling: String, Sendable, Decodable, CaseIterable, CustomStringConvertible {
@@ -27,7 +27,7 @@ public enum WorkerScheduling: String, Sendable, Decodable, CaseIterable, CustomS
         self = value
     }
 
-    /// The policy number for `sched_setscheduler` and `posix_spawnattr_setschedpolicy`.
+    /// The policy number for `sched_setscheduler`.
     var policy: CInt {
         switch self {
         case .normal: CInt(SCHED_OTHER)
