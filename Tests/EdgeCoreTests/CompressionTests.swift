@@ -22,6 +22,24 @@ import Testing
     @Test func noHeaderMeansIdentity() {
         #expect(!AcceptEncoding.allowsGzip(nil))
     }
+
+    /// Several lines are one list: a refusal on one line is not overruled by a wildcard on another, and a later
+    /// line can name gzip that the first did not.
+    @Test(arguments: [
+        (["gzip;q=0", "*"], false), (["*", "gzip;q=0"], false), (["br", "gzip"], true), (["br", "identity"], false),
+        (["br", "*"], true),
+    ])
+    func severalLinesAreOneList(lines: [String], accepted: Bool) throws {
+        var parser = HTTP1RequestParser(limits: .init(maxURILength: 1024, maxHeaderSize: 4096))
+        let fields = lines.map { "Accept-Encoding: \($0)\r\n" }.joined()
+        parser.append(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n"))
+        guard case .head(let head)? = try parser.next() else {
+            Issue.record("no head parsed")
+            return
+        }
+        #expect(AcceptEncoding.allowsGzip(head.headers) == accepted)
+        #expect(RequestHeaderFacts(head.headers).acceptsGzip == accepted)
+    }
 }
 
 @Suite struct CompressionPolicyTests {

@@ -9,13 +9,38 @@ public enum AcceptEncoding {
     /// is not named, `*` above 0. No header, `identity` alone, and `gzip;q=0` all mean no.
     public static func allowsGzip(_ header: String?) -> Bool {
         guard var header else { return false }
-        return header.withUTF8 { allowsGzip(UnsafeRawBufferPointer($0)) }
+        var reading = Reading()
+        header.withUTF8 { reading.read(UnsafeRawBufferPointer($0)) }
+        return reading.allowsGzip
     }
 
-    /// The same decision for a field value given as bytes.
-    public static func allowsGzip(_ header: UnsafeRawBufferPointer) -> Bool {
-        var gzip: Bool?
-        var wildcard: Bool?
+    /// The same decision over every `Accept-Encoding` line of a request.
+    public static func allowsGzip(_ headers: HeaderFields) -> Bool {
+        var reading = Reading()
+        headers.forEachNameAndValue { name, value in
+            if ASCII.equalsIgnoringCase(name, "accept-encoding") { reading.read(value) }
+        }
+        return reading.allowsGzip
+    }
+
+    /// What a request's `Accept-Encoding` lines said about gzip so far. Several lines are one list (RFC 9110 §5.3):
+    /// `gzip;q=0` on one line refuses gzip even when another line says `*`.
+    public struct Reading {
+        private var gzip: Bool?
+        private var wildcard: Bool?
+
+        public init() {}
+
+        /// `gzip` (or `x-gzip`) decides when it is named; otherwise `*`; otherwise no.
+        public var allowsGzip: Bool { gzip ?? wildcard ?? false }
+
+        /// Reads one field line's value.
+        public mutating func read(_ header: UnsafeRawBufferPointer) {
+            AcceptEncoding.read(header, gzip: &gzip, wildcard: &wildcard)
+        }
+    }
+
+    private static func read(_ header: UnsafeRawBufferPointer, gzip: inout Bool?, wildcard: inout Bool?) {
         var elementStart = 0
         while elementStart < header.count {
             let elementEnd = index(of: ",", in: header, from: elementStart, to: header.count)
@@ -40,7 +65,6 @@ public enum AcceptEncoding {
             }
             elementStart = elementEnd + 1
         }
-        return gzip ?? wildcard ?? false
     }
 
     /// `q=0`, `q=0.000` and unreadable values mean "not acceptable"; any non-zero digit means acceptable.

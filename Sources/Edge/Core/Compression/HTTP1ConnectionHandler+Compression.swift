@@ -126,7 +126,7 @@ extension HTTP1ConnectionHandler {
             $0.lowercased().contains("no-transform")
         }
         candidate.isPartial = upstream.headers.first("content-range") != nil
-        let acceptsGzip = facts?.acceptsGzip ?? AcceptEncoding.allowsGzip(request.headers.first("accept-encoding"))
+        let acceptsGzip = facts?.acceptsGzip ?? AcceptEncoding.allowsGzip(request.headers)
         return settings.compression.decide(
             candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
     }

@@ -12,8 +12,9 @@ public struct RequestHeaderFacts {
     public var range: Substring?
     public var referer: String?
     public var userAgent: String?
-    /// `Accept-Encoding` admits gzip (see `AcceptEncoding`).
-    public var acceptsGzip = false
+    /// The `Accept-Encoding` lines admit gzip (see `AcceptEncoding`).
+    public var acceptsGzip: Bool { acceptEncoding.allowsGzip }
+    private var acceptEncoding = AcceptEncoding.Reading()
 
     /// Boxed so the facts stay a few words to build and copy; allocated only for a conditional request.
     private var conditionsBox: ConditionsBox?
@@ -55,7 +56,7 @@ public struct RequestHeaderFacts {
             let box = conditional()
             box.headers.ifNoneMatch = box.headers.ifNoneMatch.map { "\($0), \(value)"[...] } ?? value[...]
         case 15 where ASCII.equalsIgnoringCase(name, "accept-encoding"):
-            acceptsGzip = acceptsGzip || AcceptEncoding.allowsGzip(value)
+            acceptEncoding.read(value)
         case 17 where ASCII.equalsIgnoringCase(name, "if-modified-since"):
             conditional().headers.ifModifiedSince = text()[...]
         case 19 where ASCII.equalsIgnoringCase(name, "if-unmodified-since"):
