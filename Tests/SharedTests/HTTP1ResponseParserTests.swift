@@ -110,19 +110,14 @@ import Testing
         #expect(String(buffer: parser.takeUnparsedBytes()) == "\u{81}\u{1}x")
     }
 
-    @Test func connectionSemantics() {
+    @Test(arguments: [
+        ("HTTP/1.1 200 OK\r\nConnection: close\r\n", "OK", false), ("HTTP/1.0 200 OK\r\n", "OK", false),
+        ("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n", "OK", true), ("HTTP/1.1 200\r\n", "", true),
+    ])
+    func connectionSemantics(head: String, reason: String, keepAlive: Bool) {
         #expect(
-            parse(["HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"]).events.first
-                == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
-        #expect(
-            parse(["HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"]).events.first
-                == .head(status: 200, reason: "OK", keepAlive: false, framing: .length(0)))
-        #expect(
-            parse(["HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"]).events.first
-                == .head(status: 200, reason: "OK", keepAlive: true, framing: .length(0)))
-        #expect(
-            parse(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]).events.first
-                == .head(status: 200, reason: "", keepAlive: true, framing: .length(0)))
+            parse([head + "Content-Length: 0\r\n\r\n"]).events.first
+                == .head(status: 200, reason: reason, keepAlive: keepAlive, framing: .length(0)))
     }
 
     @Test(arguments: [

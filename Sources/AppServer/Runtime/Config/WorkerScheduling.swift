@@ -13,7 +13,7 @@ import Glibc
 /// pinned to one CPU (docs/performance.md): context switches per request 0.5 → 0.06, requests per second +10 %. A
 /// batch process gets the same share of CPU time as any other; only its wake-ups wait for the running process's
 /// turn to end, which never showed in the latency measured beside a CPU-bound process.
-public enum WorkerScheduling: String, Sendable, Decodable, CaseIterable, CustomStringConvertible {
+public enum WorkerScheduling: String, Sendable, Decodable, CustomStringConvertible {
     /// The kernel's default policy (`SCHED_OTHER`).
     case normal
     /// `SCHED_BATCH`: no preemption on wake-up.

@@ -36,34 +36,31 @@ public enum AcceptEncoding {
 
         /// Reads one field line's value.
         public mutating func read(_ header: UnsafeRawBufferPointer) {
-            AcceptEncoding.read(header, gzip: &gzip, wildcard: &wildcard)
-        }
-    }
-
-    private static func read(_ header: UnsafeRawBufferPointer, gzip: inout Bool?, wildcard: inout Bool?) {
-        var elementStart = 0
-        while elementStart < header.count {
-            let elementEnd = index(of: ",", in: header, from: elementStart, to: header.count)
-            let codingEnd = index(of: ";", in: header, from: elementStart, to: elementEnd)
-            let coding = trimmed(header, elementStart, codingEnd)
-            if !coding.isEmpty {
-                var accepted = true
-                var parameterStart = codingEnd + 1
-                while parameterStart <= elementEnd {
-                    let parameterEnd = index(of: ";", in: header, from: parameterStart, to: elementEnd)
-                    let equals = index(of: "=", in: header, from: parameterStart, to: parameterEnd)
-                    if equals < parameterEnd, ASCII.equalsIgnoringCase(trimmed(header, parameterStart, equals), "q") {
-                        accepted = accepted && isPositiveQValue(trimmed(header, equals + 1, parameterEnd))
+            var elementStart = 0
+            while elementStart < header.count {
+                let elementEnd = index(of: ",", in: header, from: elementStart, to: header.count)
+                let codingEnd = index(of: ";", in: header, from: elementStart, to: elementEnd)
+                let coding = trimmed(header, elementStart, codingEnd)
+                if !coding.isEmpty {
+                    var accepted = true
+                    var parameterStart = codingEnd + 1
+                    while parameterStart <= elementEnd {
+                        let parameterEnd = index(of: ";", in: header, from: parameterStart, to: elementEnd)
+                        let equals = index(of: "=", in: header, from: parameterStart, to: parameterEnd)
+                        let name = trimmed(header, parameterStart, equals)
+                        if equals < parameterEnd, ASCII.equalsIgnoringCase(name, "q") {
+                            accepted = accepted && isPositiveQValue(trimmed(header, equals + 1, parameterEnd))
+                        }
+                        parameterStart = parameterEnd + 1
                     }
-                    parameterStart = parameterEnd + 1
+                    if ASCII.equalsIgnoringCase(coding, "gzip") || ASCII.equalsIgnoringCase(coding, "x-gzip") {
+                        gzip = (gzip ?? false) || accepted
+                    } else if coding.count == 1 && coding[0] == UInt8(ascii: "*") {
+                        wildcard = accepted
+                    }
                 }
-                if ASCII.equalsIgnoringCase(coding, "gzip") || ASCII.equalsIgnoringCase(coding, "x-gzip") {
-                    gzip = (gzip ?? false) || accepted
-                } else if coding.count == 1 && coding[0] == UInt8(ascii: "*") {
-                    wildcard = accepted
-                }
+                elementStart = elementEnd + 1
             }
-            elementStart = elementEnd + 1
         }
     }
 
