@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import Shared
 import TestSupport
 import Testing
 
@@ -195,5 +197,46 @@ import Testing
         cache.insert(replacement, for: "/f2")  // replacing an entry also lets go of the old one
         #expect(files[2].cacheKey == nil)
         #expect(replacement.cacheKey == "/f2")
+    }
+}
+
+/// `compression.precompressed` with a revalidation interval: whether `file.gz` exists is checked as a cached file
+/// is, once per interval, not on every request.
+@Suite struct PrecompressedVariantLookupTests {
+    let root = TestDirectory()
+    let gzipRequest: RequestHeaderFacts = {
+        var parser = HTTP1RequestParser(limits: .init(maxURILength: 1024, maxHeaderSize: 4096))
+        parser.append(ByteBuffer(string: "GET /page.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"))
+        guard case .head(let head)? = try? parser.next() else { fatalError("request did not parse") }
+        return RequestHeaderFacts(head.headers)
+    }()
+
+    /// Whether the site answered `/page.html` with the precompressed variant.
+    private func servesVariant(_ site: StaticSite, cache: OpenFileCache) -> Bool {
+        let response = site.respond(method: .GET, uri: "/page.html", facts: gzipRequest, cache: cache).response
+        return String(buffer: response.head).contains("Content-Encoding: gzip\r\n")
+    }
+
+    @Test func aMissingVariantIsLookedForOncePerInterval() {
+        root.write("page.html", String(repeating: "<p>hello</p>\n", count: 100))
+        var clock: UInt64 = 1_000_000_000
+        let cache = OpenFileCache(revalidateAfterNanoseconds: 1_000_000_000, now: { clock })
+        let site = StaticSite(routes: [RouteConfig(prefix: "/", dir: root.path)], precompressed: true)
+        #expect(!servesVariant(site, cache: cache))
+
+        root.write("page.html.gz", "(the bytes are sent as they are)")
+        clock += 999_000_000
+        #expect(!servesVariant(site, cache: cache))  // "no page.html.gz" is trusted for the interval
+        clock += 1_000_000
+        #expect(servesVariant(site, cache: cache))  // looked again: the new variant is served
+    }
+
+    @Test func withoutAnIntervalEveryRequestLooks() {
+        root.write("page.html", String(repeating: "<p>hello</p>\n", count: 100))
+        let cache = OpenFileCache(revalidateAfterNanoseconds: 0, now: { 1_000_000_000 })
+        let site = StaticSite(routes: [RouteConfig(prefix: "/", dir: root.path)], precompressed: true)
+        #expect(!servesVariant(site, cache: cache))
+        root.write("page.html.gz", "(the bytes are sent as they are)")
+        #expect(servesVariant(site, cache: cache))
     }
 }

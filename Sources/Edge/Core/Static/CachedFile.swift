@@ -37,6 +37,9 @@ public final class CachedFile {
     /// until this file is next asked for gzip or is evicted itself; the two are used together, so the cache's
     /// least-recently-used order evicts them together but for the odd one at the boundary.
     var precompressedVariant: CachedFile?
+    /// When a lookup last found no `file.gz` beside this file (monotonic nanoseconds; `OpenFileCache` decides how
+    /// long that is trusted). Without it, every gzip request for a file that has no variant looked for one on disk.
+    var precompressedVariantMissingSince: UInt64?
     /// This file as the compression filter answers it, kept while this version of the file stays cached, so the
     /// filter's work is done once per file rather than for every request: `gzipped` for clients that take gzip
     /// (nginx deflates every time), `varied` (only `Vary: Accept-Encoding` added) for the rest. The cache and the

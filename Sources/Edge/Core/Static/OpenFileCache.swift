@@ -67,6 +67,20 @@ public final class OpenFileCache {
         if entries.count > maxEntries || memoryUsed > maxMemory { evictLeastRecentlyUsed() }
     }
 
+    /// Remembers that `file` has no precompressed variant on disk just now. The absence is trusted as long as an
+    /// entry is (`revalidateAfter`), so a `file.gz` added later is found as soon as a replaced file would be.
+    public func noteMissingPrecompressedVariant(of file: CachedFile) {
+        guard revalidateAfter > 0 else { return }
+        file.precompressedVariantMissingSince = now()
+    }
+
+    /// Whether `file` was found without a precompressed variant recently enough not to look on disk again. With
+    /// no revalidation interval, never: every request looks, as every hit is checked.
+    public func knowsNoPrecompressedVariant(of file: CachedFile) -> Bool {
+        guard revalidateAfter > 0, let since = file.precompressedVariantMissingSince else { return false }
+        return now() &- since < revalidateAfter
+    }
+
     /// Where a file keeps one of the compression filter's answers (`CachedFile.gzipped`, `CachedFile.varied`).
     public typealias FilteredSlot = ReferenceWritableKeyPath<CachedFile, CachedFile?>
 

@@ -122,6 +122,7 @@ public final class StaticSite: Sendable {
 
     /// `file.gz`, from the cache or disk, if it exists and is not older than `file` (as `file` is now).
     private func precompressedVariant(of file: CachedFile, cache: OpenFileCache) -> CachedFile? {
+        if cache.knowsNoPrecompressedVariant(of: file) { return nil }
         let key = file.precompressedVariantKey
         let variant: CachedFile
         if let linked = file.precompressedVariant, linked.cacheKey != nil,
@@ -137,6 +138,7 @@ public final class StaticSite: Sendable {
             variant = loaded
             file.precompressedVariant = loaded
         } else {
+            cache.noteMissingPrecompressedVariant(of: file)
             return nil
         }
         let notOlder =
