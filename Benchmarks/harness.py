@@ -488,7 +488,10 @@ def run_all():
                 continue
             runs = {"baseline": [], "ours": []}
             for round_number in range(1, RUNS + 1):
-                for side, start in (("baseline", start_base), ("ours", start_ours)):
+                # Which side goes first alternates (ABBA...), so nothing that favours a round's first or second
+                # slot (the host warming up or slowing down within a round) leans towards one side.
+                order = (("baseline", start_base), ("ours", start_ours))
+                for side, start in order if round_number % 2 else reversed(order):
                     side_work = os.path.join(work, f"{name}-{side}")
                     os.makedirs(os.path.join(side_work, "tmp"), exist_ok=True)
                     os.makedirs(os.path.join(side_work, "media"), exist_ok=True)
@@ -534,10 +537,13 @@ def summarise(name, title, metric, base_label, ours_label, runs):
 
 
 def round_ratio_summary(round_ratios):
+    """Median and range of the rounds' ratios, and in how many rounds ours came out ahead: were the two sides
+    equal, that count would be a coin flip per round, so it tells a small real difference from noise."""
     valid = [r for r in round_ratios if r is not None]
     if not valid:
         return "—"
-    return f"{statistics.median(valid):.2f} ({min(valid):.2f}–{max(valid):.2f})"
+    ahead = sum(1 for r in valid if r > 1)
+    return f"{statistics.median(valid):.2f} ({min(valid):.2f}–{max(valid):.2f}), ahead {ahead}/{len(valid)}"
 
 
 def fmt(value, digits=0):
@@ -545,8 +551,9 @@ def fmt(value, digits=0):
 
 
 def markdown(results, machine):
-    lines = [f"Machine: {machine}. {RUNS} rounds per side, A/B alternating, {DURATION} s each, {CONNECTIONS} "
-             f"connections; server side on CPU {SERVER_CPU}, load generator on CPU {CLIENT_CPU}; medians of valid runs.",
+    lines = [f"Machine: {machine}. {RUNS} rounds per side, A/B alternating (the side that goes first alternates "
+             f"from round to round), {DURATION} s each, {CONNECTIONS} connections; server side on CPU {SERVER_CPU}, "
+             f"load generator on CPU {CLIENT_CPU}; medians of valid runs.",
              "",
              "| scenario | baseline | ours | baseline | ours | ratio | by round: median (range) "
              "| p50 / p99 ms (baseline) | p50 / p99 ms (ours) "
@@ -565,7 +572,8 @@ def markdown(results, machine):
             f"| {r['invalid_runs']['baseline']} / {r['invalid_runs']['ours']} |")
     lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (idle connections), "
               "so above 1 always means ours is better. It compares the two sides' medians; \"by round\" is the ratio "
-              "within each round (the two sides ran back to back), whose spread shows the host's noise. "
+              "within each round (the two sides ran back to back), whose spread shows the host's noise, and "
+              "\"ahead k/n\" counts the rounds in which ours was better. "
               "Errors of invalid runs are in results.json."]
     return "\n".join(lines) + "\n"
 
