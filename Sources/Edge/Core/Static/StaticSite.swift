@@ -122,7 +122,6 @@ public final class StaticSite: Sendable {
 
     /// `file.gz`, from the cache or disk, if it exists and is not older than `file` (as `file` is now).
     private func precompressedVariant(of file: CachedFile, cache: OpenFileCache) -> CachedFile? {
-        if cache.knowsNoPrecompressedVariant(of: file) { return nil }
         let key = file.precompressedVariantKey
         let variant: CachedFile
         if let linked = file.precompressedVariant, linked.cacheKey != nil,
@@ -130,6 +129,9 @@ public final class StaticSite: Sendable {
             valid.variantOf == file.identity
         {
             variant = valid
+        } else if cache.knowsNoPrecompressedVariant(of: file) {
+            // Looked for lately and not there: not again until the interval is over.
+            return nil
         } else if let cached = cache.validEntry(for: key), cached.variantOf == file.identity {
             variant = cached
             file.precompressedVariant = cached
