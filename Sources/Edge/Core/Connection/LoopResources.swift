@@ -15,6 +15,8 @@ public final class LoopResources {
     let descriptors = OpenDescriptors()
     /// Turns for file bodies read out on this loop.
     let fileSendTurns: FileSendTurns
+    /// HTTP/2 connections closed for protocol errors are logged at most once a second per client (and loop).
+    var protocolErrorWarnings = PerClientWarningThrottle()
 
     init(
         eventLoop: any EventLoop, files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil,

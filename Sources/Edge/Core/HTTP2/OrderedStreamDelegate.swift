@@ -7,10 +7,14 @@ import NIOHTTP2
 /// NIOHTTP2 announces a stream's creation to the delegate only after activating its channel. A stream that Edge
 /// answers at once (a cached file) is therefore closed, and reported closed, before it is reported created; the
 /// connection manager then asserts. This delegate holds such an early close back until the creation arrives.
+///
+/// It also remembers the highest stream created: the last stream Edge processed, which a GOAWAY must name.
 final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
     private let next: any NIOHTTP2StreamDelegate
-    /// Streams open as far as `next` knows, and streams closed before their creation was reported.
-    private let streams = NIOLockedValueBox((announced: Set<HTTP2StreamID>(), closedEarly: Set<HTTP2StreamID>()))
+    /// Streams open as far as `next` knows, streams closed before their creation was reported, and the highest
+    /// stream created.
+    private let streams = NIOLockedValueBox(
+        (announced: Set<HTTP2StreamID>(), closedEarly: Set<HTTP2StreamID>(), highest: HTTP2StreamID.rootStream))
 
     init(_ next: any NIOHTTP2StreamDelegate) {
         self.next = next
@@ -18,12 +22,18 @@ final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
 
     func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
         let closedEarly = streams.withLockedValue { streams in
+            streams.highest = max(streams.highest, id)
             if streams.closedEarly.remove(id) != nil { return true }
             streams.announced.insert(id)
             return false
         }
         next.streamCreated(id, channel: channel)
         if closedEarly { next.streamClosed(id, channel: channel) }
+    }
+
+    /// The highest stream created so far; stream 0 before the first.
+    var highestStreamID: HTTP2StreamID {
+        streams.withLockedValue { $0.highest }
     }
 
     func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {

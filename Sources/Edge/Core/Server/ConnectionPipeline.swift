@@ -66,9 +66,13 @@ enum ConnectionPipeline {
         stream.outboundBufferSizeHighWatermark = 256 * 1024
         stream.outboundBufferSizeLowWatermark = 128 * 1024
         let sync = channel.pipeline.syncOperations
+        let streams = OrderedStreamDelegate(management.http2StreamDelegate)
+        // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there.
+        try sync.addHandler(
+            HTTP2ErrorCloseHandler(
+                streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger))
         _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
-            streamDelegate: OrderedStreamDelegate(management.http2StreamDelegate)
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: streams
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 // Streams run on their connection's loop, so they share its caches and upstream pool.
@@ -79,6 +83,7 @@ enum ConnectionPipeline {
                         settings: settings, resources: resources, transport: .http2Stream, listener: role))
             }
         }
+        try sync.addHandler(HTTP2ErrorReasonRelay())
         try sync.addHandler(management)
         // Between the HTTP/2 handler and the manager, to see the frames the manager writes.
         try sync.addHandler(
