@@ -47,6 +47,7 @@ import Testing
     init() throws {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/a.txt", "alpha")
+        directory.write("site/big.bin", String(repeating: "0123456789abcdef", count: 256 << 10))
         edge = try EdgeProcess(
             directory: directory, listen: certificates.tlsListener, config: "routes: [{prefix: /static/, dir: site}]")
     }
@@ -81,5 +82,24 @@ import Testing
             edge.waitForLog(
                 containing: "HTTP/2 connection closed for a protocol error client=127.0.0.1 code=\(attack.codeName)")
                 != nil, "no log line for fail2ban")
+    }
+
+    /// 100 streams of a 4 MiB file that the client's window (0) never lets out: Edge reads ahead only what one
+    /// stream may hold, not the file. About 58 KiB per stream (25 of them the stream itself); 400 KiB before.
+    @Test func aStreamBlockedByFlowControlHoldsLittle() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Support/h2_attack.py")
+        let result = try runToCompletion(
+            "/usr/bin/env",
+            ["python3", script.path, String(edge.port), "zero-window", String(edge.process.processIdentifier)])
+        struct Report: Decodable {
+            let heads: Int
+            let settled: Bool
+            let per_stream_kb: Double
+        }
+        let line = try #require(result.output.split(separator: "\n").last, "no report: \(result.output)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(line.utf8))
+        #expect(report.settled && report.heads == 100, "\(line)")
+        #expect(report.per_stream_kb < 128, "\(line)")
     }
 }

@@ -14,16 +14,17 @@ import Musl
 /// Reads are `pread`s on the event loop, as nginx does without `aio`: files served are nearly always in the page
 /// cache, and a thread hop per chunk would cost more than the copy.
 final class FileReadingSend {
-    /// Large enough to fill several TLS records per write, small enough to keep memory per connection bounded.
-    static let chunkSize = 128 * 1024
-
     private var descriptor: OpenDescriptor?
     /// Gzips each chunk read into an HTTP/1.1 chunk; `nil` when the file goes out as it is.
     private var encoder: GzipEncoder?
     private var position: Int
     private let end: Int
+    /// Bytes read at a time: from the lower bound, doubled each time a chunk's write completes, up to the upper bound
+    /// (`ConnectionTransport.fileChunkSizes`). A response that cannot leave reads no more than its first chunks.
+    private let chunkSizes: ClosedRange<Int>
+    private var chunkSize: Int
     /// Bytes whose write completed.
-    var sent = 0
+    private(set) var sent = 0
     /// Chunk writes not yet completed.
     var inFlight = 0
     /// Called once with the bytes sent, when the last chunk's write completes.
@@ -34,13 +35,23 @@ final class FileReadingSend {
     var afterwards: [HTTP1ConnectionState.Action] = []
 
     init(
-        descriptor: OpenDescriptor, offset: Int, length: Int, encoder: GzipEncoder?, completion: @escaping (Int) -> Void
+        descriptor: OpenDescriptor, offset: Int, length: Int, chunkSizes: ClosedRange<Int>, encoder: GzipEncoder?,
+        completion: @escaping (Int) -> Void
     ) {
+        self.chunkSizes = chunkSizes
+        self.chunkSize = chunkSizes.lowerBound
         self.descriptor = descriptor
         self.encoder = encoder
         self.position = offset
         self.end = offset + length
         self.completion = completion
+    }
+
+    /// A chunk of `size` bytes (or what gzip made of one) has left: the client takes what is sent, so read more at
+    /// a time.
+    func chunkWritten(_ size: Int) {
+        sent += size
+        chunkSize = min(chunkSize * 2, chunkSizes.upperBound)
     }
 
     /// Whether every byte has been read (and so queued for writing).
@@ -58,7 +69,7 @@ final class FileReadingSend {
 
     private func readChunk(allocator: ByteBufferAllocator) throws -> ByteBuffer {
         guard let handle = descriptor?.handle else { throw IOError(errnoCode: EBADF, reason: "file already closed") }
-        let size = min(Self.chunkSize, end - position)
+        let size = min(chunkSize, end - position)
         var buffer = allocator.buffer(capacity: size)
         let offset = position
         let count = try handle.withUnsafeFileDescriptor { descriptor in

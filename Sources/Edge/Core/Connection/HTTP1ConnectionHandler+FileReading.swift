@@ -20,7 +20,9 @@ extension HTTP1ConnectionHandler {
             return
         }
         fileSend = FileReadingSend(
-            descriptor: descriptor, offset: offset, length: length, encoder: encoder, completion: completion)
+            descriptor: descriptor, offset: offset, length: length, chunkSizes: transport.fileChunkSizes,
+            encoder: encoder,
+            completion: completion)
         // Started while handling requests: the caller goes on with them itself.
         pumpFileSend(context: context, resumeRequests: false)
     }
@@ -65,11 +67,17 @@ extension HTTP1ConnectionHandler {
                 self.outstandingFileChunks -= 1
                 send.inFlight -= 1
                 self.timer.noteWriteProgress(now: context.eventLoop.now)
-                if case .success = result { send.sent += size }
+                if case .success = result { send.chunkWritten(size) }
                 if send.allRead && send.inFlight == 0 { send.completion(send.sent) }
             }
             context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: promise)
             wrote = true
+            if !context.channel.isWritable {
+                // A chunk larger than an HTTP/2 stream may hold: let it go now. If the client's window takes it, the
+                // stream is writable again and the round goes on; if not, the stream holds this chunk and no more.
+                wrote = false
+                context.flush()
+            }
         }
         if wrote {
             needsFlush = false

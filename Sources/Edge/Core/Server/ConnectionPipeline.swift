@@ -63,8 +63,10 @@ enum ConnectionPipeline {
         ]
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
-        stream.outboundBufferSizeHighWatermark = 256 * 1024
-        stream.outboundBufferSizeLowWatermark = 128 * 1024
+        // What a stream may hold that the client's window does not yet let out: one DATA frame, so a file response
+        // reads no further ahead than one chunk for a stream that cannot send (`ConnectionTransport.fileChunkSizes`).
+        stream.outboundBufferSizeHighWatermark = 16 * 1024
+        stream.outboundBufferSizeLowWatermark = 8 * 1024
         let sync = channel.pipeline.syncOperations
         let streams = OrderedStreamDelegate(management.http2StreamDelegate)
         // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there.
