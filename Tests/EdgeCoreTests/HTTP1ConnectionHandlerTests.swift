@@ -99,11 +99,20 @@ import Testing
     }
 
     @Test func otherMethodsGet405WithAllow() throws {
-        try send("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        try send("DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
         let text = try written()
         #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
         #expect(text.contains("Allow: GET, HEAD\r\n"))
         #expect(channel.isActive)
+    }
+
+    /// With a body on its way, the 405 goes out with the head alone, and the connection closes rather than read
+    /// the body first.
+    @Test func a405DoesNotWaitForTheBody() throws {
+        try send("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\nabc")
+        let text = try written()
+        #expect(text.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"))
+        #expect(text.contains("Connection: close\r\n"))
     }
 
     @Test func headSendsHeadersOnly() throws {

@@ -77,6 +77,35 @@ import Testing
         #expect(hugeHead.status == 431)
     }
 
+    /// A static route has no use for a body: a request it refuses anyway is answered as soon as its head is in (the
+    /// body timeout is 60 s here, so waiting for the body would time the test out), and the connection is closed
+    /// after a bounded drain however long the client goes on sending, as nginx's lingering close.
+    @Test(arguments: [
+        ("POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 405),
+        ("PUT /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 405),
+        ("GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n", 413),
+    ])
+    func aRefusedBodyIsNotWaitedFor(head: String, status: Int) throws {
+        let connection = try edge.connect()
+        try connection.send(head + "first bytes")
+        let response = try connection.readResponse()
+        #expect(response.status == status)
+        #expect(response.header("Connection") == "close")
+        let closed = eventually(within: 15) {
+            (try? connection.send(String(repeating: "x", count: 1024))) == nil
+        }
+        #expect(closed, "the connection was still taking the body 15 s after the answer")
+    }
+
+    /// A GET's small body is read and dropped, and the connection stays open for the next request.
+    @Test func aGETWithABodyIsAnsweredAfterItAndKeptAlive() throws {
+        let connection = try edge.connect()
+        try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+        #expect(try connection.readResponse().bodyText == "alpha")
+        try connection.send("GET /b.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try connection.readResponse().bodyText == "bravo")
+    }
+
     @Test func slowHeadIsCutOffAtHeaderTimeout() throws {
         let slow = try edge.connect()
         try slow.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n")

@@ -52,18 +52,33 @@ import Testing
         #expect(received.contains { $0.type == 7 }, "no GOAWAY")
     }
 
-    /// A stream whose request never ends (HEADERS without END_STREAM, then nothing) to a static route gets 408
-    /// after `timeouts.body`: no other timer watches a stream (a proxied one had the body timeout already).
+    /// A GET whose body never ends (HEADERS without END_STREAM, then nothing) to a static route gets 408 after
+    /// `timeouts.body`: no other timer watches a stream (a proxied one had the body timeout already).
     @Test func aStreamWhoseBodyNeverComesGets408() throws {
         let fields = [
-            (":method", "POST"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost"),
+            (":method", "GET"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost"),
         ]
         let frames = Self.frame(
             type: 1, flags: 4, stream: 1, payload: fields.reduce(into: Data()) { $0 += Self.literal($1.0, $1.1) })
         let received = try #require(try exchange(frames), "the connection was still open after 20 seconds")
         #expect(received.contains { $0.type == 1 && $0.stream == 1 }, "no response HEADERS")
         let lines = try edge.stopAndReadAccessLog()
-        #expect(lines.count == 1 && lines[0].contains("\"POST /static/a.txt HTTP/2.0\" 408 "), "\(lines)")
+        #expect(lines.count == 1 && lines[0].contains("\"GET /static/a.txt HTTP/2.0\" 408 "), "\(lines)")
+    }
+
+    /// A POST to a static route is answered 405 as soon as its HEADERS arrive, not after its body (which here never
+    /// comes: waiting would have given 408 after `timeouts.body`).
+    @Test func aPOSTToAStaticRouteGets405WithoutItsBody() throws {
+        let fields = [
+            (":method", "POST"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost"),
+            ("content-length", "100000"),
+        ]
+        let received = try #require(
+            try exchange(Self.frame(type: 1, flags: 4, stream: 1, payload: Self.block(fields))),
+            "the connection was still open after 20 seconds")
+        #expect(received.contains { $0.type == 1 && $0.stream == 1 }, "no response HEADERS")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.count == 1 && lines[0].contains("\"POST /static/a.txt HTTP/2.0\" 405 "), "\(lines)")
     }
 
     @Test(arguments: [3, 50])

@@ -203,7 +203,7 @@ import Glibc
 
     @Test func aStalledBodyToAStaticRouteIsCutAtTheBodyTimeout() throws {
         let connection = try edge.connect()
-        try connection.send("POST /static/s.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        try connection.send("GET /static/s.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
         #expect(connection.waitForClose())
         #expect(connection.unreadText.hasPrefix("HTTP/1.1 408 Request Timeout"))
         #expect(edge.waitForLog(containing: "request body not received in time") != nil, "\(edge.errorLog)")

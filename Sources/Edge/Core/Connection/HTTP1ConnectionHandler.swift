@@ -139,8 +139,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 if listener.httpsRedirect == nil, let upstream = settings.site.upstream(for: head.target) {
                     startProxy(head, upstream: upstream, context: context)
                 } else if head.bodyFraming != .none {
-                    // Answered once the body is in: it must keep coming, as a proxied one must (over HTTP/2 no
-                    // other timer watches a stream).
+                    guard head.method.isGET || head.method.isHEAD, !exceedsMaxBodySize(head) else {
+                        answerWithoutBody(context: context)
+                        return
+                    }
+                    // A GET's body is read and dropped, then the GET answered: it must keep coming, as a proxied
+                    // one must (over HTTP/2 no other timer watches a stream).
                     perform(.armTimer(.body), context: context)
                 }
             case .body(let body):

@@ -45,16 +45,6 @@ extension HTTP1ConnectionHandler: ProxyClient {
             finishWithoutProxy(refused, head: head, context: context)
             return
         }
-        if case .length(let length) = head.bodyFraming, length > settings.maxBodySize {
-            // Refused before any body byte is read or anything is sent upstream; the connection closes after.
-            settings.logger.info(
-                "request body too large",
-                metadata: [
-                    "client": "\(remoteAddress)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)",
-                ])
-            finishWithoutProxy(.simple(.payloadTooLarge, closesConnection: true), head: head, context: context)
-            return
-        }
         // Framing first: most requests have no body, and then no field needs looking up.
         if head.bodyFraming != .none && head.headers.first("expect")?.lowercased() == "100-continue" {
             context.write(
