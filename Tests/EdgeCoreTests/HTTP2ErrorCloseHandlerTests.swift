@@ -57,10 +57,11 @@ import Testing
         // Closed at the deadline at the latest, and logged once with the client, the code and the reason.
         channel.embeddedEventLoop.advanceTime(by: HTTP2ErrorCloseHandler.closeDeadline)
         #expect(!channel.isActive)
-        #expect(logs.lines == [
-            "warning HTTP/2 connection closed for a protocol error client=192.0.2.7 code=PROTOCOL_ERROR "
-                + "reason=ExcessivelyLargeHeaderBlock"
-        ])
+        #expect(
+            logs.lines == [
+                "warning HTTP/2 connection closed for a protocol error client=192.0.2.7 code=PROTOCOL_ERROR "
+                    + "reason=ExcessivelyLargeHeaderBlock"
+            ])
     }
 
     @Test func aGracefulGoAwayLeavesTheConnectionAlone() throws {

@@ -100,7 +100,11 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
         written.futureResult.assumeIsolated().whenComplete { [self] result in
             guard case .closing = state else { return }
             // The GOAWAY has reached the socket: a FIN follows it, so a client that reads sees both at once.
-            if case .success = result { closeTransport(.output, context: context) } else { closeTransport(.all, context: context) }
+            if case .success = result {
+                closeTransport(.output, context: context)
+            } else {
+                closeTransport(.all, context: context)
+            }
         }
     }
 
