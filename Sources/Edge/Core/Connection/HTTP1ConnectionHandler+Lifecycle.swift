@@ -81,7 +81,7 @@ extension HTTP1ConnectionHandler {
                 // A proxied body that stopped coming: answered (or cut, if the response had begun) and logged once,
                 // with the upstream's fields; the upstream request is abandoned.
                 proxy.exchange.cancel()
-                endProxy(.requestTimeout, cause: "request body not received in time", clientsFault: true)
+                endProxy(.requestBodyTimeout)
                 return
             }
             let (send408, action) = state.timedOut(timeout)

@@ -83,9 +83,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
             // A chunked body grew past the limit: the upstream never gets more than this. The client's doing, so
             // one line at info, as for a Content-Length over the limit, not the error a failing upstream gets.
             state.exchange.cancel()
-            endProxy(
-                .payloadTooLarge, cause: "request body grew past max_body_size (\(settings.maxBodySize) bytes)",
-                clientsFault: true)
+            endProxy(.requestBodyTooLarge(limit: settings.maxBodySize))
             return
         }
         perform(.armTimer(.body), context: context)
@@ -246,7 +244,7 @@ extension HTTP1ConnectionHandler: ProxyClient {
             state.gzip?.release()
             state.gzip = nil
             state.exchange.cancel()
-            proxyFailed(.badGateway, cause: "gzip failed: \(error)")
+            proxyFailed(.compressionFailed(reason: "\(error)"))
         }
     }
 
@@ -264,23 +262,23 @@ extension HTTP1ConnectionHandler: ProxyClient {
         finishProxy(closes: !state.keepAlive || !state.requestEnded)
     }
 
-    func proxyFailed(_ status: HTTPStatus, cause: String) {
-        endProxy(status, cause: cause, clientsFault: false)
+    func proxyFailed(_ failure: ProxyFailure) {
+        endProxy(failure)
     }
 
-    /// Answers a proxied request that cannot go on with `status` (or cuts the response, if it has begun), logs it
-    /// once with the upstream's fields, and moves on to the next request or closes.
-    func endProxy(_ status: HTTPStatus, cause: String, clientsFault: Bool) {
+    /// Answers a proxied request that cannot go on with the failure's status (or cuts the response, if it has
+    /// begun), logs it once with the upstream's fields, and moves on to the next request or closes.
+    func endProxy(_ failure: ProxyFailure) {
+        let status = failure.status
         guard let state = proxy else { return }
         state.gzip?.release()
         state.gzip = nil
         let metadata: Logger.Metadata = [
             "upstream": "\(state.exchange.upstream)", "server": "\(state.exchange.server.map(\.description) ?? "-")",
-            "cause": "\(cause)", "status": "\(status.code)", "request_id": "\(state.requestID)",
+            "cause": "\(failure.cause)", "status": "\(status.code)", "request_id": "\(state.requestID)",
             "client": "\(remoteAddress)",
         ]
-        // A client that stalls is routine on the internet (nginx says it at info too); a failing upstream is not.
-        if clientsFault {
+        if failure.isClientsFault {
             settings.logger.info("proxied request refused", metadata: metadata)
         } else {
             settings.logger.error("proxy failed", metadata: metadata)

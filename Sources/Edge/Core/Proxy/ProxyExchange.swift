@@ -21,16 +21,16 @@ protocol ProxyClient: AnyObject {
     func proxyResponseEnd()
     /// The upstream's read burst is over: what was written to the client goes out now.
     func proxyFlush()
-    /// The exchange failed; `status` is for the client if no response head was sent yet.
-    func proxyFailed(_ status: HTTPStatus, cause: String)
+    /// The exchange failed; its status is for the client if no response head was sent yet.
+    func proxyFailed(_ failure: ProxyFailure)
     func proxyPauseClientReads(_ paused: Bool)
     /// The upstream switched protocols (101): from now on the two connections are a byte tunnel.
     func proxyUpgraded(_ head: ResponseHead, upstream: UpstreamConnection)
 }
 
 /// One request proxied to an upstream: leases a pooled connection on the client's own event loop, streams the
-/// request body up and the response down with back-pressure both ways, retries only when that is safe, and turns
-/// every failure into the right status (502 unreachable or broken, 504 slow).
+/// request body up and the response down with back-pressure both ways, retries only when that is safe, and reports
+/// every failure as a `ProxyFailure` (which decides the status and whether a retry is safe).
 final class ProxyExchange: UpstreamListener {
     private enum Phase {
         case connecting, awaitingResponse, streamingResponse, done
@@ -84,16 +84,11 @@ final class ProxyExchange: UpstreamListener {
         upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
     }
 
-    /// Retrying may repeat a side effect only for methods RFC 9110 calls idempotent.
-    private var isIdempotent: Bool {
-        [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE].contains(request.method)
-    }
-
     func start() {
         if startedAt == nil { startedAt = eventLoop.now }
         attempts += 1
         guard let server = pool.choose(upstream, excluding: tried) else {
-            finishWithFailure(.badGateway, cause: "no server of upstream '\(upstream)' is reachable")
+            finishWithFailure(.noServerReachable(upstream: upstream))
             return
         }
         chosen = server
@@ -114,11 +109,11 @@ final class ProxyExchange: UpstreamListener {
             case .failure(let error):
                 pool.connectFailed(server, reason: "\(error)")
                 tried.append(server)
-                // Nothing was sent: any method may go to another server.
-                if pool.choose(upstream, excluding: tried) != nil && attempts < 4 {
+                let failure = ProxyFailure.connectFailed(server: "\(server.server)", reason: "\(error)")
+                if pool.choose(upstream, excluding: tried) != nil && mayRetry(after: failure) {
                     start()
                 } else {
-                    finishWithFailure(.badGateway, cause: "cannot connect to \(server.server): \(error)")
+                    finishWithFailure(failure)
                 }
             case .success(let connection):
                 use(connection, reused: false)
@@ -169,10 +164,10 @@ final class ProxyExchange: UpstreamListener {
     func upstreamTimedOut() {
         switch phase {
         case .awaitingResponse:
-            finishWithFailure(.gatewayTimeout, cause: "no response within timeouts.upstream_response")
+            finishWithFailure(.responseTimeout)
         case .streamingResponse:
             // The head is out, so the client sees the response cut short (its connection closes), never a whole one.
-            finishWithFailure(.gatewayTimeout, cause: "the response stalled mid-body for timeouts.upstream_response")
+            finishWithFailure(.responseStalled)
         case .connecting, .done:
             return
         }
@@ -249,7 +244,7 @@ final class ProxyExchange: UpstreamListener {
             self.client = nil
             client?.proxyUpgraded(head, upstream: connection)
         case .head(let head) where head.status == 101:
-            finishWithFailure(.badGateway, cause: "malformed response (101 to a request that asked for no upgrade)")
+            finishWithFailure(.malformedResponse(detail: "101 to a request that asked for no upgrade"))
         case .head(let head):
             phase = .streamingResponse
             upstreamStatus = head.status
@@ -296,11 +291,15 @@ final class ProxyExchange: UpstreamListener {
 
     func upstreamClosed(error: (any Error)?) {
         guard phase == .awaitingResponse || phase == .streamingResponse else { return }
-        let malformed = error is HTTP1ParseError
-        let cause =
-            malformed ? "malformed response (\(error!))" : error.map { "\($0)" } ?? "upstream closed the connection"
-        // A malformed response proves the request reached the app: never retried.
-        if phase == .awaitingResponse, reused, !malformed, isIdempotent, bodyBytesForwarded == 0, attempts < 4 {
+        let failure: ProxyFailure
+        if let malformed = error as? HTTP1ParseError {
+            failure = .malformedResponse(detail: "\(malformed)")
+        } else {
+            let reason = error.map { "\($0)" } ?? "upstream closed the connection"
+            failure =
+                phase == .awaitingResponse ? .closedBeforeResponse(reason: reason) : .closedMidResponse(reason: reason)
+        }
+        if mayRetry(after: failure) {
             // A pooled connection the upstream had closed while idle: the request never reached the app.
             if let connection { pool.release(connection, reusable: false) }
             connection = nil
@@ -308,11 +307,15 @@ final class ProxyExchange: UpstreamListener {
             start()
             return
         }
-        finishWithFailure(
-            .badGateway, cause: phase == .awaitingResponse ? "\(cause) before responding" : "\(cause) mid-response")
+        finishWithFailure(failure)
     }
 
-    private func finishWithFailure(_ status: HTTPStatus, cause: String) {
+    private func mayRetry(after failure: ProxyFailure) -> Bool {
+        failure.allowsRetry(
+            attempts: attempts, connectionWasReused: reused, method: request.method, bodyBytesSent: bodyBytesForwarded)
+    }
+
+    private func finishWithFailure(_ failure: ProxyFailure) {
         guard phase != .done else { return }
         phase = .done
         noteUpstreamTime()
@@ -321,6 +324,6 @@ final class ProxyExchange: UpstreamListener {
         upstreamStatus = upstreamStatus ?? 0
         let client = self.client
         self.client = nil
-        client?.proxyFailed(status, cause: cause)
+        client?.proxyFailed(failure)
     }
 }
