@@ -82,4 +82,21 @@ public struct CompressionPolicy: Sendable {
         guard acceptsGzip, !clientIsHTTP10 else { return .varyOnly }
         return .gzip
     }
+
+    /// The decision for a proxied response, whose facts are read from the upstream's head.
+    func decide(proxied upstream: ResponseHead, acceptsGzip: Bool, clientIsHTTP10: Bool) -> CompressionDecision {
+        guard level > 0 else { return .untouched }
+        var length: Int?
+        if case .length(let known) = upstream.bodyFraming { length = known }
+        var candidate = CompressionCandidate(
+            status: upstream.status, mediaType: upstream.headers.first("content-type"), length: length)
+        if let encoding = upstream.headers.first("content-encoding") {
+            candidate.isEncoded = encoding.trimmedOfWhitespace().lowercased() != "identity"
+        }
+        candidate.forbidsTransform = upstream.headers.all("cache-control").contains {
+            $0.lowercased().contains("no-transform")
+        }
+        candidate.isPartial = upstream.headers.first("content-range") != nil
+        return decide(candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: clientIsHTTP10)
+    }
 }

@@ -109,25 +109,4 @@ extension HTTP1ConnectionHandler {
         GzipHeaderFilter.rewrite(response.head, for: .varyOnly, into: &head)
         response.head = head
     }
-
-    /// The compression decision for a proxied response.
-    func compressionDecision(
-        for upstream: ResponseHead, request: RequestHead, facts: RequestHeaderFacts?
-    ) -> CompressionDecision {
-        guard settings.compression.level > 0 else { return .untouched }
-        var length: Int?
-        if case .length(let known) = upstream.bodyFraming { length = known }
-        var candidate = CompressionCandidate(
-            status: upstream.status, mediaType: upstream.headers.first("content-type"), length: length)
-        if let encoding = upstream.headers.first("content-encoding") {
-            candidate.isEncoded = encoding.trimmedOfWhitespace().lowercased() != "identity"
-        }
-        candidate.forbidsTransform = upstream.headers.all("cache-control").contains {
-            $0.lowercased().contains("no-transform")
-        }
-        candidate.isPartial = upstream.headers.first("content-range") != nil
-        let acceptsGzip = facts?.acceptsGzip ?? AcceptEncoding.allowsGzip(request.headers)
-        return settings.compression.decide(
-            candidate, acceptsGzip: acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
-    }
 }

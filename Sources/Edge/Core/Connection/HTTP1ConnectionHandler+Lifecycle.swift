@@ -80,8 +80,7 @@ extension HTTP1ConnectionHandler {
             if let proxy {
                 // A proxied body that stopped coming: answered (or cut, if the response had begun) and logged once,
                 // with the upstream's fields; the upstream request is abandoned.
-                proxy.exchange.cancel()
-                endProxy(.requestBodyTimeout)
+                proxy.fail(.requestBodyTimeout)
                 return
             }
             let (send408, action) = state.timedOut(timeout)

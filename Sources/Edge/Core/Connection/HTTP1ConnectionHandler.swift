@@ -41,8 +41,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// For the proxy's callbacks, which arrive from the upstream side. Set while the handler is in a pipeline and
     /// cleared when it leaves: the context holds this handler, so keeping it afterwards would keep both alive forever.
     var context: ChannelHandlerContext!
-    /// The proxied exchange in progress, if any (see `HTTP1ConnectionHandler+Proxy`).
-    var proxy: ProxyState?
+    /// The proxied request in progress, if any (see `HTTP1ConnectionHandler+Proxying`).
+    var proxy: ProxiedRequest?
     /// The transport found the request in progress malformed (`MalformedRequestError`) and ended it.
     var requestWasMalformed = false
     /// Set when closing while the client may still be sending a body: discard input and close output first.
@@ -212,7 +212,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         timer.noteWriteProgress(now: context.eventLoop.now)
         if context.channel.isWritable {
-            proxy?.exchange.clientBecameWritable()
+            proxy?.clientBecameWritable()
             continueFileSend(context: context)
             if readDeferred && !(proxy?.clientReadsPaused ?? false) {
                 readDeferred = false

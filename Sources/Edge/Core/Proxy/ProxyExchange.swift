@@ -66,14 +66,13 @@ final class ProxyExchange: UpstreamListener {
     private(set) var upstreamSeconds: Double = 0
 
     init(
-        upstream: String, request: UpstreamRequest, requestID: String, pool: UpstreamPool, client: any ProxyClient,
-        eventLoop: any EventLoop, responseTimeout: TimeAmount, logger: Logger
+        upstream: String, request: UpstreamRequest, requestID: String, pool: UpstreamPool, eventLoop: any EventLoop,
+        responseTimeout: TimeAmount, logger: Logger
     ) {
         self.upstream = upstream
         self.request = request
         self.requestID = requestID
         self.pool = pool
-        self.client = client
         self.eventLoop = eventLoop
         self.responseTimeout = responseTimeout
         self.logger = logger
@@ -84,7 +83,13 @@ final class ProxyExchange: UpstreamListener {
         upstreamSeconds = Double(((startedAt.map { eventLoop.now - $0 }) ?? .zero).nanoseconds) / 1e9
     }
 
-    func start() {
+    /// Sends the request upstream; `client` gets the response.
+    func start(for client: any ProxyClient) {
+        self.client = client
+        attempt()
+    }
+
+    private func attempt() {
         if startedAt == nil { startedAt = eventLoop.now }
         attempts += 1
         guard let server = pool.choose(upstream, excluding: tried) else {
@@ -111,7 +116,7 @@ final class ProxyExchange: UpstreamListener {
                 tried.append(server)
                 let failure = ProxyFailure.connectFailed(server: "\(server.server)", reason: "\(error)")
                 if pool.choose(upstream, excluding: tried) != nil && mayRetry(after: failure) {
-                    start()
+                    attempt()
                 } else {
                     finishWithFailure(failure)
                 }
@@ -304,7 +309,7 @@ final class ProxyExchange: UpstreamListener {
             if let connection { pool.release(connection, reusable: false) }
             connection = nil
             phase = .connecting
-            start()
+            attempt()
             return
         }
         finishWithFailure(failure)

@@ -6,8 +6,8 @@ import Shared
 extension HTTP1ConnectionHandler {
     /// Answers the client's upgrade with the upstream's 101 (its fields minus hop-by-hop, plus Edge's own), logs it,
     /// and hands both connections to a tunnel on the next tick.
-    func proxyUpgraded(_ upstreamHead: ResponseHead, upstream: UpstreamConnection) {
-        guard let state = proxy else { return }
+    func proxiedRequestUpgraded(_ upstreamHead: ResponseHead, upstream: UpstreamConnection) {
+        guard let proxy else { return }
         var head = context.channel.allocator.buffer(capacity: 512)
         head.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nServer: edge\r\n")
         head.writeImmutableBuffer(resources.dates.dateHeaderLine())
@@ -17,27 +17,27 @@ extension HTTP1ConnectionHandler {
         }
         ProxyHeaders.writeClientResponseFields(upstreamHead, into: &head)
         head.writeString("Connection: upgrade\r\nUpgrade: \(upstreamHead.headers.first("upgrade") ?? "")\r\n")
-        head.writeString("X-Request-ID: \(state.requestID)\r\n\r\n")
+        head.writeString("X-Request-ID: \(proxy.request.id)\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         if resources.accessLog.isEnabled,
             var entry = accessLogEntry(
-                for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: state.facts,
+                for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: proxy.request.facts,
                 start: request?.start ?? context.eventLoop.now, now: context.eventLoop.now)
         {
             entry.upstream = .init(
-                address: upstream.server.description, status: 101, seconds: state.exchange.upstreamSeconds)
-            entry.requestID = state.requestID
+                address: upstream.server.description, status: 101, seconds: proxy.upstreamFacts.seconds)
+            entry.requestID = proxy.request.id
             resources.accessLog.append(entry)
         }
         // From here on this connection is no longer HTTP: hand it to a tunnel, with anything already received.
         // The switch happens on the next tick, outside the upstream decoder's callback (a decoder cannot leave the
         // pipeline while it is decoding); bytes arriving meanwhile are kept unparsed.
-        proxy = nil
+        self.proxy = nil
         request = nil
         timer.cancel()
         upgrading = true
         context.eventLoop.assumeIsolated().execute { [self] in
-            self.switchToTunnel(upstream: upstream, requestID: state.requestID)
+            self.switchToTunnel(upstream: upstream, requestID: proxy.request.id)
         }
     }
 
