@@ -21,6 +21,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     let settings: ConnectionSettings
     let resources: LoopResources
+    /// The gzip stage of Edge's own responses.
+    let compression: ResponseCompression
     /// Plain, TLS or an HTTP/2 stream: decides how files are sent and the scheme reported.
     let transport: ConnectionTransport
     /// What the listener adds: HSTS, or a redirect of everything to https.
@@ -65,6 +67,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     ) {
         self.settings = settings
         self.resources = resources
+        self.compression = ResponseCompression(settings: settings, resources: resources)
         self.transport = transport
         self.listener = listener
         self.parser = HTTP1RequestParser(

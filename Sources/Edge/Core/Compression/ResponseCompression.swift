@@ -1,9 +1,16 @@
+import Logging
 import NIOCore
 import Shared
 
-/// Where the compression module wraps the connection's responses: Edge's own file responses as a whole, and proxied
-/// responses head first, then piece by piece.
-extension HTTP1ConnectionHandler {
+/// The compression stage of Edge's own responses (files and the answers Edge makes): each passes through the
+/// `compression` policy on its way to the client. Proxied responses are filtered head first, then piece by piece, by
+/// `ProxiedRequest`.
+///
+/// Each connection keeps one, made from its settings and its loop's resources: it holds nothing of its own.
+struct ResponseCompression {
+    let settings: ConnectionSettings
+    let resources: LoopResources
+
     /// Files up to this size are gzipped in one go on the event loop (one read, one `deflate`); larger ones are read,
     /// gzipped and sent a chunk at a time as the client takes them, so neither memory nor one turn of the loop
     /// grows with the file.
@@ -11,7 +18,11 @@ extension HTTP1ConnectionHandler {
 
     /// Passes `response` through the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
     /// In place, so the common case (nothing to do) copies no response.
-    func compress(_ response: inout Response, request: RequestHead, facts: RequestHeaderFacts) {
+    /// `allocator` is asked for only when the response changes: most pass untouched.
+    func compress(
+        _ response: inout Response, request: RequestHead, facts: RequestHeaderFacts,
+        allocator: @autoclosure () -> ByteBufferAllocator
+    ) {
         guard let representation = response.representation else { return }
         // Read before any change to the response lets go of it.
         let wholeFile = response.wholeFile
@@ -29,7 +40,7 @@ extension HTTP1ConnectionHandler {
         }
 
         response.representation = nil
-        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 64)
+        var head = allocator().buffer(capacity: response.head.readableBytes + 64)
         GzipHeaderFilter.rewrite(response.head, for: decision, into: &head)
         guard decision == .gzip, response.status == .ok else {
             if let wholeFile, let body = wholeFile.contents {
@@ -56,7 +67,7 @@ extension HTTP1ConnectionHandler {
                 response.head = head
             } catch {
                 settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
-                sendUncompressed(&response)
+                sendUncompressed(&response, allocator: allocator())
             }
             return
         case .file(let path, let identity, _, _):
@@ -66,14 +77,14 @@ extension HTTP1ConnectionHandler {
                     FileLookup.readWhole($0, as: identity)
                 })
             else {
-                sendUncompressed(&response)
+                sendUncompressed(&response, allocator: allocator())
                 return
             }
             input = bytes
         }
         do {
             let encoder = try resources.gzipStreams.take()
-            let body = try encoder.finish(consume input, allocator: context.channel.allocator)
+            let body = try encoder.finish(consume input, allocator: allocator())
             guard let wholeFile else {
                 response.body = .memory(body)
                 response.head = head
@@ -83,7 +94,7 @@ extension HTTP1ConnectionHandler {
                 CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
-            sendUncompressed(&response)
+            sendUncompressed(&response, allocator: allocator())
         }
     }
 
@@ -104,8 +115,8 @@ extension HTTP1ConnectionHandler {
 
     /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying. `response.head`
     /// is still the original's here.
-    private func sendUncompressed(_ response: inout Response) {
-        var head = context.channel.allocator.buffer(capacity: response.head.readableBytes + 32)
+    private func sendUncompressed(_ response: inout Response, allocator: ByteBufferAllocator) {
+        var head = allocator.buffer(capacity: response.head.readableBytes + 32)
         GzipHeaderFilter.rewrite(response.head, for: .varyOnly, into: &head)
         response.head = head
     }
