@@ -23,6 +23,8 @@ let package = Package(
         .executable(name: "appserver", targets: ["appserver"]),
         // What a user's own package depends on to host its app under AppServer.
         .library(name: "AppServer", targets: ["AppServer"]),
+        // Testing a user's app in process, without sockets (like HummingbirdTesting).
+        .library(name: "AppServerTesting", targets: ["AppServerTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -111,6 +113,15 @@ let package = Package(
             swiftSettings: releaseSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")],
             linkerSettings: releaseLinkerSettings
         ),
+        .target(
+            name: "AppServerTesting",
+            dependencies: [
+                "AppServer",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Sources/AppServer/Testing"
+        ),
         // Helpers shared by the test targets (temp directories); not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
@@ -153,7 +164,11 @@ let package = Package(
         // The reference app's own logic (its upload form reader), imported from the executable target.
         .testTarget(
             name: "ReferenceAppTests",
-            dependencies: ["appserver", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "appserver", "AppServer", "AppServerTesting", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]),
     ]
 )

@@ -137,6 +137,13 @@ import Glibc
         #expect(server.log.text.contains("stopping AppServer"))
     }
 
+    /// A setting of the wrong type is an app load failure whose line names the key.
+    @Test func aSettingOfTheWrongTypeNamesItsKey() throws {
+        let server = try AppServerProcess(config: "app: {media_dir: [a, b]}", waitUntilReady: false)
+        #expect(server.waitForExit() == 4)
+        #expect(server.log.text.contains("app.media_dir: expected a string, found a list"), "\(server.log.text)")
+    }
+
     @Test func ttinAddsAWorkerAndTtouRemovesOne() throws {
         let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
         server.signal(SIGTTIN)

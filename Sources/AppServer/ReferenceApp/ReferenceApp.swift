@@ -10,14 +10,13 @@ struct ReferenceApp: HTTPApplication {
     private let state = BootState()
 
     func boot(settings: AppSettings) async throws {
-        let configured = settings.values["media_dir"]?.string ?? "var/media"
-        let mediaDirectory = configured.hasPrefix("/") ? configured : settings.configDirectory + "/" + configured
+        let mediaDirectory = try settings.path("media_dir", default: "var/media")
         // Failing here is an app load failure: the worker exits with its own code.
         try FileManager.default.createDirectory(atPath: mediaDirectory, withIntermediateDirectories: true)
         guard FileManager.default.isWritableFile(atPath: mediaDirectory) else {
             throw BootError(message: "media_dir \(mediaDirectory) is not writable")
         }
-        state.set(mediaDirectory: mediaDirectory, testRoutes: settings.values["test_routes"]?.bool ?? false)
+        state.set(mediaDirectory: mediaDirectory, testRoutes: try settings.bool("test_routes", default: false))
     }
 
     func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
@@ -104,7 +103,7 @@ extension HTTPResponse {
         return response
     }
 
-    /// A JSON response of `object`.
+    /// The head of a JSON response with `status`; the caller writes the encoded body.
     static func json(status: HTTPResponse.Status = .ok) -> HTTPResponse {
         var response = HTTPResponse(status: status)
         response.headerFields[.contentType] = "application/json"

@@ -18,22 +18,6 @@ extension HTTPApplication {
     public func boot(settings: AppSettings) async throws {}
 }
 
-/// The app's own settings (the `app:` mapping of the config file) and facts about the worker it runs in.
-public struct AppSettings: Sendable {
-    /// The `app:` mapping, as written.
-    public var values: [String: ConfigValue]
-    /// Directory of the config file, for resolving relative paths in `values`.
-    public var configDirectory: String
-    /// This worker's generation (1 at start, +1 per reload).
-    public var generation: Int
-
-    public init(values: [String: ConfigValue], configDirectory: String, generation: Int) {
-        self.values = values
-        self.configDirectory = configDirectory
-        self.generation = generation
-    }
-}
-
 /// One request as the app sees it.
 public struct AppRequest: Sendable {
     /// Method, path, authority and header fields. `X-Forwarded-*` fields are present only when the peer is trusted.

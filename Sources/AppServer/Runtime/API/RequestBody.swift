@@ -17,6 +17,18 @@ public struct RequestBody: AsyncSequence, Sendable {
     /// An empty body.
     public static let empty = RequestBody(producer: nil)
 
+    /// A body that is all there already, in one piece: for tests (`AppServerTesting`), or for an app that calls one
+    /// of its own handlers with a body it made.
+    public static func buffered(_ bytes: ByteBuffer) -> RequestBody {
+        let sequence = Producer.makeSequence(
+            elementType: ByteBuffer.self, failureType: (any Error).self,
+            backPressureStrategy: .init(lowWatermark: 1, highWatermark: 2), finishOnDeinit: true,
+            delegate: BodyReadDelegate(produceMoreHandler: {}, terminateHandler: {}))
+        _ = sequence.source.yield(bytes)
+        sequence.source.finish()
+        return RequestBody(producer: sequence.sequence)
+    }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         var base: Producer.AsyncIterator?
 

@@ -5,30 +5,30 @@ import Glibc
 #endif
 
 /// Everything `appserver` reads from its YAML file (DESIGN.md §4); command-line flags override it.
-public struct AppServerConfig: Sendable {
-    public var bind: BindAddress = .unix(path: "var/run/app.sock")
+struct AppServerConfig: Sendable {
+    var bind: BindAddress = .unix(path: "var/run/app.sock")
     /// Permissions of a Unix socket, octal as in `chmod`.
-    public var socketMode: UInt16 = 0o660
-    public var workers = 2
-    public var threadsPerWorker = 1
+    var socketMode: UInt16 = 0o660
+    var workers = 2
+    var threadsPerWorker = 1
     /// A worker whose event loop is silent this long is aborted, then killed.
-    public var timeout: ConfigDuration = .seconds(30)
-    public var gracefulTimeout: ConfigDuration = .seconds(30)
+    var timeout: ConfigDuration = .seconds(30)
+    var gracefulTimeout: ConfigDuration = .seconds(30)
     /// Idle keep-alive connections are closed after this (must exceed Edge's pooled idle time).
-    public var keepalive: ConfigDuration = .seconds(120)
-    public var maxRequests = 0
-    public var maxRequestsJitter = 0
+    var keepalive: ConfigDuration = .seconds(120)
+    var maxRequests = 0
+    var maxRequestsJitter = 0
     /// The kernel scheduling policy of worker processes.
-    public var workerScheduling: WorkerScheduling = .batch
+    var workerScheduling: WorkerScheduling = .batch
     /// Peers whose `X-Forwarded-*` headers are believed.
-    public var forwardedAllow: [ForwardedPeer] = [.user("edge")]
-    public var accessLog: LogDestination = .standardOutput
-    public var pidFile: String?
-    public var logLevel = "info"
+    var forwardedAllow: [ForwardedPeer] = [.user("edge")]
+    var accessLog: LogDestination = .standardOutput
+    var pidFile: String?
+    var logLevel = "info"
     /// The hosted app's own settings.
-    public var app: [String: ConfigValue] = [:]
+    var app: [String: ConfigValue] = [:]
 
-    public init() {}
+    init() {}
 }
 
 extension AppServerConfig: Decodable {
@@ -45,7 +45,7 @@ extension AppServerConfig: Decodable {
         case logLevel = "log_level"
     }
 
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         self.init()
         guard let container = decoder.strictContainer(keyedBy: Keys.self) else { return }
         bind = container.value(.bind, default: bind, decoder)
@@ -76,7 +76,7 @@ extension AppServerConfig: Decodable {
 
     /// Settings that load but probably do not do what was meant: printed by `--check` and logged at start and on
     /// reload.
-    public var warnings: [String] {
+    var warnings: [String] {
         forwardedAllow.compactMap { peer in
             guard case .user(let name) = peer, getpwnam(name) == nil else { return nil }
             return "forwarded_allow: no user named '\(name)' on this host, so no peer matches it "
@@ -103,12 +103,12 @@ extension AppServerConfig: Decodable {
 
 /// A peer allowed to set `X-Forwarded-*`: a user (Unix-socket peers, checked with `SO_PEERCRED`), a numeric uid,
 /// or an address range for TCP peers.
-public enum ForwardedPeer: Hashable, Sendable, Decodable, CustomStringConvertible {
+enum ForwardedPeer: Hashable, Sendable, Decodable, CustomStringConvertible {
     case user(String)
     case uid(UInt32)
     case network(CIDR)
 
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         if text.contains("/") || text.contains(".") || text.contains(":") {
             guard let cidr = CIDR(text) else { throw ConfigValueError("invalid address range '\(text)'") }
@@ -120,38 +120,11 @@ public enum ForwardedPeer: Hashable, Sendable, Decodable, CustomStringConvertibl
         }
     }
 
-    public var description: String {
+    var description: String {
         switch self {
         case .user(let name): name
         case .uid(let uid): "uid \(uid)"
         case .network(let cidr): cidr.description
         }
     }
-}
-
-/// A free-form value under `app:`, handed to the app as is.
-public enum ConfigValue: Hashable, Sendable, Decodable {
-    case bool(Bool), int(Int), double(Double), string(String), list([ConfigValue]), map([String: ConfigValue])
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .int(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .double(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([ConfigValue].self) {
-            self = .list(value)
-        } else {
-            self = .map(try container.decode([String: ConfigValue].self))
-        }
-    }
-
-    /// The value as a boolean, if it is one.
-    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    /// The value as a string, if it is one.
-    public var string: String? { if case .string(let value) = self { value } else { nil } }
 }

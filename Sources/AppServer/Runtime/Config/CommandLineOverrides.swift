@@ -2,7 +2,7 @@ import ArgumentParser
 import Shared
 
 /// The gunicorn-style flags of DESIGN.md §2; each one set overrides the config file.
-public struct CommandLineOverrides: ParsableArguments, Sendable {
+struct CommandLineOverrides: ParsableArguments, Sendable {
     @Option(help: "unix:PATH or HOST:PORT to listen on.") var bind: String?
     @Option(help: "Number of worker processes.") var workers: Int?
     @Option(help: "Seconds a silent worker may stay silent before it is aborted.") var timeout: String?
@@ -19,7 +19,7 @@ public struct CommandLineOverrides: ParsableArguments, Sendable {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
-    public init() {}
+    init() {}
 
     /// `config` with every given flag applied; throws naming the flag when a value is invalid.
     func apply(to config: AppServerConfig) throws -> AppServerConfig {

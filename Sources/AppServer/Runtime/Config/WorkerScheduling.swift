@@ -13,13 +13,13 @@ import Glibc
 /// pinned to one CPU (docs/performance.md): context switches per request 0.5 → 0.06, requests per second +10 %. A
 /// batch process gets the same share of CPU time as any other; only its wake-ups wait for the running process's
 /// turn to end, which never showed in the latency measured beside a CPU-bound process.
-public enum WorkerScheduling: String, Sendable, Decodable, CustomStringConvertible {
+enum WorkerScheduling: String, Sendable, Decodable, CustomStringConvertible {
     /// The kernel's default policy (`SCHED_OTHER`).
     case normal
     /// `SCHED_BATCH`: no preemption on wake-up.
     case batch
 
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let value = Self(rawValue: text) else {
             throw ConfigValueError("unknown scheduling '\(text)' (expected batch or normal)")
@@ -35,7 +35,7 @@ public enum WorkerScheduling: String, Sendable, Decodable, CustomStringConvertib
         }
     }
 
-    public var description: String { rawValue }
+    var description: String { rawValue }
 }
 
 extension WorkerScheduling {

@@ -2,7 +2,7 @@
 ///
 /// After gunicorn's arbiter, without its globals: every decision about spawning, replacing, reloading and stopping
 /// workers is made here, so each can be tested with an injected clock (see `ArbiterTests`).
-public struct Arbiter: Sendable {
+struct Arbiter: Sendable {
     enum Phase: Equatable, Sendable {
         case running
         /// A HUP is starting `generation`; the old generation serves until it is ready.
@@ -54,14 +54,14 @@ public struct Arbiter: Sendable {
     private var consecutiveBootFailures = 0
     private var respawnNotBefore: Instant = 0
 
-    public init(settings: ArbiterSettings) {
+    init(settings: ArbiterSettings) {
         self.settings = settings
     }
 
     /// Workers currently counted as serving or about to serve.
     var activeWorkers: [Worker] { workers.values.filter(\.isActive).sorted { $0.id < $1.id } }
 
-    public mutating func handle(_ event: ArbiterEvent) -> [ArbiterAction] {
+    mutating func handle(_ event: ArbiterEvent) -> [ArbiterAction] {
         guard phase != .exited else { return [] }
         switch event {
         case .start(let now):

@@ -1,13 +1,13 @@
 /// Monotonic seconds, injected so the arbiter can be tested with a fake clock.
-public typealias Instant = Double
+typealias Instant = Double
 
 /// Process signals the master reacts to (a closed set, so the arbiter does not depend on signal numbers).
-public enum MasterSignal: String, Sendable, Hashable {
+enum MasterSignal: String, Sendable, Hashable {
     case hup = "HUP", term = "TERM", int = "INT", quit = "QUIT", ttin = "TTIN", ttou = "TTOU", usr1 = "USR1"
 }
 
 /// Signals the master sends to workers.
-public enum WorkerSignal: String, Sendable, Hashable {
+enum WorkerSignal: String, Sendable, Hashable {
     /// Graceful stop.
     case term = "TERM"
     /// Fast stop.
@@ -20,16 +20,16 @@ public enum WorkerSignal: String, Sendable, Hashable {
 }
 
 /// How a worker process ended.
-public enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
+enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
     case exited(code: Int32)
     case signalled(signal: Int32)
 
     /// Exit code of a worker that could not boot (bind, runtime set-up).
-    public static let bootFailureCode: Int32 = 3
-    /// Exit code of a worker whose app failed to load (its `init` or `prepare` threw).
-    public static let appLoadFailureCode: Int32 = 4
+    static let bootFailureCode: Int32 = 3
+    /// Exit code of a worker whose app failed to load (its `init` or `boot(settings:)` threw).
+    static let appLoadFailureCode: Int32 = 4
 
-    public var description: String {
+    var description: String {
         switch self {
         case .exited(let code) where code == Self.bootFailureCode: "exit code \(code) (worker failed to boot)"
         case .exited(let code) where code == Self.appLoadFailureCode: "exit code \(code) (app failed to load)"
@@ -52,7 +52,7 @@ public enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What the arbiter asks the executor to do.
-public enum ArbiterAction: Hashable, Sendable {
+enum ArbiterAction: Hashable, Sendable {
     /// Start worker `id` of `generation` (the executor reports `.spawned` or `.spawnFailed`).
     case spawn(id: Int, generation: Int)
     case signal(pid: Int32, WorkerSignal)
@@ -65,18 +65,18 @@ public enum ArbiterAction: Hashable, Sendable {
     /// Stop the master with this exit code.
     case exit(code: Int32)
 
-    public enum LogLevel: String, Hashable, Sendable { case info, warning, error }
+    enum LogLevel: String, Hashable, Sendable { case info, warning, error }
 }
 
 /// The settings the arbiter decides with.
-public struct ArbiterSettings: Hashable, Sendable {
-    public var workers: Int
+struct ArbiterSettings: Hashable, Sendable {
+    var workers: Int
     /// A worker silent this long is aborted.
-    public var timeout: Double
+    var timeout: Double
     /// How long stopping workers may take before they are killed.
-    public var gracefulTimeout: Double
+    var gracefulTimeout: Double
 
-    public init(workers: Int, timeout: Double, gracefulTimeout: Double) {
+    init(workers: Int, timeout: Double, gracefulTimeout: Double) {
         self.workers = workers
         self.timeout = timeout
         self.gracefulTimeout = gracefulTimeout
@@ -84,7 +84,7 @@ public struct ArbiterSettings: Hashable, Sendable {
 }
 
 /// Everything that happens to the master, merged into one stream.
-public enum ArbiterEvent: Hashable, Sendable {
+enum ArbiterEvent: Hashable, Sendable {
     case start(now: Instant)
     case signal(MasterSignal, now: Instant)
     case spawned(id: Int, pid: Int32, now: Instant)

@@ -11,7 +11,7 @@ import Glibc
 /// A blocked event loop stops incrementing its counter, and because the request is written here before the app
 /// runs, the master can say which request a silent worker was serving. Updates are plain stores: a torn read
 /// can at worst garble one log line, never a decision, because decisions use only the counters.
-public final class StatusBoard: @unchecked Sendable {
+final class StatusBoard: @unchecked Sendable {
     static let size = 4096
     static let loopSlots = 64
     private static let requestOffset = 8 * loopSlots + 8
@@ -20,7 +20,7 @@ public final class StatusBoard: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
 
     /// Maps the board in `descriptor` (created by `create()` in the master, inherited as fd 5 by the worker).
-    public init(descriptor: CInt) throws {
+    init(descriptor: CInt) throws {
         guard let memory = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), memory != MAP_FAILED
         else {
             throw ProcessSpawner.SpawnError(reason: "mmap status board: \(String(cString: strerror(errno)))")
@@ -49,20 +49,20 @@ public final class StatusBoard: @unchecked Sendable {
     }
 
     /// Event loop `slot` is alive: called from that loop's own tick.
-    public func beat(slot: Int) {
+    func beat(slot: Int) {
         let counter = base.advanced(by: 8 * (slot % Self.loopSlots)).assumingMemoryBound(to: UInt64.self)
         counter.pointee &+= 1
     }
 
     /// The heartbeat as the master sees it: changes only when every one of `loops` event loops has ticked.
-    public func heartbeat(loops: Int) -> UInt64 {
+    func heartbeat(loops: Int) -> UInt64 {
         (0..<max(1, min(loops, Self.loopSlots))).map {
             base.advanced(by: 8 * $0).assumingMemoryBound(to: UInt64.self).pointee
         }.min() ?? 0
     }
 
     /// What the worker is serving now, e.g. `GET /report (request id 4f2a)`; `nil` when idle.
-    public var currentRequest: String? {
+    var currentRequest: String? {
         let length = Int(requestLength.pointee)
         guard length > 0, length <= Self.requestCapacity else { return nil }
         let bytes = UnsafeRawBufferPointer(start: base.advanced(by: Self.requestOffset + 8), count: length)
@@ -72,7 +72,7 @@ public final class StatusBoard: @unchecked Sendable {
     /// Records the request the worker starts serving, e.g. `GET /report (request id 4f2a)`. Written piece by piece
     /// straight into the shared page from the parsed head's bytes: this runs for every request, and building the
     /// line (or even the request id) as a string first showed in the profile.
-    public func recordRequest(_ head: RequestHead) {
+    func recordRequest(_ head: RequestHead) {
         requestLength.pointee = 0  // a concurrent reader sees "idle" rather than a half-written line
         let text = UnsafeMutableRawBufferPointer(
             start: base.advanced(by: Self.requestOffset + 8), count: Self.requestCapacity)
@@ -102,7 +102,7 @@ public final class StatusBoard: @unchecked Sendable {
     }
 
     /// The worker is between requests.
-    public func recordIdle() {
+    func recordIdle() {
         requestLength.pointee = 0
     }
 
