@@ -109,9 +109,32 @@ import Testing
             })
         let kill = send(.tick(now: 47, heartbeats: [pids[1]: 13], requests: [:]), now: 47)
         #expect(signals(kill) == [.signal(pid: pids[0], .kill)])
+        #expect(arbiter.workers.values.first { $0.pid == pids[0] }?.state == .killed)
+        // Killed: nothing more is sent to it, however long its exit takes to be seen.
+        for later in [48.0, 600, 7200] {
+            let actions = send(.tick(now: later, heartbeats: [:], requests: [:]), now: later)
+            #expect(
+                !signals(actions).contains { $0 == .signal(pid: pids[0], .kill) || $0 == .signal(pid: pids[0], .abort) }
+            )
+        }
         let exited = send(.exited(pid: pids[0], .signalled(signal: 9), now: 48), now: 48)
         #expect(spawns(exited).isEmpty)
         #expect(arbiter.activeWorkers.count == 2)
+    }
+
+    /// A worker that ignores TERM is killed at `graceful_timeout`, and once only; the master then waits for it.
+    @Test mutating func aWorkerThatIgnoresTermIsKilledOnceAtTheDeadline() {
+        let pids = startServing()
+        let stop = send(.signal(.term, now: 5), now: 5)
+        #expect(Set(signals(stop)) == Set(pids.map { .signal(pid: $0, .term) }))
+        send(.exited(pid: pids[1], .exited(code: 0), now: 6), now: 6)
+        let kill = send(.tick(now: 15, heartbeats: [:], requests: [:]), now: 15)
+        #expect(signals(kill) == [.signal(pid: pids[0], .kill)])
+        #expect(arbiter.workers.values.first { $0.pid == pids[0] }?.state == .killed)
+        for later in [16.0, 600, 7200] {
+            #expect(signals(send(.tick(now: later, heartbeats: [:], requests: [:]), now: later)).isEmpty)
+        }
+        #expect(send(.exited(pid: pids[0], .signalled(signal: 9), now: 7201), now: 7201).contains(.exit(code: 0)))
     }
 
     @Test mutating func hupStartsANewGenerationAndStopsTheOldOnlyWhenItIsReady() {

@@ -7,8 +7,8 @@ struct Arbiter: Sendable {
         case running
         /// A HUP is starting `generation`; the old generation serves until it is ready.
         case reloading(generation: Int)
-        /// Stopping; remaining workers are killed at `deadline`.
-        case stopping(graceful: Bool, deadline: Instant)
+        /// Stopping; remaining workers are killed at `deadline`, or were (`nil`): only their exits are awaited.
+        case stopping(graceful: Bool, deadline: Instant?)
         case exited
     }
 
@@ -20,6 +20,8 @@ struct Arbiter: Sendable {
         case stopping(since: Instant)
         /// Aborted for silence at `since`; killed if still there after `abortGrace`.
         case aborting(since: Instant)
+        /// Sent SIGKILL (it did not stop or abort in time): only its exit is awaited.
+        case killed
     }
 
     struct Worker: Equatable, Sendable {
@@ -35,7 +37,7 @@ struct Arbiter: Sendable {
         var isActive: Bool {
             switch state {
             case .spawning, .booting, .ready: !retiring
-            case .stopping, .aborting: false
+            case .stopping, .aborting, .killed: false
             }
         }
     }
@@ -235,7 +237,7 @@ struct Arbiter: Sendable {
         if case .stopping = phase { return exitIfDone() }
         let expected: Bool
         switch worker.state {
-        case .stopping, .aborting: expected = true
+        case .stopping, .aborting, .killed: expected = true
         default: expected = false
         }
         let name = "worker \(pid) (generation \(worker.generation))"
@@ -327,19 +329,23 @@ struct Arbiter: Sendable {
                 }
             case .aborting(let since) where now - since >= Self.abortGrace:
                 actions.append(.signal(pid: pid, .kill))
-                worker.state = .aborting(since: now + 3600)  // killed; wait for the exit
+                worker.state = .killed
             case .stopping(let since) where now - since >= settings.gracefulTimeout:
                 actions.append(.log(.warning, "worker \(pid) did not stop within graceful_timeout; killing it"))
                 actions.append(.signal(pid: pid, .kill))
-                worker.state = .stopping(since: now + 3600)
+                worker.state = .killed
             default:
                 break
             }
             workers[id] = worker
         }
-        if case .stopping(_, let deadline) = phase, now >= deadline {
-            for worker in workers.values { if let pid = worker.pid { actions.append(.signal(pid: pid, .kill)) } }
-            phase = .stopping(graceful: false, deadline: now + 3600)
+        if case .stopping(_, let deadline?) = phase, now >= deadline {
+            for id in workers.keys.sorted() {
+                guard let pid = workers[id]?.pid, workers[id]?.state != .killed else { continue }
+                actions.append(.signal(pid: pid, .kill))
+                workers[id]?.state = .killed
+            }
+            phase = .stopping(graceful: false, deadline: nil)
         }
         return actions + refill(now: now)
     }

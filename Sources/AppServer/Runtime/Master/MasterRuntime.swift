@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import Shared
 
 #if canImport(Glibc)
@@ -9,7 +8,11 @@ import Glibc
 
 /// The master process: binds the socket once, then turns signals, worker messages, exits and a tick into
 /// `ArbiterEvent`s and performs the arbiter's actions. It never serves requests.
-final class MasterRuntime: @unchecked Sendable {  // state is touched only by `run`'s single task
+///
+/// One owner: its state (the config, the workers' handles, the arbiter) is read and written only by `run`'s loop.
+/// The tasks and threads that watch signals, exits, worker messages and the clock hold none of it; they only yield
+/// inputs into that loop.
+final class MasterRuntime {
     /// How the master was started, for re-reading the config on HUP and for workers' command lines.
     struct Launch: Sendable {
         var configPath: String?
@@ -24,6 +27,23 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
         var board: StatusBoard
     }
 
+    /// What the loop is woken by: an event for the arbiter, or the 1 s tick, which the loop turns into an event by
+    /// reading the workers' status boards itself.
+    private enum Input: Sendable {
+        case event(ArbiterEvent)
+        case tick
+    }
+
+    /// Seconds since the master started, for the arbiter's clock. A value, so watchers can carry their own.
+    private struct Clock: Sendable {
+        let start = ContinuousClock.now
+
+        var now: Instant {
+            let elapsed = ContinuousClock.now - start
+            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        }
+    }
+
     private let launch: Launch
     private var config: AppServerConfig
     private let logger: Logger
@@ -31,9 +51,9 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
     private var arbiter: Arbiter
     private var listenFD: CInt = -1
     private var handles: [Int32: WorkerHandle] = [:]
-    private let events: AsyncStream<ArbiterEvent>
-    private let continuation: AsyncStream<ArbiterEvent>.Continuation
-    private let clockStart = ContinuousClock.now
+    private let inputs: AsyncStream<Input>
+    private let continuation: AsyncStream<Input>.Continuation
+    private let clock = Clock()
     private var exitCode: Int32?
 
     init(launch: Launch, config: AppServerConfig, logger: Logger, environment: [String: String]) {
@@ -42,13 +62,10 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
         self.logger = logger
         self.notifier = SystemdNotifier(environment: environment)
         self.arbiter = Arbiter(settings: config.arbiterSettings)
-        (events, continuation) = AsyncStream.makeStream(of: ArbiterEvent.self)
+        (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
     }
 
-    private var now: Instant {
-        let elapsed = ContinuousClock.now - clockStart
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
+    private var now: Instant { clock.now }
 
     /// Runs until the arbiter says to exit; returns the exit code.
     func run() async -> Int32 {
@@ -68,18 +85,21 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
         writePidFile()
         defer { cleanUp() }
 
-        let signalTask = Task { [continuation] in
+        let signalTask = Task { [continuation, clock] in
             for await number in signals.signals {
-                if let signal = MasterSignal(number: number) { continuation.yield(.signal(signal, now: self.now)) }
+                if let signal = MasterSignal(number: number) {
+                    continuation.yield(.event(.signal(signal, now: clock.now)))
+                }
             }
         }
-        let timerTask = Task { [continuation] in
+        // Exits are reaped every 100 ms (a respawn should not wait a second); the tick comes every tenth time.
+        let timerTask = Task { [continuation, clock] in
             var ticks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
-                self.reapChildren()
+                MasterRuntime.reapChildren(into: continuation, clock: clock)
                 ticks += 1
-                if ticks % 10 == 0 { continuation.yield(self.tickEvent()) }
+                if ticks % 10 == 0 { continuation.yield(.tick) }
             }
         }
         defer {
@@ -88,8 +108,13 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
         }
 
         perform(arbiter.handle(.start(now: now)))
-        for await event in events {
-            if case .exited(let pid, _, _) = event { _ = handlesLock.withLock { handles.removeValue(forKey: pid) } }
+        for await input in inputs {
+            let event: ArbiterEvent
+            switch input {
+            case .event(let received): event = received
+            case .tick: event = tickEvent()
+            }
+            if case .exited(let pid, _, _) = event { handles.removeValue(forKey: pid) }
             perform(arbiter.handle(event))
             if let exitCode { return exitCode }
         }
@@ -172,7 +197,7 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
             close(readEnd)
             throw error
         }
-        handlesLock.withLock { handles[pid] = WorkerHandle(id: id, generation: generation, board: board) }
+        handles[pid] = WorkerHandle(id: id, generation: generation, board: board)
         logger.info("spawned worker", metadata: ["worker": "\(pid)", "generation": "\(generation)"])
         readMessages(from: readEnd, pid: pid)
         return pid
@@ -180,8 +205,8 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
 
     /// One thread per worker reads its messages (`ready`, `retiring`) until the worker closes the pipe.
     private func readMessages(from fd: CInt, pid: Int32) {
-        let continuation = self.continuation
-        let thread = Thread { [weak self] in
+        let (continuation, clock) = (self.continuation, self.clock)
+        let thread = Thread {
             let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             var pending = Data()
             while true {
@@ -191,10 +216,9 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
                 while let newline = pending.firstIndex(of: 0x0A) {
                     let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                     pending.removeSubrange(pending.startIndex...newline)
-                    let now = self?.now ?? 0
                     switch line {
-                    case "ready": continuation.yield(.ready(pid: pid, now: now))
-                    case "retiring": continuation.yield(.retiring(pid: pid, now: now))
+                    case "ready": continuation.yield(.event(.ready(pid: pid, now: clock.now)))
+                    case "retiring": continuation.yield(.event(.retiring(pid: pid, now: clock.now)))
                     default: break
                     }
                 }
@@ -203,31 +227,26 @@ final class MasterRuntime: @unchecked Sendable {  // state is touched only by `r
         thread.start()
     }
 
-    private func reapChildren() {
+    private static func reapChildren(into continuation: AsyncStream<Input>.Continuation, clock: Clock) {
         while true {
             var status: CInt = 0
             let pid = waitpid(-1, &status, WNOHANG)
             guard pid > 0 else { return }
             let exit: WorkerExit =
                 status & 0x7F == 0 ? .exited(code: (status >> 8) & 0xFF) : .signalled(signal: status & 0x7F)
-            continuation.yield(.exited(pid: pid, exit, now: now))
+            continuation.yield(.event(.exited(pid: pid, exit, now: clock.now)))
         }
     }
 
     private func tickEvent() -> ArbiterEvent {
-        // Handles are read from the timer task while `perform` may add one; the dictionary is copied first.
-        let snapshot = handlesSnapshot()
         var beats: [Int32: UInt64] = [:]
         var requests: [Int32: String] = [:]
-        for (pid, handle) in snapshot {
+        for (pid, handle) in handles {
             beats[pid] = handle.board.heartbeat(loops: config.threadsPerWorker)
             requests[pid] = handle.board.currentRequest
         }
         return .tick(now: now, heartbeats: beats, requests: requests)
     }
-
-    private let handlesLock = NIOLock()
-    private func handlesSnapshot() -> [Int32: WorkerHandle] { handlesLock.withLock { handles } }
 
     private func moveHigh(_ fd: CInt) -> CInt {
         let high = fcntl(fd, F_DUPFD_CLOEXEC, 64)
