@@ -60,9 +60,7 @@ import Testing
         // the response back would fail this read at the connection's receive timeout, not by a stopwatch.
         let connection = try server.connect()
         try connection.send("GET /__test/stream?n=2&ms=60000 HTTP/1.1\r\nHost: app\r\n\r\n")
-        let first = String(
-            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") },
-            as: UTF8.self)
+        let first = try connection.readText(until: "data: 0")
         #expect(first.contains("Content-Type: text/event-stream"))
         #expect(first.contains("Transfer-Encoding: chunked"))
     }

@@ -10,21 +10,17 @@ import Glibc
 /// HTTP/1.1, with `X-Forwarded-Proto: https`.
 @Suite struct HTTP2ProxyTests {
     let directory = TestDirectory()
-    let app: ChildProcess
-    let edge: EdgeProcess
-    let appLog = LineCollector()
+    let pair: EdgeAndAppServer
+    var edge: EdgeProcess { pair.edge }
+    var appLog: LineCollector { pair.appLog }
 
     init() throws {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/page.html", Self.page)
         directory.write("site/large.html", Self.largePage)
-        app = try startAppServer(in: directory, app: "{test_routes: true, media_dir: media}", log: appLog)
-        edge = try EdgeProcess(
-            directory: directory,
-            listen: certificates.tlsListener,
+        pair = try EdgeAndAppServer(
+            in: directory, listen: certificates.tlsListener,
             config: """
-                upstreams:
-                  app: {servers: ["unix:app.sock"]}
                 routes:
                   - {prefix: /site/, dir: site}
                   - {prefix: /, upstream: app}

@@ -9,9 +9,9 @@ import Glibc
 /// Edge in front of the real AppServer over a Unix socket, as in production.
 @Suite struct ProxyTests {
     let directory = TestDirectory()
-    let app: ChildProcess
-    let edge: EdgeProcess
-    let appLog = LineCollector()
+    let pair: EdgeAndAppServer
+    var edge: EdgeProcess { pair.edge }
+    var appLog: LineCollector { pair.appLog }
     /// Sends one server-sent event, then the second and the end when the test says so.
     let events: FakeUpstream
     /// Counts the request body it is sent and never answers.
@@ -22,24 +22,22 @@ import Glibc
 
     init() throws {
         directory.write("site/s.txt", "static")
-        app = try startAppServer(
-            in: directory, app: "{test_routes: true, media_dir: media}", extra: "log_level: debug\n", log: appLog)
         events = try FakeUpstream(directory: directory, name: "events.sock", behaviour: .eventStream)
         sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
         large = try FakeUpstream(
             directory: directory, name: "large.sock",
             behaviour: .fixed(
                 "HTTP/1.1 200 OK\r\nContent-Length: \(Self.largeBody.utf8.count)\r\n\r\n" + Self.largeBody))
-        edge = try EdgeProcess(
-            directory: directory,
-            config: """
-                upstreams:
-                  app: {servers: ["unix:app.sock"]}
+        pair = try EdgeAndAppServer(
+            in: directory, appExtra: "log_level: debug\n",
+            upstreams: """
                   gone: {servers: ["unix:nothing-here.sock"]}
                   mixed: {servers: ["unix:nothing-here.sock", "unix:app.sock"]}
                   events: {servers: ["unix:events.sock"]}
                   sink: {servers: ["unix:sink.sock"]}
                   large: {servers: ["unix:large.sock"]}
+                """,
+            config: """
                 routes:
                   - {prefix: /static/, dir: site}
                   - {prefix: /down/, upstream: gone}
@@ -277,21 +275,17 @@ import Glibc
         try connection.send("GET /events/ HTTP/1.1\r\nHost: x\r\n\r\n")
         // The upstream holds the second event until the first has reached the client: an Edge that buffered the
         // response would leave this read waiting until it gave up.
-        let first = String(
-            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") },
-            as: UTF8.self)
+        let first = try connection.readText(until: "data: 0")
         #expect(first.hasPrefix("HTTP/1.1 200 OK\r\n"))
         events.release()
-        let rest = String(
-            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") },
-            as: UTF8.self)
+        let rest = try connection.readText(until: "\r\n0\r\n\r\n", atEnd: true)
         #expect(rest == "9\r\ndata: 1\n\n\r\n0\r\n\r\n")
     }
 
     @Test func aResponseThatStallsMidBodyIsCutAfterUpstreamResponse() throws {
         let connection = try edge.connect()
         try connection.send("GET /events/ HTTP/1.1\r\nHost: x\r\n\r\n")
-        _ = try connection.readBytes { String(decoding: $0, as: UTF8.self).contains("data: 0") }
+        _ = try connection.readText(until: "data: 0")
         // The upstream now says nothing until released. After `upstream_response` (1 s here) of silence Edge closes
         // the client connection, so the response can never look whole; the connection's own timeouts (75 s
         // keep-alive, 60 s send) would come far later.
@@ -312,9 +306,7 @@ import Glibc
         // well inside it. The whole stream must arrive.
         let connection = try edge.connect()
         try connection.send("GET /__test/stream?n=8&ms=250 HTTP/1.1\r\nHost: x\r\n\r\n")
-        let stream = String(
-            decoding: try connection.readBytes { String(decoding: $0, as: UTF8.self).hasSuffix("\r\n0\r\n\r\n") },
-            as: UTF8.self)
+        let stream = try connection.readText(until: "\r\n0\r\n\r\n", atEnd: true)
         #expect(stream.contains("data: 7"))
     }
 

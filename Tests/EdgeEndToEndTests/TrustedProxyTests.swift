@@ -11,18 +11,15 @@ import Glibc
 /// requests alike.
 @Suite struct TrustedProxyTests {
     let directory = TestDirectory()
-    let app: ChildProcess
-    let edge: EdgeProcess
-    let appLog = LineCollector()
+    let pair: EdgeAndAppServer
+    var edge: EdgeProcess { pair.edge }
+    var appLog: LineCollector { pair.appLog }
 
     init() throws {
         directory.write("site/s.txt", "static")
-        app = try startAppServer(in: directory, app: "{media_dir: media}", log: appLog)
-        edge = try EdgeProcess(
-            directory: directory,
+        pair = try EdgeAndAppServer(
+            in: directory, appSettings: "{media_dir: media}",
             config: """
-                upstreams:
-                  app: {servers: ["unix:app.sock"]}
                 routes:
                   - {prefix: /static/, dir: site}
                   - {prefix: /, upstream: app}

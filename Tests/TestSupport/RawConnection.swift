@@ -168,6 +168,16 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         return received
     }
 
+    /// Reads text as it arrives until it contains `marker` (or, with `atEnd`, ends with it), and returns it all.
+    /// Throws as `readBytes(until:)` does, so a response held back fails the test.
+    public func readText(until marker: String, atEnd: Bool = false) throws -> String {
+        String(
+            decoding: try readBytes { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                return atEnd ? text.hasSuffix(marker) : text.contains(marker)
+            }, as: UTF8.self)
+    }
+
     /// Reads (and discards) up to `count` bytes as they arrive; returns how many came.
     public func readSome(_ count: Int) throws -> Int {
         while buffer.isEmpty { guard try fill() else { return 0 } }

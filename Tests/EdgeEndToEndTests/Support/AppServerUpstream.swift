@@ -28,3 +28,23 @@ func startAppServer(
     }
     return process
 }
+
+/// Edge in front of the real AppServer: `startAppServer`'s one worker on `app.sock`, and Edge with `app` as its
+/// first upstream. `upstreams` adds further upstream lines (indented as entries of `upstreams:`), and `config` the
+/// rest of Edge's configuration (its routes, limits, timeouts).
+struct EdgeAndAppServer {
+    let app: ChildProcess
+    let appLog = LineCollector()
+    let edge: EdgeProcess
+
+    init(
+        in directory: TestDirectory, listen: String = "  - address: 127.0.0.1:0",
+        appSettings: String = "{test_routes: true, media_dir: media}", appExtra: String = "", upstreams: String = "",
+        config: String
+    ) throws {
+        app = try startAppServer(in: directory, app: appSettings, extra: appExtra, log: appLog)
+        edge = try EdgeProcess(
+            directory: directory, listen: listen,
+            config: "upstreams:\n  app: {servers: [\"unix:app.sock\"]}\n\(upstreams)\n\(config)")
+    }
+}
