@@ -4,11 +4,8 @@ import Shared
 /// The connection's life: performing the state machine's actions (timers, closing), flushing, and timeouts.
 extension HTTP1ConnectionHandler {
     func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
-        if let fileSend, action != .none {
-            // A file body still being read out: the keep-alive timer or the close start after its last byte.
-            fileSend.afterwards.append(action)
-            return
-        }
+        // A file body still being read out: the keep-alive timer or the close start after its last byte.
+        if action != .none, files?.deferUntilQueued(action) == true { return }
         switch action {
         case .none:
             break
@@ -55,7 +52,7 @@ extension HTTP1ConnectionHandler {
     }
 
     func scheduleTimerCheck(context: ChannelHandlerContext) {
-        let stalled = outstandingFileChunks > 0 || fileSend != nil || !context.channel.isWritable
+        let stalled = files?.isSending == true || !context.channel.isWritable
         guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout),
             !timer.hasCheck(atOrBefore: deadline)
         else { return }
@@ -65,7 +62,7 @@ extension HTTP1ConnectionHandler {
     }
 
     func timerFired(context: ChannelHandlerContext) {
-        let stalled = outstandingFileChunks > 0 || fileSend != nil || !context.channel.isWritable
+        let stalled = files?.isSending == true || !context.channel.isWritable
         switch timer.expired(now: context.eventLoop.now, sendStalled: stalled, sendTimeout: settings.sendTimeout) {
         case .none:
             scheduleTimerCheck(context: context)

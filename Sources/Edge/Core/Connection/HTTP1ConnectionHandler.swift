@@ -14,11 +14,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
-    /// Files larger than one in-memory cache entry are sent in `sendfile` chunks of this size, nginx's
-    /// `sendfile_max_chunk` default: a 1 MiB file is one `sendfile` call when the socket takes it. A finished chunk
-    /// counts as progress for the send timeout, and so does any byte the client acknowledges meanwhile.
-    static let fileChunkSize = 2 * 1024 * 1024
-
     let settings: ConnectionSettings
     let resources: LoopResources
     /// The gzip stage of Edge's own responses.
@@ -53,13 +48,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var upgrading = false
 
     var timer = ConnectionTimer()
-    var outstandingFileChunks = 0
-    /// TCP connections cork while sending files, as nginx's `tcp_nopush`: the head and the file's first bytes leave
-    /// in full segments instead of a small head packet followed by the file (measured: ~1.6x on 1 MiB files).
-    private var canCork = false
-    private var filesInFlight = 0
-    /// A file body being read and written chunk by chunk (TLS, HTTP/2), and what waits for it to finish.
-    var fileSend: FileReadingSend?
+    /// Sends file bodies and owns what of them is in flight; made for the connection's first file body.
+    private(set) var files: FileBodySender?
 
     public init(
         settings: ConnectionSettings, resources: LoopResources, transport: ConnectionTransport = .plain,
@@ -83,6 +73,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        files?.connectionClosed()
         self.context = nil
     }
 
@@ -94,10 +85,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private func connectionOpened(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress.map(Self.describe) ?? "-"
         localPort = context.channel.localAddress?.port ?? 0
-        switch context.channel.localAddress {
-        case .v4, .v6: canCork = transport.canSendfile
-        default: canCork = false
-        }
         perform(state.connectionOpened(), context: context)
     }
 
@@ -105,8 +92,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         timer.cancel()
         clientLeftDuringProxy(now: context.eventLoop.now)
         request = nil
-        fileSend?.close()
-        fileSend = nil
+        files?.connectionClosed()
         context.fireChannelInactive()
     }
 
@@ -124,7 +110,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         while state.phase != .closing {
             if let proxy, proxy.requestEnded { break }
             // A file still being read out must finish before the next pipelined response starts.
-            if fileSend != nil { break }
+            if files?.isReadingOut == true { break }
             let event: HTTP1RequestParser.Event?
             do {
                 event = try parser.next()
@@ -216,7 +202,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         timer.noteWriteProgress(now: context.eventLoop.now)
         if context.channel.isWritable {
             proxy?.clientBecameWritable()
-            continueFileSend(context: context)
+            files?.clientTookMore(context: context)
             if readDeferred && !(proxy?.clientReadsPaused ?? false) {
                 readDeferred = false
                 context.read()
@@ -299,18 +285,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 entry.requestTime = Double((context.eventLoop.now - logged.start).nanoseconds) / 1e9
                 resources.accessLog.append(entry)
             }
-            guard transport.canSendfile && response.bodyEncoder == nil else {
-                startFileSend(
+            let files = fileSender(context: context)
+            if transport.canSendfile && response.bodyEncoder == nil {
+                files.sendfile(descriptor, offset: offset, length: length, context: context, completion: logCompleted)
+            } else {
+                files.startReading(
                     descriptor, offset: offset, length: length, encoder: response.bodyEncoder, context: context,
                     completion: logCompleted)
-                return
-            }
-            filesInFlight += 1
-            if filesInFlight == 1 { setCork(true, context: context) }
-            writeFile(descriptor, offset: offset, length: length, context: context) { sent in
-                self.filesInFlight -= 1
-                if self.filesInFlight == 0 { self.setCork(false, context: context) }
-                logCompleted(sent)
             }
             return
         }
@@ -324,43 +305,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         return 0
     }
 
-    private func writeFile(
-        _ descriptor: OpenDescriptor, offset: Int, length: Int, context: ChannelHandlerContext,
-        completion: @escaping (_ bytesSent: Int) -> Void
-    ) {
-        if outstandingFileChunks == 0 { timer.noteWriteProgress(now: context.eventLoop.now) }
-        guard length > 0 else {
-            completion(0)
-            return
+    private func fileSender(context: ChannelHandlerContext) -> FileBodySender {
+        if let files { return files }
+        let canCork: Bool
+        switch context.channel.localAddress {
+        case .v4, .v6: canCork = transport.canSendfile
+        default: canCork = false
         }
-        var sent = 0
-        var position = offset
-        let end = offset + length
-        while position < end {
-            let size = min(Self.fileChunkSize, end - position)
-            let isLast = position + size == end
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            outstandingFileChunks += 1
-            promise.futureResult.assumeIsolated().whenComplete { result in
-                self.outstandingFileChunks -= 1
-                self.timer.noteWriteProgress(now: context.eventLoop.now)
-                if case .success = result { sent += size }
-                // The closure holds the descriptor, so it stays open until the last chunk is out.
-                if isLast {
-                    withExtendedLifetime(descriptor) { completion(sent) }
-                }
-            }
-            let region = FileRegion(fileHandle: descriptor.handle, readerIndex: position, endIndex: position + size)
-            context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
-            position += size
-        }
-        scheduleTimerCheck(context: context)
-    }
-
-    private func setCork(_ on: Bool, context: ChannelHandlerContext) {
-        guard canCork, context.channel.isActive else { return }
-        // Uncorking pushes out whatever partial segment is left, so the response's tail is not delayed.
-        try? context.channel.syncOptions?.setOption(.tcpOption(.init(rawValue: 3 /* TCP_CORK */)), value: on ? 1 : 0)
+        let made = FileBodySender(
+            connection: self, turns: resources.fileSendTurns, chunkSizes: transport.fileChunkSizes, canCork: canCork)
+        files = made
+        return made
     }
 
     private static func describe(_ address: SocketAddress) -> String {
