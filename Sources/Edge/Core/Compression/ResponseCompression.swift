@@ -6,11 +6,9 @@ import Shared
 /// `compression` policy on its way to the client. Proxied responses are filtered head first, then piece by piece, by
 /// `ProxiedRequest`.
 ///
-/// Each connection keeps one, made from its settings and its loop's resources: it holds nothing of its own.
-struct ResponseCompression {
-    let settings: ConnectionSettings
-    let resources: LoopResources
-
+/// A stage without state of its own: the connection passes its settings and its loop's resources, borrowed, so the
+/// common case (nothing to do) costs no reference counting.
+enum ResponseCompression {
     /// Files up to this size are gzipped in one go on the event loop (one read, one `deflate`); larger ones are read,
     /// gzipped and sent a chunk at a time as the client takes them, so neither memory nor one turn of the loop
     /// grows with the file.
@@ -19,9 +17,9 @@ struct ResponseCompression {
     /// Passes `response` through the compression filter: unchanged, with `Vary` added, or gzipped (head and body).
     /// In place, so the common case (nothing to do) copies no response.
     /// `allocator` is asked for only when the response changes: most pass untouched.
-    func compress(
-        _ response: inout Response, request: RequestHead, facts: RequestHeaderFacts,
-        allocator: @autoclosure () -> ByteBufferAllocator
+    static func compress(
+        _ response: inout Response, request: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings,
+        resources: LoopResources, allocator: @autoclosure () -> ByteBufferAllocator
     ) {
         guard let representation = response.representation else { return }
         // Read before any change to the response lets go of it.
@@ -46,7 +44,7 @@ struct ResponseCompression {
             if let wholeFile, let body = wholeFile.contents {
                 keep(
                     CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile,
-                    answering: &response)
+                    answering: &response, resources: resources)
             } else {
                 response.head = head
             }
@@ -91,7 +89,8 @@ struct ResponseCompression {
                 return
             }
             keep(
-                CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile, answering: &response)
+                CachedFile(filtering: wholeFile, head: head, body: body), in: slot, of: wholeFile,
+                answering: &response, resources: resources)
         } catch {
             settings.logger.error("gzip failed; sending uncompressed", metadata: ["error": "\(error)"])
             sendUncompressed(&response, allocator: allocator())
@@ -99,15 +98,17 @@ struct ResponseCompression {
     }
 
     /// Keeps `copy` with the cached `file` for the requests to come, and answers this one with it.
-    private func keep(
-        _ copy: CachedFile, in slot: OpenFileCache.FilteredSlot, of file: CachedFile, answering response: inout Response
+    private static func keep(
+        _ copy: CachedFile, in slot: OpenFileCache.FilteredSlot, of file: CachedFile,
+        answering response: inout Response,
+        resources: LoopResources
     ) {
         resources.files.keep(copy, in: slot, of: file)
         if let body = copy.contents { replace(&response, with: copy, body: body) }
     }
 
     /// `response` becomes `filtered`'s whole response (sent ready-made, like any small cached file).
-    private func replace(_ response: inout Response, with filtered: CachedFile, body: ByteBuffer) {
+    private static func replace(_ response: inout Response, with filtered: CachedFile, body: ByteBuffer) {
         let closesConnection = response.closesConnection
         response = .whole(filtered, contents: body)
         response.closesConnection = closesConnection
@@ -115,7 +116,7 @@ struct ResponseCompression {
 
     /// The fallback when a body cannot be gzipped after all: sent as is, still marked as varying. `response.head`
     /// is still the original's here.
-    private func sendUncompressed(_ response: inout Response, allocator: ByteBufferAllocator) {
+    private static func sendUncompressed(_ response: inout Response, allocator: ByteBufferAllocator) {
         var head = allocator.buffer(capacity: response.head.readableBytes + 32)
         GzipHeaderFilter.rewrite(response.head, for: .varyOnly, into: &head)
         response.head = head

@@ -25,8 +25,9 @@ extension HTTP1ConnectionHandler {
             case .failure(.changed) where look == 1:
                 outcome = settings.site.respond(
                     method: head.method, uri: head.target, facts: facts, cache: resources.files)
-                compression.compress(
-                    &outcome.response, request: head, facts: facts, allocator: context.channel.allocator)
+                ResponseCompression.compress(
+                    &outcome.response, request: head, facts: facts, settings: settings, resources: resources,
+                    allocator: context.channel.allocator)
             case .failure(.changed):
                 outcome.response = .simple(.notFound, omitBody: head.method == .HEAD)
             }
@@ -61,8 +62,9 @@ extension HTTP1ConnectionHandler {
         } else {
             var outcome = settings.site.respond(
                 method: head.method, uri: head.target, facts: facts, cache: resources.files)
-            compression.compress(
-                &outcome.response, request: head, facts: facts, allocator: context.channel.allocator)
+            ResponseCompression.compress(
+                &outcome.response, request: head, facts: facts, settings: settings, resources: resources,
+                allocator: context.channel.allocator)
             descriptor = openFile(of: &outcome, secondLookFor: head, facts: facts)
             if let refusal = outcome.refusal {
                 settings.logger.warning(

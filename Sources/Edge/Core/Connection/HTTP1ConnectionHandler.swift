@@ -16,8 +16,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     let settings: ConnectionSettings
     let resources: LoopResources
-    /// The gzip stage of Edge's own responses.
-    let compression: ResponseCompression
     /// Plain, TLS or an HTTP/2 stream: decides how files are sent and the scheme reported.
     let transport: ConnectionTransport
     /// What the listener adds: HSTS, or a redirect of everything to https.
@@ -57,7 +55,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     ) {
         self.settings = settings
         self.resources = resources
-        self.compression = ResponseCompression(settings: settings, resources: resources)
         self.transport = transport
         self.listener = listener
         self.parser = HTTP1RequestParser(
