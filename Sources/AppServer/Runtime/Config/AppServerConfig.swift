@@ -128,3 +128,12 @@ enum ForwardedPeer: Hashable, Sendable, Decodable, CustomStringConvertible {
         }
     }
 }
+
+extension AppServerConfig {
+    /// What the master's arbiter needs of the config.
+    var arbiterSettings: ArbiterSettings {
+        ArbiterSettings(
+            workers: workers, timeout: Double(timeout.milliseconds) / 1000,
+            gracefulTimeout: Double(gracefulTimeout.milliseconds) / 1000)
+    }
+}

@@ -303,11 +303,3 @@ extension WorkerSignal {
         }
     }
 }
-
-extension AppServerConfig {
-    var arbiterSettings: ArbiterSettings {
-        ArbiterSettings(
-            workers: workers, timeout: Double(timeout.milliseconds) / 1000,
-            gracefulTimeout: Double(gracefulTimeout.milliseconds) / 1000)
-    }
-}
