@@ -2,11 +2,28 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Counts and tracks the client connections of all listeners: refuses connections above `max_connections` at
-/// accept time, and on a graceful stop asks every open connection to finish and waits until all are gone.
+/// Counts and tracks the client connections of all listeners: refuses connections above `max_connections` (and
+/// above a limit per client address) at accept time, and on a graceful stop asks every open connection to finish
+/// and waits until all are gone.
 public final class ConnectionRegistry: Sendable {
+    /// At most `max` connections at once from one client address; addresses `isExempt` says so of are not counted
+    /// (a CDN or proxy in front, whose one address stands for many clients).
+    public struct PerClientLimit: Sendable {
+        public var max: Int
+        public var isExempt: @Sendable (String) -> Bool
+
+        public init(max: Int, isExempt: @escaping @Sendable (String) -> Bool = { _ in false }) {
+            self.max = max
+            self.isExempt = isExempt
+        }
+    }
+
     fileprivate struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
+        /// Open connections per counted client address, and the address of each counted connection.
+        var perClient: [String: Int] = [:]
+        var clientOf: [ObjectIdentifier: String] = [:]
+        var clientRefusals = PerClientWarningThrottle()
         /// Connections accepted but not yet set up; a drain waits for them too.
         var pending = 0
         var draining = false
@@ -16,12 +33,17 @@ public final class ConnectionRegistry: Sendable {
 
     private let state = NIOLockedValueBox(State())
     private let maxConnections: Int
+    private let perClientLimit: PerClientLimit?
     private let logger: Logger
 
-    public init(maxConnections: Int, logger: Logger) {
+    public init(maxConnections: Int, perClient: PerClientLimit? = nil, logger: Logger) {
         self.maxConnections = maxConnections
+        self.perClientLimit = perClient
         self.logger = logger
     }
+
+    /// Open connections from `client` right now, as the per-client limit counts them.
+    public func count(of client: String) -> Int { state.withLockedValue { $0.perClient[client] ?? 0 } }
 
     /// Open connections right now.
     public var count: Int { state.withLockedValue { $0.open.count } }
@@ -47,21 +69,45 @@ public final class ConnectionRegistry: Sendable {
     /// Admits `child` if below the limit and not draining; otherwise closes it at once. Channels that did not come
     /// through a listening channel's pipeline (accepted by hand) register themselves here.
     public func admit(_ child: any Channel, reserved: Bool = false) -> Bool {
-        let (admitted, warnCount, draining) = state.withLockedValue { state -> (Bool, Int?, Bool) in
-            if reserved { state.pending -= 1 }
-            if state.open.count < maxConnections {
-                // A connection accepted just as a stop began is still served (and told to finish at once):
-                // closing it unanswered would fail a request the client has already sent.
-                state.open[ObjectIdentifier(child)] = child
-                return (true, nil, state.draining)
-            }
-            return (false, state.refusals.note(), false)
+        // The address is read outside the lock; it is counted only under a per-client limit that does not exempt it.
+        let client = perClientLimit.flatMap { limit in
+            child.remoteAddress?.ipAddress.flatMap { limit.isExempt($0) ? nil : $0 }
         }
-        guard admitted else {
+        let (outcome, draining) = state.withLockedValue { state -> (Admission, Bool) in
+            if reserved { state.pending -= 1 }
+            guard state.open.count < maxConnections else { return (.refused(state.refusals.note()), false) }
+            if let client, let limit = perClientLimit {
+                let open = state.perClient[client, default: 0]
+                guard open < limit.max else {
+                    return (.refusedForClient(client, state.clientRefusals.note(client: client)), false)
+                }
+                state.perClient[client] = open + 1
+                state.clientOf[ObjectIdentifier(child)] = client
+            }
+            // A connection accepted just as a stop began is still served (and told to finish at once): closing it
+            // unanswered would fail a request the client has already sent.
+            state.open[ObjectIdentifier(child)] = child
+            return (.admitted, state.draining)
+        }
+        switch outcome {
+        case .admitted:
+            break
+        case .refused(let warnCount):
             if let warnCount {
                 logger.warning(
                     "max_connections reached; refusing new connections",
                     metadata: ["max_connections": "\(maxConnections)", "refused": "\(warnCount)"])
+            }
+            child.close(promise: nil)
+            return false
+        case .refusedForClient(let client, let warnCount):
+            if let warnCount {
+                logger.warning(
+                    "max_connections_per_ip reached; refusing the client's new connections",
+                    metadata: [
+                        "client": "\(client)", "max_connections_per_ip": "\(perClientLimit?.max ?? 0)",
+                        "refused": "\(warnCount)",
+                    ])
             }
             child.close(promise: nil)
             return false
@@ -71,9 +117,21 @@ public final class ConnectionRegistry: Sendable {
         return true
     }
 
+    private enum Admission {
+        case admitted
+        /// Over `max_connections`; the count to log, when a line is due.
+        case refused(Int?)
+        /// Over the per-client limit.
+        case refusedForClient(String, Int?)
+    }
+
     private func remove(_ child: any Channel) {
         let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             state.open[ObjectIdentifier(child)] = nil
+            if let client = state.clientOf.removeValue(forKey: ObjectIdentifier(child)) {
+                let open = (state.perClient[client] ?? 1) - 1
+                state.perClient[client] = open > 0 ? open : nil
+            }
             return state.takeWaitersIfDrained()
         }
         for waiter in waiters { waiter.resume() }

@@ -68,7 +68,7 @@ import Testing
             threads: 3
             listen:
               - address: "[::1]:0"
-            limits: {max_header_size: 8KiB, max_uri_length: 2KiB, max_connections: 5}
+            limits: {max_header_size: 8KiB, max_uri_length: 2KiB, max_connections: 5, max_connections_per_ip: 3}
             timeouts: {header: 250ms, keepalive: 5s, send: 1m, shutdown: 2s}
             routes:
               - {prefix: /s/, dir: www, cache_control: "no-cache"}
@@ -80,6 +80,7 @@ import Testing
         #expect(config.limits.maxHeaderSize.bytes == 8192)
         #expect(config.limits.maxURILength.bytes == 2048)
         #expect(config.limits.maxConnections == 5)
+        #expect(config.limits.maxConnectionsPerIP == 3)
         #expect(config.timeouts.header.milliseconds == 250)
         #expect(config.timeouts.send.milliseconds == 60_000)
         #expect(config.routes[0].dir == directory.path + "/www")
@@ -94,7 +95,7 @@ import Testing
             threads: zero
             listen:
               - address: nowhere
-            limits: {max_header_size: lots, max_uri_lenght: 1KiB}
+            limits: {max_header_size: lots, max_uri_lenght: 1KiB, max_connections_per_ip: -1}
             timeouts: {header: soon}
             routes:
               - {prefix: /s/, dir: does-not-exist}
@@ -105,6 +106,7 @@ import Testing
         #expect(found.contains { $0.hasPrefix("listen[0].address: invalid address 'nowhere'") })
         #expect(found.contains { $0.hasPrefix("limits.max_header_size: invalid size 'lots'") })
         #expect(found.contains("limits.max_uri_lenght: unknown key 'max_uri_lenght' (did you mean 'max_uri_length'?)"))
+        #expect(found.contains("limits.max_connections_per_ip: must be 0 (unlimited) or more"))
         #expect(found.contains { $0.hasPrefix("timeouts.header: invalid duration 'soon'") })
         #expect(found.contains { $0.hasPrefix("routes[0].dir: directory ") && $0.hasSuffix("does not exist") })
         #expect(found.contains("routes[1].prefix: must start with '/', not 'nope'"))

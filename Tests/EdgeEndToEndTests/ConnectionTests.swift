@@ -152,6 +152,49 @@ import Testing
     }
 }
 
+/// `limits.max_connections_per_ip`: one address cannot hold more connections than the limit, while other
+/// addresses, and the trusted proxy in front, are served.
+@Suite struct MaxConnectionsPerIPTests {
+    @Test func aClientOverItsLimitIsRefusedAndOthersAreServed() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(
+            directory: directory,
+            config: """
+                routes: [{prefix: /, dir: site}]
+                limits: {max_connections_per_ip: 2}
+                real_ip: {trusted: [127.0.0.3/32]}
+                """)
+        let first = try RawConnection(port: edge.port), second = try RawConnection(port: edge.port)
+        for connection in [first, second] {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().status == 200)
+        }
+        let third = try RawConnection(port: edge.port)
+        try? third.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(third.waitForClose())
+        #expect(third.unreadText.isEmpty)
+        #expect(
+            edge.waitForLog(containing: "max_connections_per_ip reached; refusing the client's new connections") != nil)
+        #expect(edge.errorLog.contains("client=127.0.0.1"))
+        // Another address, and the trusted proxy (not counted), are served beside the client at its limit.
+        let other = try RawConnection(port: edge.port, source: "127.0.0.2")
+        let proxies = try (0..<3).map { _ in try RawConnection(port: edge.port, source: "127.0.0.3") }
+        for connection in [other] + proxies + [first] {
+            try connection.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try connection.readResponse().bodyText == "alpha")
+        }
+        // A closed connection frees its place.
+        second.close()
+        #expect(
+            eventually(within: 10) {
+                guard let again = try? RawConnection(port: edge.port) else { return false }
+                try? again.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                return (try? again.readResponse().status) == 200
+            })
+    }
+}
+
 @Suite struct SendTimeoutTests {
     @Test func clientThatStopsReadingIsDroppedAndOthersAreServed() throws {
         let directory = TestDirectory()

@@ -23,10 +23,25 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
     private var fd: CInt
     private var buffer: [UInt8] = []
 
-    /// `receiveBuffer` fixes the socket's receive buffer (no autotuning), for tests that pace a slow reader.
-    public init(port: Int, receiveTimeout: Int = 10, receiveBuffer: Int? = nil) throws {
+    /// `receiveBuffer` fixes the socket's receive buffer (no autotuning), for tests that pace a slow reader;
+    /// `source` is the loopback address the connection comes from (127.0.0.2 is another client to the server).
+    public init(port: Int, receiveTimeout: Int = 10, receiveBuffer: Int? = nil, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw TestFailure("bind to \(source): \(String(cString: strerror(errno)))")
+            }
+        }
         var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         if var size = receiveBuffer.map(CInt.init) {

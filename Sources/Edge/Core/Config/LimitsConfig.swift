@@ -8,6 +8,9 @@ public struct LimitsConfig: Sendable, Hashable {
     public var maxURILength: ByteSize = .kibibytes(8)
     /// Connections served at once across all listeners; more are closed at accept.
     public var maxConnections = 10_000
+    /// Connections at once from one client address (the TCP peer; `real_ip.trusted` peers are not counted);
+    /// 0 = unlimited.
+    public var maxConnectionsPerIP = 0
     /// Request bodies larger than this get 413 (before reading when `Content-Length` says so).
     public var maxBodySize: ByteSize = .mebibytes(100)
 
@@ -20,6 +23,7 @@ extension LimitsConfig: Decodable {
         case maxHeaderSize = "max_header_size"
         case maxURILength = "max_uri_length"
         case maxConnections = "max_connections"
+        case maxConnectionsPerIP = "max_connections_per_ip"
         case maxBodySize = "max_body_size"
     }
 
@@ -29,6 +33,7 @@ extension LimitsConfig: Decodable {
         maxHeaderSize = container.value(.maxHeaderSize, default: maxHeaderSize, decoder)
         maxURILength = container.value(.maxURILength, default: maxURILength, decoder)
         maxConnections = container.value(.maxConnections, default: maxConnections, decoder)
+        maxConnectionsPerIP = container.value(.maxConnectionsPerIP, default: maxConnectionsPerIP, decoder)
         maxBodySize = container.value(.maxBodySize, default: maxBodySize, decoder)
         if maxHeaderSize.bytes < 256 {
             decoder.diagnostics.record("must be at least 256 bytes", at: decoder.codingPath + [Keys.maxHeaderSize])
@@ -38,6 +43,10 @@ extension LimitsConfig: Decodable {
         }
         if maxConnections < 1 {
             decoder.diagnostics.record("must be at least 1", at: decoder.codingPath + [Keys.maxConnections])
+        }
+        if maxConnectionsPerIP < 0 {
+            decoder.diagnostics.record(
+                "must be 0 (unlimited) or more", at: decoder.codingPath + [Keys.maxConnectionsPerIP])
         }
     }
 }

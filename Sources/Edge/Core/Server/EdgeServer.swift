@@ -89,7 +89,12 @@ public final class EdgeServer: Sendable {
                     "could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
             }
             let current = NIOLockedValueBox(generation)
-            let registry = ConnectionRegistry(maxConnections: config.limits.maxConnections, logger: logger)
+            let realIP = config.realIP
+            let registry = ConnectionRegistry(
+                maxConnections: config.limits.maxConnections,
+                perClient: config.limits.maxConnectionsPerIP > 0
+                    ? .init(max: config.limits.maxConnectionsPerIP, isExempt: { realIP.trusts($0) }) : nil,
+                logger: logger)
             var listeners: [any Channel] = []
             do {
                 for (index, listen) in config.listen.enumerated() {
@@ -116,7 +121,8 @@ public final class EdgeServer: Sendable {
 
     /// Serves new connections with `newConfig` (routes, limits, timeouts, upstreams, real_ip); connections already
     /// open finish with the configuration they started with. Settings that need new sockets, threads or files
-    /// (`listen`, `threads`, `access_log`, `limits.max_connections`) keep their running values and are logged.
+    /// (`listen`, `threads`, `access_log`, `limits.max_connections`, `limits.max_connections_per_ip`) keep their
+    /// running values and are logged.
     public func reload(_ newConfig: EdgeConfig) throws {
         let running = config
         var unchanged: [String] = []
@@ -127,6 +133,11 @@ public final class EdgeServer: Sendable {
         }
         if newConfig.limits.maxConnections != running.limits.maxConnections {
             unchanged.append("limits.max_connections")
+        }
+        if newConfig.limits.maxConnectionsPerIP != running.limits.maxConnectionsPerIP
+            || (running.limits.maxConnectionsPerIP > 0 && newConfig.realIP.trusted != running.realIP.trusted)
+        {
+            unchanged.append("limits.max_connections_per_ip")
         }
         if !unchanged.isEmpty {
             logger.warning(
