@@ -71,7 +71,7 @@ import Testing
             limits: {max_header_size: 8KiB, max_uri_length: 2KiB, max_connections: 5, max_connections_per_ip: 3}
             timeouts: {header: 250ms, keepalive: 5s, send: 1m, shutdown: 2s}
             routes:
-              - {prefix: /s/, dir: www, cache_control: "no-cache"}
+              - {prefix: /s/, dir: www, cache_control: "no-cache", allow: [10.0.0.0/8, "::1"], deny: [10.0.0.7]}
             access_log: logs.txt
             access_log_format: json
             """, in: directory)
@@ -85,6 +85,8 @@ import Testing
         #expect(config.timeouts.send.milliseconds == 60_000)
         #expect(config.routes[0].dir == directory.path + "/www")
         #expect(config.routes[0].cacheControl == "no-cache")
+        #expect(config.routes[0].access.allow.map(\.description) == ["10.0.0.0/8", "0:0:0:0:0:0:0:1/128"])
+        #expect(config.routes[0].access.deny.map(\.description) == ["10.0.0.7/32"])
         #expect(config.accessLog == .file(directory.path + "/logs.txt"))
         #expect(config.accessLogFormat == .json)
     }
@@ -99,7 +101,7 @@ import Testing
             timeouts: {header: soon}
             routes:
               - {prefix: /s/, dir: does-not-exist}
-              - {prefix: nope}
+              - {prefix: nope, allow: [10.0.0.0/33]}
             access_log_format: xml
             """)
         #expect(found.contains("threads: must be auto or a number above 0"))
@@ -110,6 +112,9 @@ import Testing
         #expect(found.contains { $0.hasPrefix("timeouts.header: invalid duration 'soon'") })
         #expect(found.contains { $0.hasPrefix("routes[0].dir: directory ") && $0.hasSuffix("does not exist") })
         #expect(found.contains("routes[1].prefix: must start with '/', not 'nope'"))
+        #expect(
+            found.contains(
+                "routes[1].allow[0]: invalid address range '10.0.0.0/33' (expected an address, a CIDR range or all)"))
         #expect(found.contains("routes[1]: missing required key 'dir' (or 'upstream')"))
         #expect(found.contains("access_log_format: unknown format 'xml' (expected combined or json)"))
     }

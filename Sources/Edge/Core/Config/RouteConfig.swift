@@ -11,6 +11,8 @@ public struct RouteConfig: Sendable, Hashable {
     public var upstream: String?
     /// `Cache-Control` value sent with files of this route, if any.
     public var cacheControl: String?
+    /// Which client addresses the route serves (`allow`, `deny`).
+    public var access = AccessRules()
 
     /// A route serving `dir` under `prefix`.
     public init(prefix: String, dir: String, cacheControl: String? = nil, upstream: String? = nil) {
@@ -23,7 +25,7 @@ public struct RouteConfig: Sendable, Hashable {
 
 extension RouteConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
-        case prefix, dir, upstream
+        case prefix, dir, upstream, allow, deny
         case cacheControl = "cache_control"
     }
 
@@ -49,8 +51,28 @@ extension RouteConfig: Decodable {
             break
         }
         cacheControl = container.value(.cacheControl, default: nil, decoder)
+        access.allow = Self.ranges(.allow, in: container, decoder)
+        access.deny = Self.ranges(.deny, in: container, decoder)
         if let value = cacheControl, value.contains(where: { $0 == "\r" || $0 == "\n" }) {
             decoder.diagnostics.record("must be a single line", at: decoder.codingPath + [Keys.cacheControl])
         }
+    }
+
+    /// An `allow` or `deny` list; each entry that is not a range, an address or `all` is a problem naming it.
+    private static func ranges(
+        _ key: Keys, in container: KeyedDecodingContainer<Keys>, _ decoder: any Decoder
+    ) -> [CIDR] {
+        let texts: [String] = container.value(key, default: [], decoder)
+        var ranges: [CIDR] = []
+        for (index, text) in texts.enumerated() {
+            if let parsed = AccessRules.ranges(text) {
+                ranges += parsed
+            } else {
+                decoder.diagnostics.record(
+                    "invalid address range '\(text)' (expected an address, a CIDR range or all)",
+                    at: decoder.codingPath + [key, AnyCodingKey(intValue: index)])
+            }
+        }
+        return ranges
     }
 }

@@ -25,7 +25,7 @@ extension HTTP1ConnectionHandler {
     }
 
     /// The client's address as the access log shows it: the peer's, or the one a `real_ip.trusted` peer gave.
-    private func clientAddress(of head: RequestHead?) -> String {
+    func clientAddress(of head: RequestHead?) -> String {
         guard let head, peerIsTrusted else { return remoteAddress }
         return ProxyHeaders.claimedClientAddress(headers: head.headers, realIP: settings.realIP) ?? remoteAddress
     }

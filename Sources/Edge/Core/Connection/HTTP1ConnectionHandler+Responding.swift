@@ -88,6 +88,15 @@ extension HTTP1ConnectionHandler {
     }
 
     func checkLimits(_ head: RequestHead, _ facts: RequestHeaderFacts) -> Response? {
+        if settings.site.hasAccessRules {
+            let client = clientAddress(of: head)
+            if let rule = settings.site.accessRefusal(for: head.target, client: client) {
+                settings.logger.info(
+                    "access denied by the route's rules",
+                    metadata: ["client": "\(client)", "uri": "\(head.target)", "rule": "\(rule)", "status": "403"])
+                return .simple(.forbidden)
+            }
+        }
         if case .length(let length) = head.bodyFraming, length > settings.maxBodySize {
             // Refused before any body byte is read (or, proxied, anything is sent upstream); the connection closes.
             settings.logger.info(

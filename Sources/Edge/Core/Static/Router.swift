@@ -40,6 +40,12 @@ public struct Router: Sendable {
         return Match(routeIndex: index, route: route, relativePath: relative)
     }
 
+    /// The access rules of the route for `path`, without building a `Match`.
+    public func accessRules(for path: RequestPath) -> AccessRules? {
+        guard let position = firstMatch(path.decoded.utf8) else { return nil }
+        return routes[position].route.access
+    }
+
     /// The upstream of the route for `path`, when that route proxies: what a request needs to know before its
     /// end, without building a `Match`.
     public func upstream(for path: RequestPath) -> String? {

@@ -30,11 +30,21 @@ public final class StaticSite: Sendable {
         self.router = Router(routes: routes)
         self.rootRealPaths = routes.map { FileLookup.realPath($0.dir) ?? $0.dir }
         self.hasUpstreams = routes.contains { $0.upstream != nil }
+        self.hasAccessRules = routes.contains { !$0.access.isEmpty }
         self.lookup = lookup
     }
 
     /// Whether any route proxies (so requests must be routed before their end).
     public let hasUpstreams: Bool
+    /// Whether any route has `allow` or `deny` (so requests must be checked against them).
+    public let hasAccessRules: Bool
+
+    /// The rule of the route for `uri` that refuses `client` (`deny 10.0.0.0/8`, `not in allow`), or `nil`. Routed
+    /// as `upstream(for:)` routes, so a percent-encoded path cannot reach another route's files past its rules.
+    public func accessRefusal(for uri: String, client: String) -> String? {
+        guard hasAccessRules, let path = routedPath(uri) else { return nil }
+        return router.accessRules(for: path)?.refusal(of: client)
+    }
 
     /// The upstream a request target is proxied to, if its route is a proxied one.
     ///
@@ -42,12 +52,16 @@ public final class StaticSite: Sendable {
     /// plain path (the usual case) is its own decoding and skips the copy. Dotfile paths are routed (an app may
     /// serve `/.well-known/`); only a directory route refuses them.
     public func upstream(for uri: String) -> String? {
-        guard hasUpstreams, let target = RequestTarget(uri) else { return nil }
-        if RequestPath.isPlain(target.path) {
-            return router.upstream(for: RequestPath(decoded: String(target.path)))
-        }
-        guard case .success(let path) = RequestPath.decode(target.path, allowingDotfiles: true) else { return nil }
+        guard hasUpstreams, let path = routedPath(uri) else { return nil }
         return router.upstream(for: path)
+    }
+
+    /// The decoded path a request target is routed by; `nil` for a target that cannot be decoded (refused later).
+    private func routedPath(_ uri: String) -> RequestPath? {
+        guard let target = RequestTarget(uri) else { return nil }
+        if RequestPath.isPlain(target.path) { return RequestPath(decoded: String(target.path)) }
+        guard case .success(let path) = RequestPath.decode(target.path, allowingDotfiles: true) else { return nil }
+        return path
     }
 
     /// The outcome for one request. `cache` belongs to the calling event loop.
