@@ -17,9 +17,11 @@ public struct SystemdNotifier: Sendable {
     /// True when systemd asked for notifications.
     public var isEnabled: Bool { socketPath != nil }
 
-    /// The watchdog interval systemd expects pings within, from `WATCHDOG_USEC`.
+    /// The watchdog interval systemd expects pings within, from `WATCHDOG_USEC`; `nil` when there is no watchdog,
+    /// or when `WATCHDOG_PID` names another process (a child that inherited the environment).
     public static func watchdogInterval(environment: [String: String]) -> Duration? {
         guard let text = environment["WATCHDOG_USEC"], let micros = Int64(text), micros > 0 else { return nil }
+        if let pid = environment["WATCHDOG_PID"].flatMap({ Int32($0) }), pid != getpid() { return nil }
         return .microseconds(micros)
     }
 

@@ -144,6 +144,17 @@ import Glibc
         #expect(server.log.text.contains("app.media_dir: expected a string, found a list"), "\(server.log.text)")
     }
 
+    /// With `WATCHDOG_USEC` set, the master pings from its own loop every half interval (here 2 s: each tick).
+    @Test func theMasterPingsSystemdsWatchdog() throws {
+        let directory = TestDirectory()
+        let systemd = try NotifyListener(directory: directory)
+        let server = try AppServerProcess(
+            directory: directory, config: "workers: 1",
+            environment: ["NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "2000000"])
+        #expect(systemd.messages.waitFor(count: 2, containing: "WATCHDOG=1", timeout: 10))
+        withExtendedLifetime(server) {}
+    }
+
     @Test func ttinAddsAWorkerAndTtouRemovesOne() throws {
         let server = try AppServerProcess(config: "workers: 2\napp: {test_routes: true}")
         server.signal(SIGTTIN)

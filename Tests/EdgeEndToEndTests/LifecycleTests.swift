@@ -102,6 +102,18 @@ import Testing
         #expect(edge.waitForExit() == 0)
     }
 
+    /// With `WATCHDOG_USEC` set, Edge pings every half interval (here 0.6 s: three pings well within 10 s).
+    @Test func pingsSystemdsWatchdog() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let systemd = try NotifyListener(directory: directory)
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]",
+            environment: ["NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "600000"])
+        #expect(systemd.messages.waitFor(count: 3, containing: "WATCHDOG=1", timeout: 10))
+        #expect(try get(edge.port, "/a.txt").status == 200)
+    }
+
     @Test func termFinishesInFlightResponsesClosesIdleAndExits0() throws {
         let directory = TestDirectory()
         let size = 8 * 1024 * 1024

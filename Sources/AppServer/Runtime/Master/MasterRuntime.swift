@@ -55,12 +55,18 @@ final class MasterRuntime {
     private let continuation: AsyncStream<Input>.Continuation
     private let clock = Clock()
     private var exitCode: Int32?
+    /// Seconds systemd's watchdog allows between pings (`WATCHDOG_USEC`), and when the last ping went.
+    private let watchdogInterval: Instant?
+    private var lastWatchdogPing: Instant = 0
 
     init(launch: Launch, config: AppServerConfig, logger: Logger, environment: [String: String]) {
         self.launch = launch
         self.config = config
         self.logger = logger
         self.notifier = SystemdNotifier(environment: environment)
+        self.watchdogInterval = SystemdNotifier.watchdogInterval(environment: environment).map {
+            Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
+        }
         self.arbiter = Arbiter(settings: config.arbiterSettings)
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
     }
@@ -112,7 +118,9 @@ final class MasterRuntime {
             let event: ArbiterEvent
             switch input {
             case .event(let received): event = received
-            case .tick: event = tickEvent()
+            case .tick:
+                pingWatchdog()
+                event = tickEvent()
             }
             if case .exited(let pid, _, _) = event { handles.removeValue(forKey: pid) }
             perform(arbiter.handle(event))
@@ -236,6 +244,15 @@ final class MasterRuntime {
                 status & 0x7F == 0 ? .exited(code: (status >> 8) & 0xFF) : .signalled(signal: status & 0x7F)
             continuation.yield(.event(.exited(pid: pid, exit, now: clock.now)))
         }
+    }
+
+    /// `WATCHDOG=1` from the master's own loop, at most every half interval: a master whose loop stops (blocked,
+    /// or busy for good) stops pinging, and systemd restarts the service. Ticks come once a second, so the
+    /// watchdog needs `WatchdogSec=` of 2 s or more.
+    private func pingWatchdog() {
+        guard let interval = watchdogInterval, now - lastWatchdogPing >= interval / 2 else { return }
+        lastWatchdogPing = now
+        notifier.notify("WATCHDOG=1")
     }
 
     private func tickEvent() -> ArbiterEvent {

@@ -24,6 +24,10 @@ public enum EdgeRunner {
                 "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))",
             ])
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
+        let watchdog = Task {
+            await pingWatchdog(server: server, notifier: notifier, environment: environment, logger: logger)
+        }
+        defer { watchdog.cancel() }
 
         for await signal in signals {
             switch signal {
@@ -51,6 +55,25 @@ public enum EdgeRunner {
 }
 
 extension EdgeRunner {
+    /// With `WATCHDOG_USEC` set, sends `WATCHDOG=1` every half interval, but only while every event loop answers:
+    /// a wedged loop stops the pings and systemd restarts Edge.
+    static func pingWatchdog(
+        server: EdgeServer, notifier: SystemdNotifier, environment: [String: String], logger: Logger
+    ) async {
+        guard let interval = SystemdNotifier.watchdogInterval(environment: environment) else { return }
+        var withheld = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval / 2)
+            if await server.eventLoopsAnswer(within: interval / 2) {
+                notifier.notify("WATCHDOG=1")
+                withheld = false
+            } else if !withheld {
+                logger.error("an event loop did not answer within half the watchdog interval; withholding the ping")
+                withheld = true
+            }
+        }
+    }
+
     /// HUP: re-read the config file; on any problem keep the running configuration and say why.
     static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) {
         var now = timespec()

@@ -248,6 +248,11 @@ public final class EdgeServer: Sendable {
     }
 
     /// Reopens the access log file (logrotate's USR1).
+    /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).
+    public func eventLoopsAnswer(within timeout: Duration) async -> Bool {
+        await EventLoopCheck.allAnswer(Array(group.makeIterator()), within: timeout)
+    }
+
     public func reopenLogs() {
         do {
             try accessLog.reopen()
