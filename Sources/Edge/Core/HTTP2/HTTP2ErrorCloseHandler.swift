@@ -22,7 +22,7 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
     static let closeDeadline = TimeAmount.milliseconds(500)
 
     private enum State {
-        case serving(HTTP2FrameBoundaries)
+        case serving
         case closing(Closing)
         case closed
     }
@@ -34,7 +34,10 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
         var deadline: Scheduled<Void>?
     }
 
-    private var state = State.serving(HTTP2FrameBoundaries())
+    private var state = State.serving
+    /// Kept outside `state`: mutated in place on every write, where a copy taken out of the enum would copy its
+    /// buffer too.
+    private var boundaries = HTTP2FrameBoundaries()
     private let streams: OrderedStreamDelegate
     private let resources: LoopResources
     private let logger: Logger
@@ -71,7 +74,7 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
     // MARK: - Outbound: the GOAWAY and nothing else
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .serving(var boundaries) = state else {
+        guard case .serving = state else {
             promise?.fail(ChannelError.outputClosed)
             return
         }
@@ -89,7 +92,6 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
             goAway = nil
         }
         guard let goAway else {
-            state = .serving(boundaries)
             context.write(wrapOutboundOut(bytes), promise: promise)
             return
         }
