@@ -18,6 +18,7 @@ extension EdgeConfig {
             routes[index].dir = ConfigFile.resolve(routes[index].dir, relativeTo: configFile)
         }
         accessLog = accessLog.resolved(relativeTo: configFile)
+        errorPages = errorPages.mapValues { ConfigFile.resolve($0, relativeTo: configFile) }
         for (name, upstream) in upstreams {
             upstreams[name]!.servers = upstream.servers.map { server in
                 if case .unix(let socketPath) = server {
@@ -67,6 +68,18 @@ extension EdgeConfig {
         }
         if case .file(let logPath) = accessLog {
             Self.validateWritableFile(logPath, keyPath: "access_log", into: diagnostics)
+        }
+        for (status, path) in errorPages.sorted(by: { $0.key < $1.key }) {
+            let keyPath = "error_pages.\(status)"
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else {
+                diagnostics.record("file \(path) does not exist", keyPath: keyPath)
+                continue
+            }
+            if size > ErrorPages.maxSize {
+                diagnostics.record("\(path) is larger than \(ErrorPages.maxSize) bytes", keyPath: keyPath)
+            } else if access(path, R_OK) != 0 {
+                diagnostics.record("\(path) is not readable by this user", keyPath: keyPath)
+            }
         }
     }
 

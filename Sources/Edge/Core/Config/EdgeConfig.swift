@@ -24,6 +24,11 @@ public struct EdgeConfig: Sendable {
     public var accessLog: LogDestination = .standardOutput
     /// The access log line format.
     public var accessLogFormat: AccessLogFormat = .combined
+    /// Pages sent instead of Edge's short plain-text answers, by status (400-599): file paths, absolute once loaded.
+    public var errorPages: [Int: String] = [:]
+    /// Whether an upstream's error response with a status in `errorPages` is replaced by that page, as nginx's
+    /// `proxy_intercept_errors`.
+    public var interceptUpstreamErrors = false
 
     /// The built-in defaults: listen on 127.0.0.1:8080, no routes.
     public init() {}
@@ -36,6 +41,8 @@ extension EdgeConfig: Decodable {
         case fileCache = "file_cache"
         case accessLog = "access_log"
         case accessLogFormat = "access_log_format"
+        case errorPages = "error_pages"
+        case interceptUpstreamErrors = "intercept_upstream_errors"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +59,17 @@ extension EdgeConfig: Decodable {
         fileCache = container.value(.fileCache, default: fileCache, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
+        let pages: [String: String] = container.value(.errorPages, default: [:], decoder)
+        for (status, path) in pages {
+            guard let code = Int(status), (400...599).contains(code) else {
+                decoder.diagnostics.record(
+                    "'\(status)' is not an error status (400-599)",
+                    at: decoder.codingPath + [Keys.errorPages, AnyCodingKey(stringValue: status)])
+                continue
+            }
+            errorPages[code] = path
+        }
+        interceptUpstreamErrors = container.value(.interceptUpstreamErrors, default: false, decoder)
     }
 }
 

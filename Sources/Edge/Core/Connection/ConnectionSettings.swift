@@ -20,6 +20,11 @@ public final class ConnectionSettings: Sendable {
     public let realIP: RealIPConfig
     /// The `compression` rules.
     public let compression: CompressionPolicy
+    /// `error_pages`, read into memory, and whether upstream errors get them too.
+    public let errorPages: ErrorPages
+    /// `errorPages` is not empty: the one test the response path pays for the feature.
+    public let hasErrorPages: Bool
+    public let interceptUpstreamErrors: Bool
     public let logger: Logger
 
     public init(config: EdgeConfig, logger: Logger) {
@@ -35,6 +40,9 @@ public final class ConnectionSettings: Sendable {
         self.maxBodySize = config.limits.maxBodySize.bytes
         self.realIP = config.realIP
         self.compression = CompressionPolicy(config.compression)
+        self.errorPages = ErrorPages(config.errorPages)
+        self.hasErrorPages = !errorPages.isEmpty
+        self.interceptUpstreamErrors = config.interceptUpstreamErrors
         self.logger = logger
     }
 }

@@ -84,8 +84,10 @@ extension HTTP1ConnectionHandler {
             if send408 {
                 let what = timeout == .body ? "request body not received in time" : "request head not received in time"
                 settings.logger.info("\(what)", metadata: ["client": "\(remoteAddress)"])
+                var response = Response.simple(.requestTimeout, closesConnection: true)
+                applyErrorPage(to: &response)
                 write(
-                    .simple(.requestTimeout, closesConnection: true), keepAlive: false, http10: false,
+                    response, keepAlive: false, http10: false,
                     logAs: (request?.head, request?.start ?? headStart ?? context.eventLoop.now), context: context)
             }
             perform(action, context: context)

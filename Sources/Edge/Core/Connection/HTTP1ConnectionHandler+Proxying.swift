@@ -41,7 +41,9 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
         proxied.start()
     }
 
-    private func finishWithoutProxy(_ response: Response, head: RequestHead, context: ChannelHandlerContext) {
+    private func finishWithoutProxy(_ refusal: Response, head: RequestHead, context: ChannelHandlerContext) {
+        var response = refusal
+        applyErrorPage(to: &response)
         let start = request?.start ?? context.eventLoop.now
         request = nil
         lingerBeforeClose = head.bodyFraming != .none
@@ -131,6 +133,7 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
             failure.status, headers: [("X-Request-ID", proxy.request.id)], closesConnection: !proxy.requestEnded)
         lingerBeforeClose = !proxy.requestEnded
         response.closesConnection = response.closesConnection || failure.status == .payloadTooLarge
+        applyErrorPage(to: &response)
         let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
         let head = request?.head
         let start = request?.start ?? context.eventLoop.now

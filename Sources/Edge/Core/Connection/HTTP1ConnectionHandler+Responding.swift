@@ -79,6 +79,7 @@ extension HTTP1ConnectionHandler {
             response = outcome.response
         }
         if closingConnection { response.closesConnection = true }
+        applyErrorPage(to: &response)
         let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
         let isHTTP10 = head.minorVersion == 0
         write(

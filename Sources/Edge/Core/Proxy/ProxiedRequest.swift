@@ -71,6 +71,8 @@ final class ProxiedRequest: ProxyClient {
     private var keepAlive = false
     /// Set while the response is gzipped on its way through.
     private var gzip: GzipEncoder?
+    /// The upstream's error response was replaced by an `error_pages` page: its body is read and dropped.
+    private var intercepted = false
 
     init(
         _ request: Request, exchange: ProxyExchange, settings: ConnectionSettings, resources: LoopResources,
@@ -158,6 +160,12 @@ final class ProxiedRequest: ProxyClient {
 
     func proxyResponseHead(_ upstreamHead: ResponseHead) {
         guard let connection, let allocator = connection.allocator else { return }
+        if settings.interceptUpstreamErrors, upstreamHead.status >= 400,
+            let page = settings.errorPages[upstreamHead.status]
+        {
+            sendErrorPage(page, for: upstreamHead, connection: connection, allocator: allocator)
+            return
+        }
         // The upstream's framing is undone; a body of unknown length is chunked again for HTTP/1.1 clients, and
         // delimited by closing the connection for HTTP/1.0 ones.
         let unknownLength: Bool
@@ -228,7 +236,7 @@ final class ProxiedRequest: ProxyClient {
     }
 
     func proxyResponseBody(_ body: ByteBuffer) {
-        guard let connection, body.readableBytes > 0 else { return }
+        guard let connection, body.readableBytes > 0, !intercepted else { return }
         if gzip == nil && !chunked && writePendingHead(appending: body) {
             // A small first piece left together with the held head.
             responseBytes += body.readableBytes
@@ -295,6 +303,45 @@ final class ProxiedRequest: ProxyClient {
     }
 
     // MARK: - Writing
+
+    /// `intercept_upstream_errors`: the client gets the configured page with the upstream's status, as nginx's
+    /// `proxy_intercept_errors`; the upstream's own body is read (so its connection can be reused) and dropped.
+    private func sendErrorPage(
+        _ page: ErrorPages.Page, for upstreamHead: ResponseHead, connection: any ProxiedRequestConnection,
+        allocator: ByteBufferAllocator
+    ) {
+        intercepted = true
+        keepAlive = connection.willKeepAlive(responseClosesConnection: false)
+        var bytes = HeadBytes(capacity: 320)
+        bytes.append("HTTP/1.1 ")
+        bytes.append(decimal: upstreamHead.status)
+        bytes.append(" ")
+        bytes.append(upstreamHead.reason)
+        bytes.append("\r\nServer: edge\r\n")
+        bytes.append(resources.dates.dateHeaderLine())
+        if let hstsHeaderLine { bytes.append(hstsHeaderLine) }
+        bytes.append("Content-Type: ")
+        bytes.append(string: page.contentType)
+        bytes.append("\r\nContent-Length: ")
+        bytes.append(decimal: page.body.readableBytes)
+        bytes.append("\r\nX-Request-ID: ")
+        bytes.append(string: request.id)
+        bytes.append("\r\n")
+        if !keepAlive {
+            bytes.append("Connection: close\r\n")
+        } else if request.minorVersion == 0 {
+            bytes.append("Connection: keep-alive\r\n")
+        }
+        bytes.append("\r\n")
+        var head = allocator.buffer(capacity: bytes.count + page.body.readableBytes)
+        head.writeHead(bytes)
+        if !request.isHEAD {
+            head.writeImmutableBuffer(page.body)
+            responseBytes = page.body.readableBytes
+        }
+        headSent = true
+        connection.writeToClient(head)
+    }
 
     /// Writes the held response head, with `body` appended when it is small. Returns whether `body` went with it.
     private func writePendingHead(appending body: ByteBuffer? = nil) -> Bool {
