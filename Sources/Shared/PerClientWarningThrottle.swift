@@ -8,8 +8,7 @@ import NIOCore
 public struct PerClientWarningThrottle: Sendable {
     private let interval: TimeAmount
     private let capacity: Int
-    private var clients: [String: WarningThrottle] = [:]
-    private var lastSeen: [String: NIODeadline] = [:]
+    private var clients: [String: (throttle: WarningThrottle, lastSeen: NIODeadline)] = [:]
 
     public init(interval: TimeAmount = .seconds(1), capacity: Int = 4096) {
         self.interval = interval
@@ -20,19 +19,14 @@ public struct PerClientWarningThrottle: Sendable {
     /// while the client's last line is still recent.
     public mutating func note(client: String, now: NIODeadline = .now()) -> Int? {
         if clients[client] == nil && clients.count >= capacity { makeRoom(now: now) }
-        lastSeen[client] = now
-        return clients[client, default: WarningThrottle(interval: interval)].note(now: now)
+        var entry = clients[client] ?? (WarningThrottle(interval: interval), now)
+        entry.lastSeen = now
+        defer { clients[client] = entry }
+        return entry.throttle.note(now: now)
     }
 
     private mutating func makeRoom(now: NIODeadline) {
-        let stale = lastSeen.filter { now - $0.value >= interval }.keys
-        for client in stale {
-            clients[client] = nil
-            lastSeen[client] = nil
-        }
-        if clients.count >= capacity {
-            clients.removeAll(keepingCapacity: true)
-            lastSeen.removeAll(keepingCapacity: true)
-        }
+        clients = clients.filter { now - $0.value.lastSeen < interval }
+        if clients.count >= capacity { clients.removeAll(keepingCapacity: true) }
     }
 }

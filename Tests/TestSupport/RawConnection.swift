@@ -29,15 +29,7 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
         if let source {
-            var local = sockaddr_in()
-            local.sin_family = sa_family_t(AF_INET)
-            local.sin_addr.s_addr = inet_addr(source)
-            let bound = withUnsafePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard bound == 0 else {
+            guard Self.withAddress(source, port: 0, { Glibc.bind(fd, $0, $1) }) == 0 else {
                 Glibc.close(fd)
                 throw TestFailure("bind to \(source): \(String(cString: strerror(errno)))")
             }
@@ -47,18 +39,22 @@ public final class RawConnection: @unchecked Sendable {  // a test may send from
         if var size = receiveBuffer.map(CInt.init) {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
         }
+        guard Self.withAddress("127.0.0.1", port: port, { Glibc.connect(fd, $0, $1) }) == 0 else {
+            Glibc.close(fd)
+            throw TestFailure("connect to port \(port): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Calls `body` (`bind`, `connect`) with the IPv4 socket address of `host` and `port`.
+    private static func withAddress(
+        _ host: String, port: Int, _ body: (UnsafePointer<sockaddr>, socklen_t) -> CInt
+    ) -> CInt {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw TestFailure("connect to port \(port): \(String(cString: strerror(errno)))")
+        address.sin_addr.s_addr = inet_addr(host)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 

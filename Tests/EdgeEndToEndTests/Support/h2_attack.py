@@ -248,7 +248,6 @@ def zero_window(port, pid, streams=100):
             heads += kind == HEADERS
             settled = settled or (kind == PING and flags & ACK and payload == b"settled!")
         connection.flush_blocking()
-    time.sleep(0.2)
     growth = rss_kb(pid) - rss_start
     print(json.dumps({"streams": streams, "heads": heads, "settled": settled, "rss_growth_kb": growth,
                       "per_stream_kb": round(growth / streams, 1)}))

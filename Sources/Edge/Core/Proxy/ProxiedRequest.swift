@@ -187,16 +187,10 @@ final class ProxiedRequest: ProxyClient {
         chunked = (unknownLength || compressing) && request.minorVersion == 1
         keepAlive = connection.willKeepAlive(responseClosesConnection: unknownLength && request.minorVersion == 0)
         var bytes = HeadBytes(capacity: upstreamHead.headers.byteCount + 320)
-        bytes.append("HTTP/1.1 ")
-        bytes.append(decimal: upstreamHead.status)
-        bytes.append(" ")
-        bytes.append(upstreamHead.reason)
-        bytes.append("\r\nServer: edge\r\n")
-        bytes.append(resources.dates.dateHeaderLine())
         // The app's own HSTS policy, if it sends one, wins over the listener's.
-        if let hstsHeaderLine, upstreamHead.headers.first("strict-transport-security") == nil {
-            bytes.append(hstsHeaderLine)
-        }
+        let useListenersHSTS =
+            hstsHeaderLine != nil && upstreamHead.headers.first("strict-transport-security") == nil
+        appendHeadStart(upstreamHead, hsts: useListenersHSTS, to: &bytes)
         if compression == .untouched || (compression == .gzip && hasBody && !compressing) {
             ProxyHeaders.writeClientResponseFields(upstreamHead, into: &bytes)
         } else {
@@ -209,15 +203,7 @@ final class ProxiedRequest: ProxyClient {
         // A HEAD answer carries the framing a GET would get.
         let headOfGzip = compression == .gzip && request.isHEAD
         if chunked || headOfGzip { bytes.append("Transfer-Encoding: chunked\r\n") }
-        bytes.append("X-Request-ID: ")
-        bytes.append(string: request.id)
-        bytes.append("\r\n")
-        if !keepAlive {
-            bytes.append("Connection: close\r\n")
-        } else if request.minorVersion == 0 {
-            bytes.append("Connection: keep-alive\r\n")
-        }
-        bytes.append("\r\n")
+        appendHeadEnd(to: &bytes)
         // Room for a small first body piece only where `proxyResponseBody` may append one, and no more than the
         // body can need: a buffer past malloc's small sizes (4 KiB and up) cost more to get and free than the rest
         // of the head.
@@ -313,26 +299,13 @@ final class ProxiedRequest: ProxyClient {
         intercepted = true
         keepAlive = connection.willKeepAlive(responseClosesConnection: false)
         var bytes = HeadBytes(capacity: 320)
-        bytes.append("HTTP/1.1 ")
-        bytes.append(decimal: upstreamHead.status)
-        bytes.append(" ")
-        bytes.append(upstreamHead.reason)
-        bytes.append("\r\nServer: edge\r\n")
-        bytes.append(resources.dates.dateHeaderLine())
-        if let hstsHeaderLine { bytes.append(hstsHeaderLine) }
+        appendHeadStart(upstreamHead, hsts: true, to: &bytes)
         bytes.append("Content-Type: ")
         bytes.append(string: page.contentType)
         bytes.append("\r\nContent-Length: ")
         bytes.append(decimal: page.body.readableBytes)
-        bytes.append("\r\nX-Request-ID: ")
-        bytes.append(string: request.id)
         bytes.append("\r\n")
-        if !keepAlive {
-            bytes.append("Connection: close\r\n")
-        } else if request.minorVersion == 0 {
-            bytes.append("Connection: keep-alive\r\n")
-        }
-        bytes.append("\r\n")
+        appendHeadEnd(to: &bytes)
         var head = allocator.buffer(capacity: bytes.count + page.body.readableBytes)
         head.writeHead(bytes)
         if !request.isHEAD {
@@ -341,6 +314,30 @@ final class ProxiedRequest: ProxyClient {
         }
         headSent = true
         connection.writeToClient(head)
+    }
+
+    /// The status line with the upstream's status, `Server`, `Date` and (when `hsts`) the listener's HSTS line.
+    private func appendHeadStart(_ upstreamHead: ResponseHead, hsts: Bool, to bytes: inout HeadBytes) {
+        bytes.append("HTTP/1.1 ")
+        bytes.append(decimal: upstreamHead.status)
+        bytes.append(" ")
+        bytes.append(upstreamHead.reason)
+        bytes.append("\r\nServer: edge\r\n")
+        bytes.append(resources.dates.dateHeaderLine())
+        if hsts, let hstsHeaderLine { bytes.append(hstsHeaderLine) }
+    }
+
+    /// `X-Request-ID`, the `Connection` field the client's version and `keepAlive` call for, and the head's end.
+    private func appendHeadEnd(to bytes: inout HeadBytes) {
+        bytes.append("X-Request-ID: ")
+        bytes.append(string: request.id)
+        bytes.append("\r\n")
+        if !keepAlive {
+            bytes.append("Connection: close\r\n")
+        } else if request.minorVersion == 0 {
+            bytes.append("Connection: keep-alive\r\n")
+        }
+        bytes.append("\r\n")
     }
 
     /// Writes the held response head, with `body` appended when it is small. Returns whether `body` went with it.
