@@ -3,51 +3,56 @@ import NIOCore
 import NIOHTTP1
 import Shared
 
-/// Serves one HTTP/1.0 or HTTP/1.1 client connection: limits, timeouts, keep-alive, pipelining in order,
-/// back-pressure and graceful stop, with the responses decided by `StaticSite`.
+/// Serves one HTTP/1.0 or HTTP/1.1 client connection (or one HTTP/2 stream, bridged): framing, limits, timeouts,
+/// keep-alive, pipelining in order, back-pressure and graceful stop.
+///
+/// What a request gets is decided elsewhere: `RequestAdmission` refuses, `SiteResponder` answers from Edge's own
+/// routes, a `ProxiedRequest` carries a proxied one, `FileBodySender` sends file bodies and `TunnelSwitch` turns an
+/// upgraded connection into a tunnel. Decisions about the connection's life live in `HTTP1ConnectionState`; this
+/// class performs them and keeps the order of responses.
 ///
 /// Responses are written as raw bytes (pre-encoded heads, `FileRegion` bodies) rather than through
-/// `HTTPResponseEncoder`, so a cached file costs one buffer copy and one write. Decisions about the connection's
-/// life live in `HTTP1ConnectionState`; this class performs them.
+/// `HTTPResponseEncoder`, so a cached file costs one buffer copy and one write.
 public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
-    let settings: ConnectionSettings
-    let resources: LoopResources
+    private let settings: ConnectionSettings
+    private let resources: LoopResources
     /// Plain, TLS or an HTTP/2 stream: decides how files are sent and the scheme reported.
-    let transport: ConnectionTransport
+    private let transport: ConnectionTransport
     /// What the listener adds: HSTS, or a redirect of everything to https.
-    let listener: ListenerRole
-    var parser: HTTP1RequestParser
-    var state = HTTP1ConnectionState()
-    var request: RequestInProgress?
+    private let listener: ListenerRole
+    private var parser: HTTP1RequestParser
+    private var state = HTTP1ConnectionState()
+    private var request: RequestInProgress?
     /// When the first bytes of a head that took more than one read arrived: a request's time counts from there,
     /// as nginx's `$request_time` does, also for one refused or timed out before its head was complete.
-    var headStart: NIODeadline?
-    var remoteAddress = "-"
-    /// Whether the peer is in `real_ip.trusted`, decided once per connection: each check parses the address
-    /// against every trusted range.
-    private(set) lazy var peerIsTrusted = settings.realIP.trusts(remoteAddress)
-    var localPort = 0
-    var needsFlush = false
-    var readDeferred = false
-    /// For the proxy's callbacks, which arrive from the upstream side. Set while the handler is in a pipeline and
-    /// cleared when it leaves: the context holds this handler, so keeping it afterwards would keep both alive forever.
-    var context: ChannelHandlerContext!
-    /// The proxied request in progress, if any (see `HTTP1ConnectionHandler+Proxying`).
-    var proxy: ProxiedRequest?
+    private var headStart: NIODeadline?
+    private var peer = ConnectionPeer()
+    private var needsFlush = false
+    private var readDeferred = false
+    /// For the callbacks of proxied requests and file bodies, which arrive from elsewhere. Set while the handler is
+    /// in a pipeline and cleared when it leaves: the context holds this handler, so keeping it afterwards would keep
+    /// both alive forever.
+    private var context: ChannelHandlerContext?
+    /// The proxied request in progress, if any.
+    private var proxy: ProxiedRequest?
     /// The transport found the request in progress malformed (`MalformedRequestError`) and ended it.
-    var requestWasMalformed = false
+    private var requestWasMalformed = false
     /// Set when closing while the client may still be sending a body: discard input and close output first.
-    var lingerBeforeClose = false
+    private var lingerBeforeClose = false
     /// Set between an upstream's 101 and the switch to a tunnel: input is kept, not parsed.
-    var upgrading = false
-
-    var timer = ConnectionTimer()
+    private var upgrading = false
+    private var timer = ConnectionTimer()
     /// Sends file bodies and owns what of them is in flight; made for the connection's first file body.
-    private(set) var files: FileBodySender?
+    private var files: FileBodySender?
+    /// Makes the access log's lines for this connection's responses.
+    private let accessLogLine: AccessLogLine
+
+    /// How long a refused body may keep arriving before the connection is closed anyway.
+    static let lingerTime = TimeAmount.seconds(2)
 
     public init(
         settings: ConnectionSettings, resources: LoopResources, transport: ConnectionTransport = .plain,
@@ -57,6 +62,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.resources = resources
         self.transport = transport
         self.listener = listener
+        self.accessLogLine = AccessLogLine(resources: resources, transport: transport)
         self.parser = HTTP1RequestParser(
             limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
     }
@@ -80,8 +86,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func connectionOpened(context: ChannelHandlerContext) {
-        remoteAddress = context.channel.remoteAddress.map(Self.describe) ?? "-"
-        localPort = context.channel.localAddress?.port ?? 0
+        peer.opened(context.channel)
         perform(state.connectionOpened(), context: context)
     }
 
@@ -103,7 +108,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// Handles every complete event the parser has. A proxied request's response arrives later, so while one is in
     /// progress the next pipelined request waits in the parser.
-    func processEvents(context: ChannelHandlerContext) {
+    private func processEvents(context: ChannelHandlerContext) {
         while state.phase != .closing {
             if let proxy, proxy.requestEnded { break }
             // A file still being read out must finish before the next pipelined response starts.
@@ -125,7 +130,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 if listener.httpsRedirect == nil, let upstream = settings.site.upstream(for: head.target) {
                     startProxy(head, upstream: upstream, context: context)
                 } else if head.bodyFraming != .none {
-                    guard head.method.isGET || head.method.isHEAD, !exceedsMaxBodySize(head) else {
+                    guard head.method.isGET || head.method.isHEAD,
+                        !RequestAdmission.exceedsMaxBodySize(head, settings: settings)
+                    else {
                         answerWithoutBody(context: context)
                         return
                     }
@@ -142,7 +149,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 }
             case .end:
                 if proxy != nil {
-                    proxyClientEnd(context: context)
+                    proxyClientEnd()
                     continue
                 }
                 // Moved out, not copied: a copy retains and then releases every part of the head.
@@ -164,11 +171,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let malformed = error as? MalformedRequestError {
             settings.logger.info(
-                "malformed request", metadata: ["client": "\(remoteAddress)", "error": "\(malformed)", "status": "400"])
+                "malformed request", metadata: ["client": "\(peer.address)", "error": "\(malformed)", "status": "400"])
             requestWasMalformed = true
         } else {
             // Resets and the like: nothing to answer, nobody to answer to.
-            settings.logger.debug("connection error", metadata: ["client": "\(remoteAddress)", "error": "\(error)"])
+            settings.logger.debug("connection error", metadata: ["client": "\(peer.address)", "error": "\(error)"])
         }
         context.close(promise: nil)
     }
@@ -176,7 +183,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private func refuseMalformedRequest(_ error: HTTP1ParseError, context: ChannelHandlerContext) {
         settings.logger.info(
             "malformed request",
-            metadata: ["client": "\(remoteAddress)", "error": "\(error)", "status": "\(error.status.code)"])
+            metadata: ["client": "\(peer.address)", "error": "\(error)", "status": "\(error.status.code)"])
         let start = request?.start ?? headStart ?? context.eventLoop.now
         var response = Response.simple(error.status, closesConnection: true)
         applyErrorPage(to: &response)
@@ -224,18 +231,60 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         context.read()
     }
 
+    // MARK: - Answering
+
+    private func respond(to request: RequestInProgress, closingConnection: Bool = false, context: ChannelHandlerContext) {
+        let head = request.head
+        let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
+        var response: Response
+        var descriptor: OpenDescriptor? = nil
+        if let refused = admissionRefusal(of: head, facts: facts) {
+            response = refused
+        } else if let redirect = listener.httpsRedirect {
+            response = redirect.response(to: head, logger: settings.logger, peer: peer.address)
+        } else {
+            (response, descriptor) = SiteResponder.respond(
+                to: head, facts: facts, settings: settings, resources: resources, allocator: context.channel.allocator,
+                peer: peer.address)
+        }
+        if closingConnection { response.closesConnection = true }
+        applyErrorPage(to: &response)
+        let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
+        let isHTTP10 = head.minorVersion == 0
+        write(
+            response, keepAlive: keepAlive, http10: isHTTP10, logAs: (head, request.start), facts: facts,
+            descriptor: descriptor, context: context)
+        perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
+    }
+
+    private func admissionRefusal(of head: RequestHead, facts: RequestHeaderFacts) -> Response? {
+        let client = settings.site.hasAccessRules ? clientAddress(of: head) : nil
+        return RequestAdmission.refusal(of: head, facts: facts, settings: settings, peer: peer.address, client: client)
+    }
+
+    /// A static route (or a redirecting listener) has no use for a body: a request it refuses anyway (405, 413, a
+    /// redirect) is answered as soon as its head is in, as nginx does, instead of after a body that would be dropped
+    /// (1,000 slow POSTs held 1,000 connections). The connection then closes after a bounded drain of what the
+    /// client still sends (the lingering close), so the client can read the answer.
+    private func answerWithoutBody(context: ChannelHandlerContext) {
+        guard let request = request.take() else { return }
+        lingerBeforeClose = true
+        respond(to: request, closingConnection: true, context: context)
+        flushIfNeeded(context: context)
+    }
+
     // MARK: - Writing
 
     /// Encodes `response` after everything already written: head, `Date`, `Connection`, then the body.
-    func write(
+    private func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, descriptor: OpenDescriptor? = nil, context: ChannelHandlerContext,
         upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil,
         refusedLine: (method: String, target: String, version: String)? = nil
     ) {
-        var entry = accessLogEntry(
+        var entry = accessLogLine.entry(
             for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now,
-            refusedLine: refusedLine)
+            refusedLine: refusedLine, client: clientAddress(of: logged.head))
         entry?.upstream = upstream
         entry?.requestID = requestID
         // A small file's whole response, ready-made with this second's `Date`: nothing to add for a keep-alive
@@ -246,7 +295,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             needsFlush = true
             context.write(wrapOutboundOut(.byteBuffer(whole)), promise: nil)
             entry?.bodyBytesSent = response.body.byteCount
-            entry.map(resources.accessLog.append)
+            entry.map(accessLogLine.append)
             return
         }
         var head = context.channel.allocator.buffer(
@@ -278,11 +327,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 preconditionFailure("file responses are written with an open descriptor")
             }
             context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-            let logCompleted = { [resources] (sent: Int) in
+            let logCompleted = { [accessLogLine] (sent: Int) in
                 guard var entry else { return }
                 entry.bodyBytesSent = sent
                 entry.requestTime = Double((context.eventLoop.now - logged.start).nanoseconds) / 1e9
-                resources.accessLog.append(entry)
+                accessLogLine.append(entry)
             }
             let files = fileSender(context: context)
             if transport.canSendfile && response.bodyEncoder == nil {
@@ -295,13 +344,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             return
         }
         entry?.bodyBytesSent = response.body.byteCount
-        entry.map(resources.accessLog.append)
+        entry.map(accessLogLine.append)
     }
 
     /// Edge's own error answers take the configured page for their status (`error_pages`). Called where those
     /// answers are made, not in `write`: a branch there changed how `write` was compiled into its callers and cost
     /// every cached file about 1 % of its instructions.
-    func applyErrorPage(to response: inout Response) {
+    private func applyErrorPage(to response: inout Response) {
         guard response.isSimple, settings.hasErrorPages else { return }
         replaceWithErrorPage(&response)
     }
@@ -331,10 +380,315 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         return made
     }
 
-    private static func describe(_ address: SocketAddress) -> String {
-        switch address {
-        case .v4, .v6: address.ipAddress ?? "-"
-        case .unixDomainSocket: "unix:"
+    /// The client's address for the access log and the access rules, after `real_ip`.
+    private func clientAddress(of head: RequestHead?) -> String {
+        peer.clientAddress(of: head, realIP: settings.realIP)
+    }
+
+    // MARK: - The connection's life: the state machine's actions, flushing, timeouts
+
+    private func perform(_ action: HTTP1ConnectionState.Action, context: ChannelHandlerContext) {
+        // A file body still being read out: the keep-alive timer or the close start after its last byte.
+        if action != .none, files?.deferUntilQueued(action) == true { return }
+        switch action {
+        case .none:
+            break
+        case .armTimer(let timeout):
+            // An HTTP/2 stream arrives with its whole head and ends with its response: only a stalled body needs a
+            // deadline. The connection's idle timeout is the HTTP/2 connection manager's.
+            if transport == .http2Stream && timeout != .body { return }
+            let delay: TimeAmount
+            switch timeout {
+            case .header: delay = settings.headerTimeout
+            case .keepalive: delay = settings.keepaliveTimeout
+            case .body: delay = settings.bodyTimeout
+            }
+            timer.arm(timeout, at: context.eventLoop.now + delay)
+            scheduleTimerCheck(context: context)
+        case .closeAfterPendingWrites:
+            timer.disarm()
+            // An empty write completes only after every earlier write, so the client receives all of them.
+            let barrier = context.eventLoop.makePromise(of: Void.self)
+            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: barrier)
+            needsFlush = true
+            let linger = lingerBeforeClose
+            barrier.futureResult.assumeIsolated().whenComplete { _ in
+                guard linger else {
+                    context.close(promise: nil)
+                    return
+                }
+                // The client may still be sending a body we refused. Closing now would reset the connection and the
+                // client could lose our response; instead stop writing, read and drop what still comes for a
+                // while (nginx's lingering close), then close.
+                context.close(mode: .output, promise: nil)
+                context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) { context.close(promise: nil) }
+            }
         }
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext) {
+        guard needsFlush else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func scheduleTimerCheck(context: ChannelHandlerContext) {
+        let stalled = files?.isSending == true || !context.channel.isWritable
+        guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout),
+            !timer.hasCheck(atOrBefore: deadline)
+        else { return }
+        timer.schedule(at: deadline, on: context.eventLoop) { [self] in
+            self.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        let stalled = files?.isSending == true || !context.channel.isWritable
+        switch timer.expired(now: context.eventLoop.now, sendStalled: stalled, sendTimeout: settings.sendTimeout) {
+        case .none:
+            scheduleTimerCheck(context: context)
+        case .send:
+            if timer.noteAcknowledged(TCPInfo.bytesAcknowledged(on: context.channel), now: context.eventLoop.now) {
+                scheduleTimerCheck(context: context)
+                return
+            }
+            settings.logger.info("client stopped reading; closing", metadata: ["client": "\(peer.address)"])
+            context.close(promise: nil)
+        case .request(let timeout):
+            if let proxy {
+                // A proxied body that stopped coming: answered (or cut, if the response had begun) and logged once,
+                // with the upstream's fields; the upstream request is abandoned.
+                proxy.fail(.requestBodyTimeout)
+                return
+            }
+            let (send408, action) = state.timedOut(timeout)
+            if send408 {
+                let what = timeout == .body ? "request body not received in time" : "request head not received in time"
+                settings.logger.info("\(what)", metadata: ["client": "\(peer.address)"])
+                var response = Response.simple(.requestTimeout, closesConnection: true)
+                applyErrorPage(to: &response)
+                write(
+                    response, keepAlive: false, http10: false,
+                    logAs: (request?.head, request?.start ?? headStart ?? context.eventLoop.now), context: context)
+            }
+            perform(action, context: context)
+            flushIfNeeded(context: context)
+        }
+    }
+}
+
+// MARK: - Proxied requests
+
+/// A request for a proxied route is checked and handed to a `ProxiedRequest` as soon as its head arrives, so its body
+/// streams instead of being buffered; the connection then writes what the proxied request gives it, and answers,
+/// logs and moves on to the next request when it ends.
+extension HTTP1ConnectionHandler: ProxiedRequestConnection {
+    private func startProxy(_ head: RequestHead, upstream: String, context: ChannelHandlerContext) {
+        guard let pool = resources.upstreams else { return }
+        let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
+        if let refused = admissionRefusal(of: head, facts: facts) {
+            finishWithoutProxy(refused, head: head, context: context)
+            return
+        }
+        // Framing first: most requests have no body, and then no field needs looking up.
+        if head.bodyFraming != .none && head.headers.first("expect")?.lowercased() == "100-continue" {
+            context.write(
+                wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
+            needsFlush = true
+        }
+        let client = ProxyHeaders.clientFacts(
+            peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
+            scheme: transport.scheme, port: peer.localPort, newRequestID: RequestIDGenerator.newRequestID)
+        let exchange = ProxyExchange(
+            upstream: upstream, request: UpstreamRequest(head, client: client, allocator: context.channel.allocator),
+            requestID: client.requestID, pool: pool, eventLoop: context.eventLoop,
+            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
+        let proxied = ProxiedRequest(
+            .init(
+                id: client.requestID, clientAddress: client.address, peerAddress: peer.address, facts: facts,
+                minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
+            exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
+            connection: self)
+        proxy = proxied
+        // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
+        perform(.armTimer(.body), context: context)
+        proxied.start()
+    }
+
+    private func finishWithoutProxy(_ refusal: Response, head: RequestHead, context: ChannelHandlerContext) {
+        var response = refusal
+        applyErrorPage(to: &response)
+        let start = request?.start ?? context.eventLoop.now
+        request = nil
+        lingerBeforeClose = head.bodyFraming != .none
+        write(response, keepAlive: false, http10: head.minorVersion == 0, logAs: (head, start), context: context)
+        perform(state.responseWritten(responseClosesConnection: true).action, context: context)
+    }
+
+    private func proxyClientBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
+        guard let proxy, !proxy.requestEnded, proxy.clientBody(body) else { return }
+        perform(.armTimer(.body), context: context)
+    }
+
+    private func proxyClientEnd() {
+        guard let proxy else { return }
+        timer.disarm()
+        proxy.clientEnd()
+    }
+
+    /// The client left while its request was being proxied: logged as nginx does, 499 ("client closed request")
+    /// if no response had begun, else the response's status with the bytes that went out.
+    private func clientLeftDuringProxy(now: NIODeadline) {
+        guard let proxy else { return }
+        proxy.clientLeft()
+        let unanswered = requestWasMalformed ? 400 : 499
+        logProxied(proxy, status: proxy.headSent ? proxy.upstreamStatus : unanswered, now: now)
+        self.proxy = nil
+    }
+
+    /// The access log line of a proxied request, with the upstream's fields.
+    private func logProxied(_ proxy: ProxiedRequest, status: Int, now: NIODeadline) {
+        guard accessLogLine.isEnabled,
+            let entry = accessLogLine.proxied(proxy, request: request, status: status, now: now)
+        else { return }
+        accessLogLine.append(entry)
+    }
+
+    // A proxied request stops calling back when the connection goes inactive (`channelInactive` tells it the client
+    // left, before the handler leaves the pipeline and drops `context`); these check for a context anyway, as a
+    // crash here would take every connection of the process with it.
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    var allocator: ByteBufferAllocator? { context?.channel.allocator }
+
+    func willKeepAlive(responseClosesConnection closes: Bool) -> Bool {
+        state.willKeepAlive(responseClosesConnection: closes)
+    }
+
+    func writeToClient(_ bytes: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        needsFlush = true
+    }
+
+    func flushToClient() {
+        guard let context else { return }
+        flushIfNeeded(context: context)
+    }
+
+    func pauseClientReads(_ paused: Bool) {
+        guard !paused, readDeferred, let context else { return }
+        readDeferred = false
+        context.read()
+    }
+
+    func proxiedResponseEnded(closesConnection: Bool) {
+        guard let proxy, let context else { return }
+        logProxied(proxy, status: proxy.upstreamStatus, now: context.eventLoop.now)
+        self.proxy = nil
+        request = nil
+        needsFlush = true
+        perform(state.responseWritten(responseClosesConnection: closesConnection).action, context: context)
+        // Pipelined requests that waited for this response; their answers are flushed here, as this runs outside
+        // the client's read cycle.
+        processEvents(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    /// Answers a proxied request that cannot go on with the failure's status (or cuts the response, if it has
+    /// begun), logs it with the upstream's fields, and moves on to the next request or closes.
+    func proxiedRequestFailed(_ failure: ProxyFailure) {
+        guard let proxy, let context else { return }
+        guard !proxy.headSent else {
+            // Mid-response: the client must not take a truncated body for a whole one. The log line has the status
+            // the client saw and the bytes it got.
+            logProxied(proxy, status: proxy.upstreamStatus, now: context.eventLoop.now)
+            self.proxy = nil
+            request = nil
+            context.close(promise: nil)
+            return
+        }
+        var response = Response.simple(
+            failure.status, headers: [("X-Request-ID", proxy.request.id)], closesConnection: !proxy.requestEnded)
+        lingerBeforeClose = !proxy.requestEnded
+        response.closesConnection = response.closesConnection || failure.status == .payloadTooLarge
+        applyErrorPage(to: &response)
+        let keepAlive = state.willKeepAlive(responseClosesConnection: response.closesConnection)
+        let head = request?.head
+        let start = request?.start ?? context.eventLoop.now
+        write(
+            response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, start), context: context,
+            upstream: proxy.upstreamFacts, requestID: proxy.request.id)
+        self.proxy = nil
+        request = nil
+        perform(state.responseWritten(responseClosesConnection: !keepAlive).action, context: context)
+        processEvents(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    /// Answers the client's upgrade with the upstream's 101, logs it, and hands both connections to a tunnel on the
+    /// next tick; bytes arriving meanwhile are kept unparsed.
+    func proxiedRequestUpgraded(_ upstreamHead: ResponseHead, upstream: UpstreamConnection) {
+        guard let proxy, let context else { return }
+        let tunnel = TunnelSwitch(upstream: upstream, requestID: proxy.request.id, settings: settings)
+        let head = tunnel.switchingProtocolsHead(
+            upstreamHead, dateLine: resources.dates.dateHeaderLine(), hstsHeaderLine: listener.hstsHeaderLine,
+            allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
+        let now = context.eventLoop.now
+        if var entry = accessLogLine.entry(
+            for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: proxy.request.facts,
+            start: request?.start ?? now, now: now, client: proxy.request.clientAddress)
+        {
+            entry.upstream = .init(
+                address: upstream.server.description, status: 101, seconds: proxy.upstreamFacts.seconds)
+            entry.requestID = proxy.request.id
+            accessLogLine.append(entry)
+        }
+        self.proxy = nil
+        request = nil
+        timer.cancel()
+        upgrading = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            tunnel.connect(client: self.context, replacing: self, unparsed: self.parser.takeUnparsedBytes())
+        }
+    }
+}
+
+// MARK: - File bodies
+
+/// What the connection does for its `FileBodySender`: the send timeout's bookkeeping, the order of responses, and
+/// closing when a body cannot be sent whole. A file's last write may complete after the handler left the pipeline
+/// (the connection closed): `context` is checked in each.
+extension HTTP1ConnectionHandler: FileBodyConnection {
+    func fileBodyProgressed() {
+        guard let context else { return }
+        timer.noteWriteProgress(now: context.eventLoop.now)
+    }
+
+    func fileBodyInFlight() {
+        guard let context else { return }
+        scheduleTimerCheck(context: context)
+    }
+
+    func fileBodyQueued(then actions: [HTTP1ConnectionState.Action], resumeRequests: Bool) {
+        guard let context else { return }
+        for action in actions { perform(action, context: context) }
+        guard resumeRequests else { return }
+        processEvents(context: context)
+        flushIfNeeded(context: context)
+    }
+
+    func fileBodyFailed(_ error: any Error) {
+        // The head promised a body that can no longer be delivered: only closing tells the client.
+        settings.logger.error(
+            "cannot send the rest of a file; closing", metadata: ["client": "\(peer.address)", "error": "\(error)"])
+        context?.close(promise: nil)
+    }
+
+    func flushFileBody() {
+        needsFlush = false
+        context?.flush()
     }
 }

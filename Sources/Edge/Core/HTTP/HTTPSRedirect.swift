@@ -1,3 +1,6 @@
+import Logging
+import Shared
+
 /// `redirect_to_https`: where a plain-HTTP request is sent on https. Only hosts a TLS certificate names are
 /// redirected, so Edge never becomes an open redirector for arbitrary `Host` headers.
 public struct HTTPSRedirect: Sendable {
@@ -17,6 +20,19 @@ public struct HTTPSRedirect: Sendable {
         guard let host, let name = Self.hostName(host), names.covers(name), target.first == "/" else { return nil }
         let port = httpsPort == 443 ? "" : ":\(httpsPort)"
         return "https://\(name)\(port)\(target)"
+    }
+
+    /// The answer to `head` on a redirecting listener: 308 to the same URL on https, or 400 (logged) when its host is
+    /// not one to send clients to.
+    func response(to head: RequestHead, logger: Logger, peer: String) -> Response {
+        guard let location = location(host: head.host, target: head.target) else {
+            logger.info(
+                "https redirect refused: Host is not a name of Edge's certificates",
+                metadata: ["client": "\(peer)", "host": "\(head.host ?? "-")"])
+            return .simple(.badRequest)
+        }
+        // 308 rather than 301: the client repeats the method and body, so a POST stays a POST.
+        return .simple(.permanentRedirect, headers: [("Location", location)], omitBody: head.method.isHEAD)
     }
 
     /// The host part of a `Host` value (`example.com:8080` → `example.com`), lower-cased; `nil` for anything that is

@@ -13,6 +13,19 @@ struct UpstreamRequest {
     var isUpgrade: Bool
 }
 
+extension UpstreamRequest {
+    /// The upstream's request for the client's `head`, with the fields `client` decides (`ProxyHeaders`). Inlined:
+    /// as a call of its own it copied `client` on every proxied request.
+    @inline(__always)
+    init(_ head: RequestHead, client: ClientFacts, allocator: ByteBufferAllocator) {
+        var encoded = allocator.buffer(capacity: head.headers.byteCount + 384)
+        ProxyHeaders.writeUpstreamRequest(head, client: client, into: &encoded)
+        self.init(
+            head: encoded, method: head.method, chunkedBody: head.bodyFraming == .chunked,
+            isUpgrade: head.connectionOptions.contains("upgrade") && head.headers.first("upgrade") != nil)
+    }
+}
+
 /// The client side of a proxied exchange: the connection handler that writes the upstream's response.
 protocol ProxyClient: AnyObject {
     var clientIsWritable: Bool { get }

@@ -1,0 +1,41 @@
+import Logging
+import NIOCore
+import Shared
+
+/// The checks a request meets before Edge answers or proxies it: the route's `allow`/`deny` rules, the body size
+/// limit, and HTTP/1.1's one `Host`. Each refusal is logged with what was wrong.
+enum RequestAdmission {
+    /// The response refusing `head`, or `nil` when it may go on. `client` is the address the access rules judge (after
+    /// `real_ip`), given when a route has rules (`StaticSite.hasAccessRules`).
+    static func refusal(
+        of head: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings, peer: String, client: String?
+    ) -> Response? {
+        if let client {
+            if let rule = settings.site.accessRefusal(for: head.target, client: client) {
+                settings.logger.info(
+                    "access denied by the route's rules",
+                    metadata: ["client": "\(client)", "uri": "\(head.target)", "rule": "\(rule)", "status": "403"])
+                return .simple(.forbidden)
+            }
+        }
+        if case .length(let length) = head.bodyFraming, length > settings.maxBodySize {
+            // Refused before any body byte is read (or, proxied, anything is sent upstream); the connection closes.
+            settings.logger.info(
+                "request body too large",
+                metadata: [
+                    "client": "\(peer)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)",
+                ])
+            return .simple(.payloadTooLarge, closesConnection: true)
+        }
+        if head.minorVersion == 1 && facts.hostCount != 1 {
+            settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(peer)"])
+            return .simple(.badRequest, closesConnection: true)
+        }
+        return nil
+    }
+
+    /// Whether the body `head` announces is over `limits.max_body_size` (a chunked body is counted as it arrives).
+    static func exceedsMaxBodySize(_ head: RequestHead, settings: ConnectionSettings) -> Bool {
+        if case .length(let length) = head.bodyFraming { length > settings.maxBodySize } else { false }
+    }
+}

@@ -1,0 +1,70 @@
+import Logging
+import NIOCore
+import Shared
+
+/// Answers a request for one of Edge's own routes: the site's response, compressed where it may be, with its file
+/// opened when the body is sent from disk. Refusals and failures are logged here, with the client and the URI.
+///
+/// Static functions rather than a value holding the connection's parts: making one cost a retain of each part on
+/// every request.
+enum SiteResponder {
+    /// The response to `head`, and the descriptor its body is sent from if it is a file on disk. `peer` is the
+    /// client's address, for the log lines. Inlined into the connection's answer, as it was part of it: a call of
+    /// its own copied the response out and cost a cached file about 1 % of its instructions.
+    @inline(__always)
+    static func respond(
+        to head: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings, resources: LoopResources,
+        allocator: @autoclosure () -> ByteBufferAllocator, peer: String
+    ) -> (Response, OpenDescriptor?) {
+        var outcome = lookUp(head, facts: facts, settings: settings, resources: resources, allocator: allocator())
+        let descriptor = openFile(
+            of: &outcome, secondLookFor: head, facts: facts, settings: settings, resources: resources,
+            allocator: allocator())
+        if let refusal = outcome.refusal {
+            settings.logger.warning(
+                "refused request", metadata: ["client": "\(peer)", "uri": "\(head.target)", "reason": "\(refusal)"])
+        }
+        if let failure = outcome.failure {
+            settings.logger.error(
+                "cannot serve file", metadata: ["client": "\(peer)", "uri": "\(head.target)", "reason": "\(failure)"])
+        }
+        return (outcome.response, descriptor)
+    }
+
+    private static func lookUp(
+        _ head: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings, resources: LoopResources,
+        allocator: @autoclosure () -> ByteBufferAllocator
+    ) -> StaticSite.Outcome {
+        var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+        ResponseCompression.compress(
+            &outcome.response, request: head, facts: facts, settings: settings, resources: resources,
+            allocator: allocator())
+        return outcome
+    }
+
+    /// Opens the file `outcome` sends from disk, if it does. A file that changed since it was looked up is looked up
+    /// once more (the cache notices then); a file that cannot be opened for another reason (out of descriptors) gets
+    /// 500, never a 404 that a CDN would keep.
+    private static func openFile(
+        of outcome: inout StaticSite.Outcome, secondLookFor head: RequestHead, facts: RequestHeaderFacts,
+        settings: ConnectionSettings, resources: LoopResources, allocator: @autoclosure () -> ByteBufferAllocator
+    ) -> OpenDescriptor? {
+        for look in 1...2 {
+            guard case .file(let path, let identity, _, _) = outcome.response.body else { return nil }
+            switch resources.descriptors.descriptor(for: path, identity: identity) {
+            case .success(let opened):
+                return opened
+            case .failure(.failed(let error)):
+                outcome = StaticSite.Outcome(
+                    response: .simple(.internalServerError, omitBody: head.method == .HEAD),
+                    failure: "\(path): \(error)")
+                return nil
+            case .failure(.changed) where look == 1:
+                outcome = lookUp(head, facts: facts, settings: settings, resources: resources, allocator: allocator())
+            case .failure(.changed):
+                outcome.response = .simple(.notFound, omitBody: head.method == .HEAD)
+            }
+        }
+        return nil
+    }
+}
