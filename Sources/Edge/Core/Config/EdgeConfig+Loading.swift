@@ -53,7 +53,18 @@ extension EdgeConfig {
         }
         validateTLS(into: diagnostics)
         var seenPrefixes: Set<String> = []
+        var zoneSettings: [String: RateLimitConfig.ZoneSettings] = [:]
         for (index, route) in routes.enumerated() {
+            if let limit = route.rateLimit {
+                // A shared zone has one rate, key and budget; only burst, nodelay, status and dry_run are per route.
+                let zone = RateLimitZones.zoneName(of: route)
+                if let first = zoneSettings[zone], first != limit.zoneSettings {
+                    diagnostics.record(
+                        "zone '\(zone)' is shared with another route whose rate, key or memory differ",
+                        keyPath: "routes[\(index)].rate_limit")
+                }
+                zoneSettings[zone] = zoneSettings[zone] ?? limit.zoneSettings
+            }
             if !seenPrefixes.insert(route.prefix).inserted {
                 diagnostics.record("prefix '\(route.prefix)' is listed twice", keyPath: "routes[\(index)].prefix")
             }

@@ -13,6 +13,8 @@ public struct RouteConfig: Sendable, Hashable {
     public var cacheControl: String?
     /// Which client addresses the route serves (`allow`, `deny`).
     public var access = AccessRules()
+    /// `rate_limit`: requests per key (client, header or the whole route) over a rate wait or are refused.
+    public var rateLimit: RateLimitConfig?
 
     /// A route serving `dir` under `prefix`.
     public init(prefix: String, dir: String, cacheControl: String? = nil, upstream: String? = nil) {
@@ -27,6 +29,7 @@ extension RouteConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
         case prefix, dir, upstream, allow, deny
         case cacheControl = "cache_control"
+        case rateLimit = "rate_limit"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,6 +56,7 @@ extension RouteConfig: Decodable {
         cacheControl = container.value(.cacheControl, default: nil, decoder)
         access.allow = Self.ranges(.allow, in: container, decoder)
         access.deny = Self.ranges(.deny, in: container, decoder)
+        rateLimit = container.value(.rateLimit, default: nil, decoder)
         if let value = cacheControl, value.contains(where: { $0 == "\r" || $0 == "\n" }) {
             decoder.diagnostics.record("must be a single line", at: decoder.codingPath + [Keys.cacheControl])
         }

@@ -27,8 +27,11 @@ public final class ConnectionSettings: Sendable {
     public let interceptUpstreamErrors: Bool
     public let logger: Logger
 
-    public init(config: EdgeConfig, logger: Logger) {
-        self.site = StaticSite(routes: config.routes, precompressed: config.compression.precompressed)
+    /// Settings for `config`; its rate limits count in `rateLimitZones`, which outlive a reload.
+    public init(config: EdgeConfig, logger: Logger, rateLimitZones: RateLimitZones = RateLimitZones()) {
+        self.site = StaticSite(
+            routes: config.routes, precompressed: config.compression.precompressed,
+            rateLimits: rateLimitZones.limits(for: config.routes))
         self.maxHeaderSize = config.limits.maxHeaderSize.bytes
         self.maxURILength = config.limits.maxURILength.bytes
         self.headerTimeout = .milliseconds(config.timeouts.header.milliseconds)

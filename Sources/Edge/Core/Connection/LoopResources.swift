@@ -17,6 +17,8 @@ public final class LoopResources {
     let fileSendTurns: FileSendTurns
     /// HTTP/2 connections closed for protocol errors are logged at most once a second per client (and loop).
     var protocolErrorWarnings = PerClientWarningThrottle()
+    /// Requests refused by `rate_limit` are logged at most once a second per client (and loop).
+    var rateLimitWarnings = PerClientWarningThrottle()
 
     init(
         eventLoop: any EventLoop, files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil,

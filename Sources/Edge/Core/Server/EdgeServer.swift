@@ -29,6 +29,8 @@ public final class EdgeServer: Sendable {
     private let accessLogs: PerLoop<AccessLogBuffer>
     private let accessLog: AccessLogSink
     private let current: NIOLockedValueBox<ServingGeneration>
+    /// Outlive reloads, so a HUP that leaves a zone's settings alone leaves its buckets alone.
+    private let rateLimitZones: RateLimitZones
     private let logger: Logger
 
     private var config: EdgeConfig { current.withLockedValue { $0.config } }
@@ -36,7 +38,7 @@ public final class EdgeServer: Sendable {
     private init(
         boundAddresses: [SocketAddress], listeners: [any Channel], group: MultiThreadedEventLoopGroup,
         registry: ConnectionRegistry, accessLogs: PerLoop<AccessLogBuffer>, accessLog: AccessLogSink,
-        current: NIOLockedValueBox<ServingGeneration>, logger: Logger
+        current: NIOLockedValueBox<ServingGeneration>, rateLimitZones: RateLimitZones, logger: Logger
     ) {
         self.boundAddresses = boundAddresses
         self.listeners = listeners
@@ -45,6 +47,7 @@ public final class EdgeServer: Sendable {
         self.accessLogs = accessLogs
         self.accessLog = accessLog
         self.current = current
+        self.rateLimitZones = rateLimitZones
         self.logger = logger
     }
 
@@ -80,8 +83,10 @@ public final class EdgeServer: Sendable {
             accessLogs.every(.seconds(1)) { $0.flush() }
             // Certificates load once; the setups are made again after binding only to learn the real ports.
             let certificates = try ListenerSetup.loadCertificates(for: config.listen)
+            let rateLimitZones = RateLimitZones()
             let generation = ServingGeneration(
-                config: config, settings: ConnectionSettings(config: config, logger: logger),
+                config: config,
+                settings: ConnectionSettings(config: config, logger: logger, rateLimitZones: rateLimitZones),
                 resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
                 listeners: ListenerSetup.make(for: config.listen, certificates: certificates, boundPorts: []))
             if generation.listeners.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
@@ -112,7 +117,8 @@ public final class EdgeServer: Sendable {
             }
             return EdgeServer(
                 boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners, group: group,
-                registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current, logger: logger)
+                registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current,
+                rateLimitZones: rateLimitZones, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -155,7 +161,8 @@ public final class EdgeServer: Sendable {
         var kept = newConfig
         kept.listen = served
         let generation = ServingGeneration(
-            config: kept, settings: ConnectionSettings(config: newConfig, logger: logger),
+            config: kept,
+            settings: ConnectionSettings(config: newConfig, logger: logger, rateLimitZones: rateLimitZones),
             resources: try Self.makeResources(newConfig, group: group, accessLogs: accessLogs, logger: logger),
             listeners: listenerSetups)
         current.withLockedValue { $0 = generation }

@@ -46,6 +46,12 @@ public struct Router: Sendable {
         return routes[position].route.access
     }
 
+    /// The index in the config's `routes` of the route for `path`, without building a `Match`.
+    public func routeIndex(for path: RequestPath) -> Int? {
+        guard let position = firstMatch(path.decoded.utf8) else { return nil }
+        return routes[position].index
+    }
+
     /// The upstream of the route for `path`, when that route proxies: what a request needs to know before its
     /// end, without building a `Match`.
     public func upstream(for path: RequestPath) -> String? {

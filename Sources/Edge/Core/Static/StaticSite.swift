@@ -24,8 +24,14 @@ public final class StaticSite: Sendable {
     private let precompressed: Bool
 
     /// A site over `routes`; each route's directory is resolved with `realpath` once here.
-    public init(routes: [RouteConfig], precompressed: Bool = false, lookup: FileLookup = FileLookup()) {
+    /// `rateLimits` holds each route's limit by its index in `routes` (`RateLimitZones.limits(for:)`).
+    init(
+        routes: [RouteConfig], precompressed: Bool = false, lookup: FileLookup = FileLookup(),
+        rateLimits: [RouteRateLimit?] = []
+    ) {
         self.precompressed = precompressed
+        self.rateLimits = rateLimits
+        self.hasRateLimits = rateLimits.contains { $0 != nil }
         self.routes = routes
         self.router = Router(routes: routes)
         self.rootRealPaths = routes.map { FileLookup.realPath($0.dir) ?? $0.dir }
@@ -38,6 +44,16 @@ public final class StaticSite: Sendable {
     public let hasUpstreams: Bool
     /// Whether any route has `allow` or `deny` (so requests must be checked against them).
     public let hasAccessRules: Bool
+
+    /// Whether any route has a `rate_limit` (so requests must be counted when their head arrives).
+    let hasRateLimits: Bool
+    private let rateLimits: [RouteRateLimit?]
+
+    /// The rate limit of the route for `uri`, routed as `upstream(for:)` routes.
+    func rateLimit(for uri: String) -> RouteRateLimit? {
+        guard hasRateLimits, let path = routedPath(uri), let index = router.routeIndex(for: path) else { return nil }
+        return rateLimits[index]
+    }
 
     /// The rule of the route for `uri` that refuses `client` (`deny 10.0.0.0/8`, `not in allow`), or `nil`. Routed
     /// as `upstream(for:)` routes, so a percent-encoded path cannot reach another route's files past its rules.
