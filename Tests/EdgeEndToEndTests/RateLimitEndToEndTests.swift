@@ -96,7 +96,8 @@ import Testing
         // A new rate is a new zone: the client starts afresh.
         directory.write("edge.yaml", yaml.replacingOccurrences(of: "rate: 1/m}", with: "rate: 2/m}"))
         edge.signal(SIGHUP)
-        #expect(eventually(within: 10) { edge.errorLog.components(separatedBy: "HUP: configuration reloaded").count == 3 })
+        #expect(
+            eventually(within: 10) { edge.errorLog.components(separatedBy: "HUP: configuration reloaded").count == 3 })
         #expect(try get("/strict/a.txt", on: edge.connect()).status == 200)
     }
 }

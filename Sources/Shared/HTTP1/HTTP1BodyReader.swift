@@ -95,27 +95,85 @@ struct HTTP1BodyReader: Equatable {
         return line
     }
 
+    /// The size on a chunk's line; its extensions (RFC 9112 §7.1.1) are checked against the grammar and dropped. A
+    /// line that bends the grammar (a bare `;`, a name that is not a token, whitespace that leads nowhere, a control
+    /// character) is how one parser is made to see a chunk boundary another does not, so it is refused.
     static func parseChunkSize(_ line: [UInt8]) throws(HTTP1ParseError) -> Int {
         var size = 0
-        var digits = 0
-        for byte in line {
-            let value: Int
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A") + 10)
-            case UInt8(ascii: ";"), UInt8(ascii: " "), UInt8(ascii: "\t"):
-                // Chunk extensions carry nothing used here.
-                guard digits > 0 else { throw .malformed("invalid chunk size") }
-                return size
-            default:
-                throw .malformed("invalid chunk size")
-            }
-            digits += 1
-            guard digits <= 15 else { throw .malformed("chunk size too large") }
+        var index = 0
+        while index < line.count, let value = hexValue(line[index]) {
+            index += 1
+            guard index <= 15 else { throw .malformed("chunk size too large") }
             size = size << 4 | value
         }
-        guard digits > 0 else { throw .malformed("invalid chunk size") }
+        guard index > 0 else { throw .malformed("invalid chunk size") }
+        try checkExtensions(line, from: index)
         return size
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+
+    /// `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )` from `start` to the end of the line.
+    private static func checkExtensions(_ line: [UInt8], from start: Int) throws(HTTP1ParseError) {
+        var index = start
+        func skipBlanks() { while index < line.count && ASCII.isBlank(line[index]) { index += 1 } }
+        func token() -> Bool {
+            let tokenStart = index
+            while index < line.count && ASCII.isTokenByte(line[index]) { index += 1 }
+            return index > tokenStart
+        }
+        while index < line.count {
+            skipBlanks()
+            guard index < line.count, line[index] == UInt8(ascii: ";") else {
+                throw .malformed("invalid chunk extension")
+            }
+            index += 1
+            skipBlanks()
+            guard token() else { throw .malformed("invalid chunk extension name") }
+            let afterName = index
+            skipBlanks()
+            guard index < line.count, line[index] == UInt8(ascii: "=") else {
+                index = afterName
+                continue
+            }
+            index += 1
+            skipBlanks()
+            if index < line.count && line[index] == UInt8(ascii: "\"") {
+                index = try endOfQuotedString(line, from: index)
+            } else if !token() {
+                throw .malformed("invalid chunk extension value")
+            }
+        }
+    }
+
+    /// The index after the quoted string starting at `start` (RFC 9110 §5.6.4).
+    private static func endOfQuotedString(_ line: [UInt8], from start: Int) throws(HTTP1ParseError) -> Int {
+        var index = start + 1
+        while index < line.count {
+            let byte = line[index]
+            if byte == UInt8(ascii: "\"") { return index + 1 }
+            if byte == UInt8(ascii: "\\") {
+                index += 1
+                guard index < line.count, isQuotedTextByte(line[index]) || line[index] == UInt8(ascii: "\"") else {
+                    throw .malformed("invalid chunk extension value")
+                }
+            } else if !isQuotedTextByte(byte) {
+                throw .malformed("invalid chunk extension value")
+            }
+            index += 1
+        }
+        throw .malformed("unterminated quoted chunk extension value")
+    }
+
+    /// HTAB, SP, visible ASCII and obs-text; not `"` (which ends the string).
+    private static func isQuotedTextByte(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F && byte != UInt8(ascii: "\""))
     }
 }

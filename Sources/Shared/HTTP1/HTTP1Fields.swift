@@ -62,6 +62,8 @@ struct FieldScan {
     var connectionKeepAlive = false
     /// The other options `Connection` names, lowercased: fields a proxy must not forward (and `upgrade`).
     var connectionOptions: [String] = []
+    /// `Host` lines seen; each value was checked by `HostValidation` as it was read.
+    var hostCount = 0
 
     mutating func note(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(HTTP1ParseError) {
         switch name.count {
@@ -74,6 +76,9 @@ struct FieldScan {
                 throw .malformed("conflicting Content-Length headers")
             }
             contentLength = length
+        case 4 where ASCII.equalsIgnoringCase(name, "host"):
+            hostCount += 1
+            guard HostValidation.isValid(value) else { throw .malformed("invalid Host") }
         case 17 where ASCII.equalsIgnoringCase(name, "transfer-encoding"):
             if transferEncoding != nil { transferEncoding! += Array(", ".utf8) }
             transferEncoding = (transferEncoding ?? []) + Array(value)
@@ -94,16 +99,29 @@ struct FieldScan {
     }
 
     /// A request's framing: a body only when the fields announce one.
+    ///
+    /// RFC 9112 §6.3: a request whose last transfer coding is not `chunked` has no length anyone can determine, so it
+    /// gets 400 and the connection closes (as does `chunked` applied twice); `chunked` after another coding is
+    /// understood but the other coding is not: 501.
     func requestFraming(minorVersion: Int) throws(HTTP1ParseError) -> BodyFraming {
-        if let transferEncoding {
-            guard minorVersion == 1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
-            guard contentLength == nil else { throw .malformed("both Content-Length and Transfer-Encoding") }
-            let coding = String(decoding: transferEncoding, as: UTF8.self).lowercased()
-            guard coding == "chunked" else { throw .unsupportedTransferEncoding(coding) }
-            return .chunked
-        }
+        if let transferEncoding { return try Self.chunkedFraming(transferEncoding, minorVersion, contentLength) }
         if let contentLength { return .length(contentLength) }
         return .none
+    }
+
+    /// `requestFraming` for a request with `Transfer-Encoding`; apart, so the usual request's path stays small.
+    @inline(never)
+    private static func chunkedFraming(
+        _ transferEncoding: [UInt8], _ minorVersion: Int, _ contentLength: Int?
+    ) throws(HTTP1ParseError) -> BodyFraming {
+        guard minorVersion == 1 else { throw .malformed("Transfer-Encoding in an HTTP/1.0 request") }
+        guard contentLength == nil else { throw .malformed("both Content-Length and Transfer-Encoding") }
+        let coding = String(decoding: transferEncoding, as: UTF8.self).lowercased()
+        guard coding != "chunked" else { return .chunked }
+        let codings = coding.split(separator: ",").map { $0.trimmedOfWhitespace() }.filter { !$0.isEmpty }
+        guard codings.last == "chunked" else { throw .malformed("Transfer-Encoding does not end in chunked") }
+        guard !codings.dropLast().contains("chunked") else { throw .malformed("chunked applied twice") }
+        throw .unsupportedTransferEncoding(coding)
     }
 
     /// A response's framing (RFC 9112 §6.3) when the response has a body at all: chunked, `Content-Length`, or

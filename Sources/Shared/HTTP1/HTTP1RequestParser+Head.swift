@@ -22,6 +22,10 @@ extension HTTP1RequestParser {
             let fields = try HTTP1Fields.parse(UnsafeRawBufferPointer(rebasing: head[section]), into: &scan)
             if let maxCount = limits.maxHeaderCount, fields.count > maxCount { throw .headersTooLarge }
 
+            // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host and for any with two. With an absolute-form
+            // target the target's authority is the host and Host is ignored (§3.2.2): `RequestHead.host`.
+            if scan.hostCount > 1 { throw .malformed("more than one Host header") }
+            if scan.hostCount == 0 && minorVersion == 1 { throw .malformed("HTTP/1.1 request without Host") }
             let framing = try scan.requestFraming(minorVersion: minorVersion)
             let keepAlive = scan.connectionClose ? false : (minorVersion == 1 || scan.connectionKeepAlive)
             let headerBytes = buffer.getSlice(at: buffer.readerIndex + section.lowerBound, length: section.count)!
@@ -46,6 +50,7 @@ extension HTTP1RequestParser {
         guard !authority.isEmpty else { throw .malformed("absolute-form request target without a host") }
         // RFC 9110 §4.2.4: user information in an http(s) URI is to be treated as an error.
         guard !authority.contains("@") else { throw .malformed("user information in the request target") }
+        guard HostValidation.isValid(authority) else { throw .malformed("invalid host in the request target") }
         let rest = target[pathStart...]
         return (rest.first == "/" ? String(rest) : "/" + rest, authority)
     }

@@ -330,12 +330,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // MARK: - Answering
 
-    private func respond(to request: RequestInProgress, closingConnection: Bool = false, context: ChannelHandlerContext) {
+    private func respond(to request: RequestInProgress, closingConnection: Bool = false, context: ChannelHandlerContext)
+    {
         let head = request.head
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
         var response: Response
         var descriptor: OpenDescriptor? = nil
-        if let refused = admissionRefusal(of: head, facts: facts) {
+        if let refused = admissionRefusal(of: head) {
             response = refused
         } else if let redirect = listener.httpsRedirect {
             response = redirect.response(to: head, logger: settings.logger, peer: peer.address)
@@ -354,9 +355,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         perform(state.responseWritten(responseClosesConnection: response.closesConnection).action, context: context)
     }
 
-    private func admissionRefusal(of head: RequestHead, facts: RequestHeaderFacts) -> Response? {
+    private func admissionRefusal(of head: RequestHead) -> Response? {
         let client = settings.site.hasAccessRules ? clientAddress(of: head) : nil
-        return RequestAdmission.refusal(of: head, facts: facts, settings: settings, peer: peer.address, client: client)
+        return RequestAdmission.refusal(of: head, settings: settings, peer: peer.address, client: client)
     }
 
     /// A static route (or a redirecting listener) has no use for a body: a request it refuses anyway (405, 413, a
@@ -583,12 +584,15 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
     private func startProxy(_ head: RequestHead, upstream: String, context: ChannelHandlerContext) {
         guard let pool = resources.upstreams else { return }
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
-        if let refused = admissionRefusal(of: head, facts: facts) {
+        if let refused = admissionRefusal(of: head) {
             finishWithoutProxy(refused, head: head, context: context)
             return
         }
-        // Framing first: most requests have no body, and then no field needs looking up.
-        if head.bodyFraming != .none && head.headers.first("expect")?.lowercased() == "100-continue" {
+        // Framing first: most requests have no body, and then no field needs looking up. An HTTP/1.0 client does not
+        // know 1xx responses (RFC 9110 §15.2), so it gets none.
+        if head.bodyFraming != .none && head.minorVersion == 1
+            && head.headers.first("expect")?.lowercased() == "100-continue"
+        {
             context.write(
                 wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
             needsFlush = true

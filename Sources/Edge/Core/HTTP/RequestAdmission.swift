@@ -2,13 +2,14 @@ import Logging
 import NIOCore
 import Shared
 
-/// The checks a request meets before Edge answers or proxies it: the route's `allow`/`deny` rules, the body size
-/// limit, and HTTP/1.1's one `Host`. Each refusal is logged with what was wrong.
+/// The checks a request meets before Edge answers or proxies it: the route's `allow`/`deny` rules and the body size
+/// limit. Each refusal is logged with what was wrong. (The parser has already refused what is not HTTP, a missing or
+/// doubled `Host` included.)
 enum RequestAdmission {
     /// The response refusing `head`, or `nil` when it may go on. `client` is the address the access rules judge (after
     /// `real_ip`), given when a route has rules (`StaticSite.hasAccessRules`).
     static func refusal(
-        of head: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings, peer: String, client: String?
+        of head: RequestHead, settings: ConnectionSettings, peer: String, client: String?
     ) -> Response? {
         if let client {
             if let rule = settings.site.accessRefusal(for: head.target, client: client) {
@@ -26,10 +27,6 @@ enum RequestAdmission {
                     "client": "\(peer)", "length": "\(length)", "max_body_size": "\(settings.maxBodySize)",
                 ])
             return .simple(.payloadTooLarge, closesConnection: true)
-        }
-        if head.minorVersion == 1 && facts.hostCount != 1 {
-            settings.logger.info("HTTP/1.1 request without exactly one Host header", metadata: ["client": "\(peer)"])
-            return .simple(.badRequest, closesConnection: true)
         }
         return nil
     }

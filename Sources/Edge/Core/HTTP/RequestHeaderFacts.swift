@@ -5,8 +5,6 @@ import Shared
 /// Names are compared as bytes after a length check, and a `String` is made only for the fields Edge uses, so a
 /// request with the usual dozen headers costs a few comparisons rather than a dozen allocations.
 public struct RequestHeaderFacts {
-    /// How many `Host` fields came (HTTP/1.1 requires exactly one); their value is not needed here.
-    public var hostCount = 0
     /// The conditional headers, `nil` when the request has none (most requests).
     public var conditions: ConditionalRequest.Headers? { conditionsBox?.headers }
     public var range: Substring?
@@ -39,8 +37,6 @@ public struct RequestHeaderFacts {
             return box
         }
         switch name.count {
-        case 4 where ASCII.equalsIgnoringCase(name, "host"):
-            hostCount += 1
         case 5 where ASCII.equalsIgnoringCase(name, "range"):
             range = text()[...]
         case 7 where forLogging && ASCII.equalsIgnoringCase(name, "referer"):
