@@ -50,6 +50,8 @@ final class MasterRuntime {
     private let notifier: SystemdNotifier
     private var arbiter: Arbiter
     private var listenFD: CInt = -1
+    /// The listening socket came from systemd (`LISTEN_FDS`), which owns its file.
+    private var socketIsInherited = false
     private var handles: [Int32: WorkerHandle] = [:]
     private let inputs: AsyncStream<Input>
     private let continuation: AsyncStream<Input>.Continuation
@@ -77,7 +79,21 @@ final class MasterRuntime {
     func run() async -> Int32 {
         let signals = SignalWatcher([SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGTTIN, SIGTTOU, SIGUSR1])
         do {
-            listenFD = try ListeningSocket.open(config.bind, mode: config.socketMode)
+            // A socket systemd bound for us (appserver.socket) is used as it is: its owner, group and mode are the
+            // unit's, and it stays on disk when the master exits so connections wait for the next one.
+            var inherited = InheritedSockets.fromEnvironment()
+            let socket = inherited.take(for: config.bind)
+            if let stray = inherited.unclaimed.first {
+                throw ConfigValueError("inherited socket \(stray) is not the bind address \(config.bind)")
+            }
+            if let socket {
+                listenFD = socket.descriptor
+                socketIsInherited = true
+                _ = fcntl(listenFD, F_SETFL, fcntl(listenFD, F_GETFL) | O_NONBLOCK)
+                logger.info("listening on an inherited socket", metadata: ["socket": "\(socket)"])
+            } else {
+                listenFD = try ListeningSocket.open(config.bind, mode: config.socketMode)
+            }
             // Keep the socket well above the descriptor numbers workers receive it on (see ProcessSpawner).
             listenFD = moveHigh(listenFD)
         } catch {
@@ -282,7 +298,7 @@ final class MasterRuntime {
     }
 
     private func cleanUp() {
-        if case .unix(let path) = config.bind { unlink(path) }
+        if case .unix(let path) = config.bind, !socketIsInherited { unlink(path) }
         if let path = config.pidFile { unlink(path) }
         if listenFD >= 0 { close(listenFD) }
     }

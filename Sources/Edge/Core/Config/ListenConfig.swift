@@ -8,6 +8,9 @@ public struct ListenConfig: Sendable, Hashable {
     public var tls: TLSConfig?
     /// A plain listener that answers every request with 308 to the same URL on https.
     public var redirectToHTTPS = false
+    /// With socket activation: the `FileDescriptorName=` of the inherited socket for this entry. Without it the
+    /// inherited socket bound to `address` is taken.
+    public var fdName: String?
 
     /// A plain-HTTP listener on `address`.
     public init(address: BindAddress, tls: TLSConfig? = nil, redirectToHTTPS: Bool = false) {
@@ -21,6 +24,7 @@ extension ListenConfig: Decodable {
     enum Keys: String, CodingKey, CaseIterable {
         case address, tls
         case redirectToHTTPS = "redirect_to_https"
+        case fdName = "fd_name"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,6 +35,7 @@ extension ListenConfig: Decodable {
         }
         tls = container.value(.tls, default: nil, decoder)
         redirectToHTTPS = container.value(.redirectToHTTPS, default: false, decoder)
+        fdName = container.value(.fdName, default: nil, decoder)
         if tls != nil && redirectToHTTPS {
             decoder.diagnostics.record(
                 "a TLS listener cannot redirect to https; set it on a plain listener",

@@ -101,11 +101,23 @@ public final class EdgeServer: Sendable {
                     ? .init(max: config.limits.maxConnectionsPerIP, isExempt: { realIP.trusts($0) }) : nil,
                 logger: logger)
             var listeners: [any Channel] = []
+            // Sockets systemd bound for us (edge.socket): each listen entry takes its own, the rest are bound here.
+            var inherited = InheritedSockets.fromEnvironment()
             do {
                 for (index, listen) in config.listen.enumerated() {
+                    let socket = inherited.take(for: listen.address, name: listen.fdName)
+                    if listen.fdName != nil && socket == nil {
+                        throw ConfigValueError(
+                            "listen[\(index)]: no inherited socket named '\(listen.fdName!)' (LISTEN_FDNAMES)")
+                    }
                     listeners.append(
                         try await bind(
-                            listen, index: index, group: group, registry: registry, current: current, logger: logger))
+                            listen, index: index, inherited: socket, group: group, registry: registry,
+                            current: current, logger: logger))
+                }
+                if let stray = inherited.unclaimed.first {
+                    // A socket systemd listens on that nothing here serves: its clients would wait for ever.
+                    throw ConfigValueError("inherited socket \(stray) matches no listen address")
                 }
                 // Redirects name the https listener's real port, known only now when the config said port 0.
                 let redirectsAware = ListenerSetup.make(
@@ -169,7 +181,8 @@ public final class EdgeServer: Sendable {
     }
 
     private static func bind(
-        _ listen: ListenConfig, index: Int, group: MultiThreadedEventLoopGroup, registry: ConnectionRegistry,
+        _ listen: ListenConfig, index: Int, inherited: InheritedSockets.Socket?, group: MultiThreadedEventLoopGroup,
+        registry: ConnectionRegistry,
         current: NIOLockedValueBox<ServingGeneration>, logger: Logger
     ) async throws -> any Channel {
         let isTCP: Bool
@@ -197,7 +210,7 @@ public final class EdgeServer: Sendable {
                         channel, listener: generation.listeners[index], generation: generation)
                 }
             }
-        if listen.address.isIPv6 {
+        if listen.address.isIPv6 && inherited == nil {
             // An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux would otherwise also take IPv4 on
             // the port, so the usual pair `*:443` and `[::]:443` could not both bind, and IPv4 clients would appear
             // as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted` matches.
@@ -210,6 +223,10 @@ public final class EdgeServer: Sendable {
             bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
         do {
+            if let inherited {
+                logger.info("listening on an inherited socket", metadata: ["socket": "\(inherited)"])
+                return try await bootstrap.withBoundSocket(inherited.descriptor).get()
+            }
             switch listen.address {
             case .tcp(let host, let port):
                 return try await bootstrap.bind(host: host, port: port).get()
