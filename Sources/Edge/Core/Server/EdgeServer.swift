@@ -24,6 +24,8 @@ public final class EdgeServer: Sendable {
     /// The addresses actually bound (port 0 in the config becomes the port the kernel chose).
     public let boundAddresses: [SocketAddress]
     private let listeners: [any Channel]
+    /// Unix socket files Edge bound itself, removed when it stops; an inherited socket's file is systemd's.
+    private let ownSocketFiles: [String]
     private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
     private let accessLogs: PerLoop<AccessLogBuffer>
@@ -36,12 +38,14 @@ public final class EdgeServer: Sendable {
     private var config: EdgeConfig { current.withLockedValue { $0.config } }
 
     private init(
-        boundAddresses: [SocketAddress], listeners: [any Channel], group: MultiThreadedEventLoopGroup,
+        boundAddresses: [SocketAddress], listeners: [any Channel], ownSocketFiles: [String],
+        group: MultiThreadedEventLoopGroup,
         registry: ConnectionRegistry, accessLogs: PerLoop<AccessLogBuffer>, accessLog: AccessLogSink,
         current: NIOLockedValueBox<ServingGeneration>, rateLimitZones: RateLimitZones, logger: Logger
     ) {
         self.boundAddresses = boundAddresses
         self.listeners = listeners
+        self.ownSocketFiles = ownSocketFiles
         self.group = group
         self.registry = registry
         self.accessLogs = accessLogs
@@ -101,6 +105,7 @@ public final class EdgeServer: Sendable {
                     ? .init(max: config.limits.maxConnectionsPerIP, isExempt: { realIP.trusts($0) }) : nil,
                 logger: logger)
             var listeners: [any Channel] = []
+            var ownSocketFiles: [String] = []
             // Sockets systemd bound for us (edge.socket): each listen entry takes its own, the rest are bound here.
             var inherited = InheritedSockets.fromEnvironment()
             do {
@@ -114,6 +119,7 @@ public final class EdgeServer: Sendable {
                         try await bind(
                             listen, index: index, inherited: socket, group: group, registry: registry,
                             current: current, logger: logger))
+                    if socket == nil, case .unix(let path) = listen.address { ownSocketFiles.append(path) }
                 }
                 if let stray = inherited.unclaimed.first {
                     // A socket systemd listens on that nothing here serves: its clients would wait for ever.
@@ -128,7 +134,8 @@ public final class EdgeServer: Sendable {
                 throw error
             }
             return EdgeServer(
-                boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners, group: group,
+                boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners,
+                ownSocketFiles: ownSocketFiles, group: group,
                 registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current,
                 rateLimitZones: rateLimitZones, logger: logger)
         } catch {
@@ -290,9 +297,7 @@ public final class EdgeServer: Sendable {
         for listener in listeners {
             try? await listener.close()
         }
-        for listen in config.listen {
-            if case .unix(let path) = listen.address { unlink(path) }
-        }
+        for path in ownSocketFiles { unlink(path) }
     }
 
     private func finish() async {
