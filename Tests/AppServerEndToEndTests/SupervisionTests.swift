@@ -207,11 +207,18 @@ import Glibc
         #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
         // The master says READY=1 in the same step as it logs that all three workers are serving.
         #expect(server.log.waitFor(containing: "ready: 3 workers serving", timeout: 10) != nil)
+        #expect(
+            systemd.messages.waitFor(containing: "STATUS=serving generation 1: 3 of 3 workers ready", timeout: 10)
+                != nil)
         server.signal(SIGHUP)
         let reloading = systemd.messages.waitFor(containing: "RELOADING=1", timeout: 10)
         #expect(reloading != nil)
         #expect(systemd.messages.waitFor(containing: "MONOTONIC_USEC=", timeout: 10) != nil)
         #expect(systemd.messages.waitFor(count: 2, containing: "READY=1", timeout: 20))
+        #expect(systemd.messages.waitFor(containing: "STATUS=reloading to generation 2", timeout: 10) != nil)
+        #expect(
+            systemd.messages.waitFor(containing: "STATUS=serving generation 2: 3 of 3 workers ready", timeout: 20)
+                != nil)
         server.signal(SIGTERM)
         #expect(systemd.messages.waitFor(containing: "STOPPING=1", timeout: 10) != nil)
         #expect(server.waitForExit() == 0)

@@ -51,6 +51,20 @@ import Testing
         #expect(send(.ready(pid: pids[1], now: 1)).contains(.notify("READY=1\nSTATUS=serving")))
     }
 
+    @Test mutating func theStatusLineCountsWorkersByStateThroughAReload() {
+        send(.start(now: 0))
+        #expect(arbiter.statusLine == "serving generation 1: 0 of 2 workers ready, 2 booting")
+        let first = pids(generation: 1)
+        send(.ready(pid: first[0], now: 1))
+        send(.ready(pid: first[1], now: 1))
+        #expect(arbiter.statusLine == "serving generation 1: 2 of 2 workers ready")
+        send(.signal(.hup, now: 5), now: 5)
+        send(.configReloaded(ArbiterSettings(workers: 2, timeout: 30, gracefulTimeout: 10), now: 5), now: 5)
+        #expect(arbiter.statusLine == "reloading to generation 2: 2 of 2 workers ready, 2 booting")
+        send(.signal(.term, now: 9), now: 9)
+        #expect(arbiter.statusLine.hasPrefix("stopping: "))
+    }
+
     @Test mutating func crashedWorkerIsReplaced() {
         let pids = startServing()
         let actions = send(.exited(pid: pids[0], .signalled(signal: 4), now: 5))

@@ -93,10 +93,20 @@ import Testing
         directory.write("site/a.txt", "alpha")
         let systemd = try NotifyListener(directory: directory)
         let edge = try EdgeProcess(
-            directory: directory, config: "routes: [{prefix: /, dir: site}]",
+            directory: directory,
+            config: """
+                upstreams: {app: {servers: ["unix:\(directory.path)/nobody.sock"]}}
+                routes: [{prefix: /app/, upstream: app}, {prefix: /, dir: site}]
+                """,
             environment: ["NOTIFY_SOCKET": systemd.path])
         #expect(systemd.messages.waitFor(containing: "READY=1", timeout: 10) != nil)
+        // `systemctl status` shows the connections and the upstream servers, refreshed every few seconds.
+        let status = systemd.messages.waitFor(containing: "STATUS=serving: ", timeout: 10)
+        #expect(status?.contains("connections; all 1 upstream servers up") == true, "\(status ?? "")")
         #expect(try get(edge.port, "/a.txt").status == 200)
+        #expect(try get(edge.port, "/app/x").status == 502)
+        let down = systemd.messages.waitFor(containing: "upstream servers down: app unix:", timeout: 15)
+        #expect(down?.contains("nobody.sock") == true)
         edge.signal(SIGTERM)
         #expect(systemd.messages.waitFor(containing: "STOPPING=1", timeout: 10) != nil)
         #expect(edge.waitForExit() == 0)

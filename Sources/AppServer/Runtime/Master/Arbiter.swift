@@ -63,6 +63,22 @@ struct Arbiter: Sendable {
     /// Workers currently counted as serving or about to serve.
     var activeWorkers: [Worker] { workers.values.filter(\.isActive).sorted { $0.id < $1.id } }
 
+    /// What `systemctl status` shows (systemd's `STATUS=`): the phase, the generation, and the workers by state.
+    var statusLine: String {
+        let ready = workers.values.filter { $0.state == .ready && !$0.retiring }.count
+        let booting = workers.values.filter { ($0.state == .spawning || $0.state == .booting) && !$0.retiring }.count
+        let leaving = workers.values.filter { $0.retiring || !$0.isActive }.count
+        var counts = "\(ready) of \(settings.workers) workers ready"
+        if booting > 0 { counts += ", \(booting) booting" }
+        if leaving > 0 { counts += ", \(leaving) leaving" }
+        switch phase {
+        case .running: return "serving generation \(generation): \(counts)"
+        case .reloading(let next): return "reloading to generation \(next): \(counts)"
+        case .stopping: return "stopping: \(counts)"
+        case .exited: return "stopped"
+        }
+    }
+
     mutating func handle(_ event: ArbiterEvent) -> [ArbiterAction] {
         guard phase != .exited else { return [] }
         switch event {

@@ -50,6 +50,8 @@ final class MasterRuntime {
     private let notifier: SystemdNotifier
     private var arbiter: Arbiter
     private var listenFD: CInt = -1
+    /// The last `STATUS=` sent to systemd.
+    private var lastStatus = ""
     /// The listening socket came from systemd (`LISTEN_FDS`), which owns its file.
     private var socketIsInherited = false
     private var handles: [Int32: WorkerHandle] = [:]
@@ -141,8 +143,17 @@ final class MasterRuntime {
             if case .exited(let pid, _, _) = event { handles.removeValue(forKey: pid) }
             perform(arbiter.handle(event))
             if let exitCode { return exitCode }
+            reportStatus()
         }
         return exitCode ?? 0
+    }
+
+    /// Sends systemd the arbiter's status line when it has changed.
+    private func reportStatus() {
+        let status = arbiter.statusLine
+        guard status != lastStatus else { return }
+        lastStatus = status
+        notifier.notify("STATUS=\(status)")
     }
 
     private func perform(_ actions: [ArbiterAction]) {

@@ -75,6 +75,12 @@ final class UpstreamPool {
 
     /// An idle pooled connection to `server` for a new request, counted as active; `nil` when there is none and
     /// a new one must be connected. A pooled connection may have been closed by the upstream meanwhile.
+    /// The servers this loop skips for now, having failed to connect to them (`upstream address`).
+    func serversDown() -> [String] {
+        let now = eventLoop.now
+        return groups.values.joined().filter { $0.downUntil > now }.map { "\($0.server.upstream) \($0.server)" }
+    }
+
     func takeIdle(_ server: PooledServer) -> UpstreamConnection? {
         while let connection = server.idle.popLast() {
             connection.idleIn = nil

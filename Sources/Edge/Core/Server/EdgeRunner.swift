@@ -27,7 +27,11 @@ public enum EdgeRunner {
         let watchdog = Task {
             await pingWatchdog(server: server, notifier: notifier, environment: environment, logger: logger)
         }
-        defer { watchdog.cancel() }
+        let status = Task { await reportStatus(server: server, notifier: notifier) }
+        defer {
+            watchdog.cancel()
+            status.cancel()
+        }
 
         for await signal in signals {
             switch signal {
@@ -73,6 +77,23 @@ extension EdgeRunner {
             }
         }
     }
+
+    /// Under systemd, sends `STATUS=` with the server's status line every few seconds when it has changed.
+    static func reportStatus(server: EdgeServer, notifier: SystemdNotifier) async {
+        guard notifier.isEnabled else { return }
+        var sent = ""
+        while !Task.isCancelled {
+            let status = await server.statusLine()
+            if status != sent {
+                notifier.notify("STATUS=\(status)")
+                sent = status
+            }
+            try? await Task.sleep(for: statusInterval)
+        }
+    }
+
+    /// How often the status line is refreshed.
+    static let statusInterval = Duration.seconds(5)
 
     /// HUP: re-read the config file; on any problem keep the running configuration and say why.
     static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) {

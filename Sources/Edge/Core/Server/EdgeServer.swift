@@ -280,6 +280,26 @@ public final class EdgeServer: Sendable {
 
     /// Reopens the access log file (logrotate's USR1).
     /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).
+    /// systemd's `STATUS=` (what `systemctl status` shows): open connections, and the upstream servers some event
+    /// loop skips for now, having failed to connect to them.
+    public func statusLine() async -> String {
+        let resources = current.withLockedValue { $0.resources }
+        let down = NIOLockedValueBox<Set<String>>([])
+        await resources.forEach { loop in
+            let servers = loop.upstreams?.serversDown() ?? []
+            down.withLockedValue { $0.formUnion(servers) }
+        }
+        var line = "serving: \(registry.count) connections"
+        let serverCount = config.upstreams.values.reduce(0) { $0 + $1.servers.count }
+        guard serverCount > 0 else { return line }
+        let downServers = down.withLockedValue { $0.sorted() }
+        line +=
+            downServers.isEmpty
+            ? "; all \(serverCount) upstream servers up"
+            : "; upstream servers down: \(downServers.joined(separator: ", "))"
+        return line
+    }
+
     public func eventLoopsAnswer(within timeout: Duration) async -> Bool {
         await EventLoopCheck.allAnswer(Array(group.makeIterator()), within: timeout)
     }
