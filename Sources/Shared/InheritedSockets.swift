@@ -77,7 +77,9 @@ public struct InheritedSockets: Sendable {
         case (.unix(let path), .unixDomainSocket):
             return bound.pathname == path
         case (.tcp(let host, let port), .v4), (.tcp(let host, let port), .v6):
-            guard port != 0, bound.port == port else { return false }
+            // Port 0 asks for any port: a socket on the host serves it (in `listen` order; this is how a new binary
+            // takes over listeners whose port the kernel chose).
+            guard port == 0 || bound.port == port else { return false }
             let wanted = try? SocketAddress.makeAddressResolvingHost(
                 host == "localhost" ? "127.0.0.1" : host, port: port)
             return wanted?.ipAddress == bound.ipAddress

@@ -148,7 +148,21 @@ import Testing
     }
 
     @Test func quiesceClosesIdleConnections() throws {
+        try send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try written()
         channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+    }
+
+    @Test func quiesceAnswersTheFirstRequestOfAConnectionJustAccepted() throws {
+        // Its request may already be on the way (a stop or an upgrade began as it was accepted).
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        channel.embeddedEventLoop.run()
+        #expect(channel.isActive)
+        try send("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try written()
+        #expect(response.hasPrefix("HTTP/1.1 200") && response.contains("Connection: close\r\n"))
         channel.embeddedEventLoop.run()
         #expect(!channel.isActive)
     }

@@ -30,7 +30,17 @@ import Testing
 
     @Test func quiesceClosesIdleAtOnceAndBusyAfterResponse() {
         var idle = HTTP1ConnectionState()
+        _ = idle.headReceived(keepAlive: true)
+        _ = idle.responseWritten(responseClosesConnection: false)
         #expect(idle.quiesce() == .closeAfterPendingWrites)
+
+        // A connection just accepted gets its first request answered (with Connection: close), not closed unread:
+        // its request may already be on the way.
+        var fresh = HTTP1ConnectionState()
+        #expect(fresh.quiesce() == .none)
+        #expect(fresh.headReceived(keepAlive: true).process)
+        #expect(!fresh.willKeepAlive(responseClosesConnection: false))
+        #expect(fresh.responseWritten(responseClosesConnection: false) == (true, .closeAfterPendingWrites))
 
         var busy = HTTP1ConnectionState()
         _ = busy.headReceived(keepAlive: true)

@@ -24,8 +24,9 @@ import Testing
         let unix = try SocketAddress(unixDomainSocketPath: "/run/appserver/app.sock")
         #expect(InheritedSockets.address(unix, matches: try BindAddress(parsing: "unix:/run/appserver/app.sock")))
         #expect(!InheritedSockets.address(unix, matches: try BindAddress(parsing: "unix:/run/other.sock")))
-        // Port 0 asks the kernel for any port: no inherited socket is that.
-        #expect(!InheritedSockets.address(any4, matches: .tcp(host: "0.0.0.0", port: 0)))
+        // Port 0 asks the kernel for any port: a socket on the same host is that (an upgraded Edge takes over one).
+        #expect(InheritedSockets.address(any4, matches: .tcp(host: "0.0.0.0", port: 0)))
+        #expect(!InheritedSockets.address(any4, matches: .tcp(host: "127.0.0.1", port: 0)))
     }
 
     @Test func eachSocketIsTakenOnceByNameOrAddressAndTheRestStayUnclaimed() throws {

@@ -17,12 +17,12 @@ final class EdgeProcess: @unchecked Sendable {
 
     /// Starts edge with `configBody` (YAML after the listen and access_log keys, which this sets) and waits until
     /// it logs that it is ready. `unprivileged` runs it as `nobody`, owning `directory`, as its systemd unit does;
-    /// `openFilesLimit` sets its descriptor limit (`ulimit -n`).
+    /// `openFilesLimit` sets its descriptor limit (`ulimit -n`); `binary` runs another copy of the executable.
     init(
         directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0",
         config configBody: String,
         accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false,
-        openFilesLimit: Int? = nil
+        openFilesLimit: Int? = nil, binary: String = EdgeProcess.binary
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
@@ -35,8 +35,8 @@ final class EdgeProcess: @unchecked Sendable {
         configPath = directory.write("edge.yaml", yaml)
         var command =
             unprivileged
-            ? try Unprivileged.command(Self.binary, ["--config", configPath], copyingInto: directory)
-            : (Self.binary, ["--config", configPath])
+            ? try Unprivileged.command(binary, ["--config", configPath], copyingInto: directory)
+            : (binary, ["--config", configPath])
         if let openFilesLimit {
             command = ("/usr/bin/prlimit", ["--nofile=\(openFilesLimit)", "--", command.0] + command.1)
         }

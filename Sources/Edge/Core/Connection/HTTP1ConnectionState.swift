@@ -35,6 +35,8 @@ public struct HTTP1ConnectionState: Sendable {
     public private(set) var phase: Phase = .awaitingHead(receivedBytes: false)
     /// Set by a graceful stop: finish the current request, then close instead of waiting for another.
     public private(set) var isQuiescing = false
+    /// A request head has arrived on this connection: waiting for another is idling, not a first request on its way.
+    private var hadRequest = false
 
     public init() {}
 
@@ -55,6 +57,7 @@ public struct HTTP1ConnectionState: Sendable {
     public mutating func headReceived(keepAlive: Bool) -> (process: Bool, action: Action) {
         guard case .awaitingHead(let receivedBytes) = phase else { return (false, .none) }
         phase = .receivingRequest(keepAlive: keepAlive && !isQuiescing)
+        hadRequest = true
         // A head that arrived in one read after an idle spell has had no header timer yet: start one for its body.
         return (true, receivedBytes ? .none : .armTimer(.header))
     }
@@ -81,9 +84,15 @@ public struct HTTP1ConnectionState: Sendable {
     public mutating func quiesce() -> Action {
         isQuiescing = true
         switch phase {
-        case .awaitingHead(receivedBytes: false):
+        case .awaitingHead(receivedBytes: false) where hadRequest:
+            // Idle between requests: closing is safe (a client retries a request it sent into a closing
+            // connection, as RFC 9112 §9.3.1 allows).
             phase = .closing
             return .closeAfterPendingWrites
+        case .awaitingHead(receivedBytes: false):
+            // Just accepted, its first request maybe already on the way (a stop or an upgrade that began as the
+            // connection was accepted): it is answered, with `Connection: close`; the header timer bounds the wait.
+            return .none
         case .awaitingHead(receivedBytes: true), .receivingRequest, .closing:
             return .none  // the response in progress will carry Connection: close
         }

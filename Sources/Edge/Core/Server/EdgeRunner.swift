@@ -6,14 +6,19 @@ import UnixSignals
 /// Runs Edge in the foreground until a stop signal: the part of `edge --config FILE` after the config is loaded.
 public enum EdgeRunner {
     /// Starts the server, reports readiness (log line and systemd `READY=1`), then handles signals:
-    /// TERM stops gracefully, INT and QUIT stop fast, USR1 reopens the access log.
+    /// TERM stops gracefully, INT and QUIT stop fast, USR1 reopens the access log, USR2 upgrades to the binary on
+    /// disk (`BinaryUpgrade`).
     public static func run(
         config: EdgeConfig, configPath: String, logger: Logger, environment: [String: String]
     ) async throws {
         let notifier = SystemdNotifier(environment: environment)
+        // The path is read now: by the time of an upgrade, /proc/self/exe may name a file moved aside.
+        _ = BinaryUpgrade.executable
         // Trap signals before binding so a TERM that arrives during start-up is not lost to the default handler.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup, .sigusr1)
-        let server = try await EdgeServer.start(config: config, logger: logger)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sigquit, .sighup, .sigusr1, .sigusr2)
+        // Started by an upgrade (USR2 to the old process): accept only once the old process has stopped.
+        let successor = BinaryUpgrade.isSuccessor
+        let server = try await EdgeServer.start(config: config, logger: logger, accepting: !successor)
         for (address, entry) in zip(server.boundAddresses, config.listen) {
             logger.info("listening on \(entry.tls == nil ? "http" : "https")://\(address.displayForm)")
         }
@@ -23,6 +28,10 @@ public enum EdgeRunner {
                 "config": "\(configPath)",
                 "threads": "\(config.threads.resolved(cpuCount: System.coreCountForLogging))",
             ])
+        if successor {
+            await BinaryUpgrade.reportReadyAndAwaitTurn()
+            await server.startAccepting()
+        }
         notifier.notify("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
         let watchdog = Task {
             await pingWatchdog(server: server, notifier: notifier, environment: environment, logger: logger)
@@ -51,6 +60,12 @@ public enum EdgeRunner {
                 server.reopenLogs()
             case .sighup:
                 reload(server: server, configPath: configPath, logger: logger, notifier: notifier)
+            case .sigusr2:
+                guard await upgrade(server: server, logger: logger) else { continue }
+                // The new process is systemd's main one now (it sent MAINPID): no STOPPING=1 from this one.
+                await server.stopGracefully()
+                logger.info("stopped; the new binary serves")
+                return
             default:
                 break
             }
@@ -94,6 +109,25 @@ extension EdgeRunner {
 
     /// How often the status line is refreshed.
     static let statusInterval = Duration.seconds(5)
+
+    /// USR2: starts the binary on disk on the listening sockets; `true` once it serves and this process must go.
+    /// Other signals wait meanwhile (at most `BinaryUpgrade.readinessTimeout`).
+    static func upgrade(server: EdgeServer, logger: Logger) async -> Bool {
+        logger.info("USR2 received: starting the new binary", metadata: ["binary": "\(BinaryUpgrade.executable)"])
+        let outcome = await BinaryUpgrade.upgrade(listeners: server.listeningDescriptors) {
+            await server.handOverSockets()
+        }
+        switch outcome {
+        case .serving(let pid):
+            logger.info(
+                "upgrade: the new binary serves; this process stopped accepting and finishes its requests",
+                metadata: ["new_pid": "\(pid)"])
+            return true
+        case .failed(let reason):
+            logger.error("upgrade failed, still serving with this binary: \(reason)")
+            return false
+        }
+    }
 
     /// HUP: re-read the config file; on any problem keep the running configuration and say why.
     static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) {

@@ -26,6 +26,10 @@ public final class EdgeServer: Sendable {
     private let listeners: [any Channel]
     /// Unix socket files Edge bound itself, removed when it stops; an inherited socket's file is systemd's.
     private let ownSocketFiles: [String]
+    /// The listening sockets, in `listen` order, for a new binary to inherit (USR2).
+    public let listeningDescriptors: [CInt]
+    /// Set once a new binary serves on the sockets: their files are its now.
+    private let handedOver = NIOLockedValueBox(false)
     private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
     private let accessLogs: PerLoop<AccessLogBuffer>
@@ -38,7 +42,8 @@ public final class EdgeServer: Sendable {
     private var config: EdgeConfig { current.withLockedValue { $0.config } }
 
     private init(
-        boundAddresses: [SocketAddress], listeners: [any Channel], ownSocketFiles: [String],
+        boundAddresses: [SocketAddress], listeners: [any Channel], listeningDescriptors: [CInt],
+        ownSocketFiles: [String],
         group: MultiThreadedEventLoopGroup,
         registry: ConnectionRegistry, accessLogs: PerLoop<AccessLogBuffer>, accessLog: AccessLogSink,
         current: NIOLockedValueBox<ServingGeneration>, rateLimitZones: RateLimitZones, logger: Logger
@@ -46,6 +51,7 @@ public final class EdgeServer: Sendable {
         self.boundAddresses = boundAddresses
         self.listeners = listeners
         self.ownSocketFiles = ownSocketFiles
+        self.listeningDescriptors = listeningDescriptors
         self.group = group
         self.registry = registry
         self.accessLogs = accessLogs
@@ -77,7 +83,8 @@ public final class EdgeServer: Sendable {
 
     /// Opens the access log, starts the event loops and binds every listener; throws naming the address or file
     /// at fault (after releasing whatever was already started).
-    public static func start(config: EdgeConfig, logger: Logger) async throws -> EdgeServer {
+    /// `accepting: false` binds the listeners without accepting yet (`startAccepting`).
+    public static func start(config: EdgeConfig, logger: Logger, accepting: Bool = true) async throws -> EdgeServer {
         let accessLog = try AccessLogSink(destination: config.accessLog, logger: logger)
         let threads = config.threads.resolved(cpuCount: System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -106,6 +113,7 @@ public final class EdgeServer: Sendable {
                 logger: logger)
             var listeners: [any Channel] = []
             var ownSocketFiles: [String] = []
+            var descriptors: [CInt] = []
             // Sockets systemd bound for us (edge.socket): each listen entry takes its own, the rest are bound here.
             var inherited = InheritedSockets.fromEnvironment()
             do {
@@ -115,10 +123,11 @@ public final class EdgeServer: Sendable {
                         throw ConfigValueError(
                             "listen[\(index)]: no inherited socket named '\(listen.fdName!)' (LISTEN_FDNAMES)")
                     }
-                    listeners.append(
-                        try await bind(
-                            listen, index: index, inherited: socket, group: group, registry: registry,
-                            current: current, logger: logger))
+                    let (listener, descriptor) = try await bind(
+                        listen, index: index, inherited: socket, accepting: accepting, group: group,
+                        registry: registry, current: current, logger: logger)
+                    listeners.append(listener)
+                    descriptors.append(descriptor)
                     if socket == nil, case .unix(let path) = listen.address { ownSocketFiles.append(path) }
                 }
                 if let stray = inherited.unclaimed.first {
@@ -135,7 +144,7 @@ public final class EdgeServer: Sendable {
             }
             return EdgeServer(
                 boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners,
-                ownSocketFiles: ownSocketFiles, group: group,
+                listeningDescriptors: descriptors, ownSocketFiles: ownSocketFiles, group: group,
                 registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current,
                 rateLimitZones: rateLimitZones, logger: logger)
         } catch {
@@ -188,15 +197,17 @@ public final class EdgeServer: Sendable {
     }
 
     private static func bind(
-        _ listen: ListenConfig, index: Int, inherited: InheritedSockets.Socket?, group: MultiThreadedEventLoopGroup,
+        _ listen: ListenConfig, index: Int, inherited: InheritedSockets.Socket?, accepting: Bool,
+        group: MultiThreadedEventLoopGroup,
         registry: ConnectionRegistry,
         current: NIOLockedValueBox<ServingGeneration>, logger: Logger
-    ) async throws -> any Channel {
+    ) async throws -> (any Channel, CInt) {
         let isTCP: Bool
         if case .tcp = listen.address { isTCP = true } else { isTCP = false }
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 511)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.autoRead, value: accepting)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
@@ -217,30 +228,31 @@ public final class EdgeServer: Sendable {
                         channel, listener: generation.listeners[index], generation: generation)
                 }
             }
-        if listen.address.isIPv6 && inherited == nil {
-            // An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux would otherwise also take IPv4 on
-            // the port, so the usual pair `*:443` and `[::]:443` could not both bind, and IPv4 clients would appear
-            // as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted` matches.
-            bootstrap = bootstrap.serverChannelOption(
-                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
-        }
         if isTCP {
             // TCP_NODELAY lives at the TCP level: at the socket level the same number is SO_DEBUG, which an
             // unprivileged process may not set, and NIO closes a connection whose child option fails.
             bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
         }
+        let descriptor: CInt
+        if let inherited {
+            logger.info("listening on an inherited socket", metadata: ["socket": "\(inherited)"])
+            descriptor = inherited.descriptor
+        } else {
+            // Bound here rather than by NIO so that Edge knows each listener's descriptor, which a new binary
+            // inherits on an upgrade (USR2). An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux
+            // would otherwise also take IPv4 on the port, so the usual pair `*:443` and `[::]:443` could not both
+            // bind, and IPv4 clients would appear as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted`
+            // matches.
+            do {
+                descriptor = try ListeningSocket.open(listen.address, backlog: 511, ipv6Only: listen.address.isIPv6)
+            } catch {
+                throw ConfigValueError("cannot listen on \(listen.address): \(error)")
+            }
+        }
         do {
-            if let inherited {
-                logger.info("listening on an inherited socket", metadata: ["socket": "\(inherited)"])
-                return try await bootstrap.withBoundSocket(inherited.descriptor).get()
-            }
-            switch listen.address {
-            case .tcp(let host, let port):
-                return try await bootstrap.bind(host: host, port: port).get()
-            case .unix(let path):
-                return try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-            }
+            return (try await bootstrap.withBoundSocket(descriptor).get(), descriptor)
         } catch {
+            close(descriptor)
             throw ConfigValueError("cannot listen on \(listen.address): \(error)")
         }
     }
@@ -278,8 +290,6 @@ public final class EdgeServer: Sendable {
         await finish()
     }
 
-    /// Reopens the access log file (logrotate's USR1).
-    /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).
     /// systemd's `STATUS=` (what `systemctl status` shows): open connections, and the upstream servers some event
     /// loop skips for now, having failed to connect to them.
     public func statusLine() async -> String {
@@ -300,10 +310,26 @@ public final class EdgeServer: Sendable {
         return line
     }
 
+    /// A new binary takes over the listening sockets (USR2): this process stops accepting on them, and leaves
+    /// their files to it when it stops.
+    public func handOverSockets() async {
+        handedOver.withLockedValue { $0 = true }
+        await closeListeners()
+    }
+
+    /// Starts accepting on listeners bound with `accepting: false` (a new binary, once the old one has stopped).
+    public func startAccepting() async {
+        for listener in listeners {
+            try? await listener.setOption(.autoRead, value: true)
+        }
+    }
+
+    /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).
     public func eventLoopsAnswer(within timeout: Duration) async -> Bool {
         await EventLoopCheck.allAnswer(Array(group.makeIterator()), within: timeout)
     }
 
+    /// Reopens the access log file (logrotate's USR1).
     public func reopenLogs() {
         do {
             try accessLog.reopen()
@@ -317,6 +343,7 @@ public final class EdgeServer: Sendable {
         for listener in listeners {
             try? await listener.close()
         }
+        guard !handedOver.withLockedValue({ $0 }) else { return }
         for path in ownSocketFiles { unlink(path) }
     }
 

@@ -1,24 +1,29 @@
 import Foundation
-import Shared
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The one listening socket of an AppServer: bound once by the master and inherited by every worker.
+/// A listening socket bound with plain system calls, so its owner knows its descriptor: AppServer's master binds
+/// its one socket this way and every worker inherits it; Edge binds its listeners this way so that a new binary
+/// can inherit them on an upgrade (USR2).
 ///
-/// It is never unlinked or rebound while the master lives; that is what lets old and new workers share it during a
-/// reload without a refused connection.
-enum ListeningSocket {
+/// A socket is never unlinked or rebound while its server lives; that is what lets old and new processes share it
+/// without a refused connection.
+public enum ListeningSocket {
     /// Binds and listens on `address`. A leftover Unix socket file is removed only when nothing accepts on it; a live
-    /// one means another server owns it, which is an error.
-    static func open(_ address: BindAddress, mode: UInt16, backlog: Int32 = 2048) throws -> CInt {
+    /// one means another server owns it, which is an error. `mode` sets a Unix socket's permissions; `ipv6Only`
+    /// keeps an IPv6 socket from taking IPv4 too, so `*:443` and `[::]:443` can both be bound.
+    public static func open(
+        _ address: BindAddress, mode: UInt16? = nil, backlog: Int32 = 2048, ipv6Only: Bool = false
+    ) throws -> CInt {
         let fd: CInt
         switch address {
         case .unix(let path):
             fd = try openUnix(path: path, mode: mode, backlog: backlog)
         case .tcp(let host, let port):
-            fd = try openTCP(host: host == "localhost" ? "127.0.0.1" : host, port: port, backlog: backlog)
+            fd = try openTCP(
+                host: host == "localhost" ? "127.0.0.1" : host, port: port, backlog: backlog, ipv6Only: ipv6Only)
         }
         // Every worker polls the same socket and only one wins each connection: the others' accept must fail
         // with EAGAIN instead of blocking. (The flag lives on the shared open file, so it is set once, here.)
@@ -26,7 +31,7 @@ enum ListeningSocket {
         return fd
     }
 
-    private static func openUnix(path: String, mode: UInt16, backlog: Int32) throws -> CInt {
+    private static func openUnix(path: String, mode: UInt16?, backlog: Int32) throws -> CInt {
         var status = stat()
         if lstat(path, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFSOCK else {
@@ -50,7 +55,7 @@ enum ListeningSocket {
             close(fd)
             throw ConfigValueError("bind: cannot bind \(path): \(error)")
         }
-        chmod(path, mode_t(mode))
+        if let mode { chmod(path, mode_t(mode)) }
         guard listen(fd, backlog) == 0 else {
             let error = Errno(errno)
             close(fd)
@@ -59,13 +64,16 @@ enum ListeningSocket {
         return fd
     }
 
-    private static func openTCP(host: String, port: Int, backlog: Int32) throws -> CInt {
+    private static func openTCP(host: String, port: Int, backlog: Int32, ipv6Only: Bool) throws -> CInt {
         guard let bytes = CIDR.parseAddress(host) else { throw ConfigValueError("bind: invalid host \(host)") }
         let family = bytes.count == 4 ? AF_INET : AF_INET6
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ConfigValueError("bind: socket(): \(Errno(errno))") }
         var one: CInt = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        if family == AF_INET6 && ipv6Only {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<CInt>.size))
+        }
         var result: CInt
         if family == AF_INET {
             var address = sockaddr_in()
@@ -97,7 +105,7 @@ enum ListeningSocket {
     }
 
     /// The address actually bound (TCP port 0 becomes the kernel's choice).
-    static func localDescription(_ fd: CInt, _ address: BindAddress) -> String {
+    public static func localDescription(_ fd: CInt, _ address: BindAddress) -> String {
         guard case .tcp(let host, _) = address else { return address.description }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -135,8 +143,8 @@ enum ListeningSocket {
 }
 
 /// A POSIX error number, printable.
-struct Errno: CustomStringConvertible {
-    var code: CInt
-    init(_ code: CInt) { self.code = code }
-    var description: String { String(cString: strerror(code)) }
+public struct Errno: Error, CustomStringConvertible {
+    public var code: CInt
+    public init(_ code: CInt) { self.code = code }
+    public var description: String { String(cString: strerror(code)) }
 }
