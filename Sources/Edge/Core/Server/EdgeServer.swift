@@ -320,7 +320,7 @@ public final class EdgeServer: Sendable {
     /// Starts accepting on listeners bound with `accepting: false` (a new binary, once the old one has stopped).
     public func startAccepting() async {
         for listener in listeners {
-            try? await listener.setOption(.autoRead, value: true)
+            try? await listener.setOption(.autoRead, value: true).get()
         }
     }
 
