@@ -124,6 +124,11 @@ let package = Package(
         ),
         // Helpers shared by the test targets (temp directories); not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Fuzz targets (scripts/fuzz builds them with libFuzzer; a plain build replays files, as the suite does).
+        .executableTarget(
+            name: "fuzz",
+            dependencies: ["Shared", "EdgeCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/Fuzz", exclude: ["Corpus"]),
         .testTarget(
             name: "SharedTests",
             dependencies: [
