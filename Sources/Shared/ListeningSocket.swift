@@ -104,6 +104,11 @@ public enum ListeningSocket {
         return fd
     }
 
+    /// Sets the listen queue's length of a socket already listening (listening again only changes the length).
+    public static func setBacklog(_ fd: CInt, _ backlog: Int32) {
+        _ = listen(fd, backlog)
+    }
+
     /// The address actually bound (TCP port 0 becomes the kernel's choice).
     public static func localDescription(_ fd: CInt, _ address: BindAddress) -> String {
         guard case .tcp(let host, _) = address else { return address.description }
