@@ -47,6 +47,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// `rate_limit`: input is kept, not parsed.
     private var holdingInput = false
     private var timer = ConnectionTimer()
+    /// Set once the last response is written and the connection (or HTTP/2 stream) waits for it to leave before
+    /// closing: a client that never takes it (an HTTP/2 window kept at 0, say) is cut off after `timeouts.send`.
+    private var closingAfterWrites = false
     /// Sends file bodies and owns what of them is in flight; made for the connection's first file body.
     private var files: FileBodySender?
     /// Makes the access log's lines for this connection's responses.
@@ -509,6 +512,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             let barrier = context.eventLoop.makePromise(of: Void.self)
             context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: barrier)
             needsFlush = true
+            closingAfterWrites = true
+            timer.noteWriteProgress(now: context.eventLoop.now)
+            scheduleTimerCheck(context: context)
             let linger = lingerBeforeClose
             barrier.futureResult.assumeIsolated().whenComplete { _ in
                 guard linger else {
@@ -530,8 +536,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         context.flush()
     }
 
+    /// Whether bytes wait for the client, so the send timeout applies.
+    private func sendIsStalled(context: ChannelHandlerContext) -> Bool {
+        files?.isSending == true || !context.channel.isWritable || closingAfterWrites
+    }
+
     private func scheduleTimerCheck(context: ChannelHandlerContext) {
-        let stalled = files?.isSending == true || !context.channel.isWritable
+        let stalled = sendIsStalled(context: context)
         guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout),
             !timer.hasCheck(atOrBefore: deadline)
         else { return }
@@ -541,7 +552,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func timerFired(context: ChannelHandlerContext) {
-        let stalled = files?.isSending == true || !context.channel.isWritable
+        let stalled = sendIsStalled(context: context)
         switch timer.expired(now: context.eventLoop.now, sendStalled: stalled, sendTimeout: settings.sendTimeout) {
         case .none:
             scheduleTimerCheck(context: context)

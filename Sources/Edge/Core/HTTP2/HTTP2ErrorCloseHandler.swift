@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOHTTP2
-import NIOSSL
 import Shared
 
 /// Ends an HTTP/2 connection once Edge has sent a GOAWAY with an error code, whoever decided it (swift-nio-http2's
@@ -133,11 +132,9 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
     }
 
-    /// Closes the socket itself, below TLS: the TLS handler's own close would send close_notify and wait up to its
-    /// shutdown timeout (5 s) for the client's, which a client that broke the protocol does not deserve.
+    /// Closes the socket itself, below TLS (`TLSBypass`).
     private func closeTransport(_ mode: CloseMode, context: ChannelHandlerContext) {
-        let transport = (try? context.pipeline.syncOperations.context(handlerType: NIOSSLServerHandler.self)) ?? context
-        transport.close(mode: mode, promise: nil)
+        TLSBypass.transportContext(of: context).close(mode: mode, promise: nil)
         if mode == .all { finish() }
     }
 

@@ -69,10 +69,12 @@ enum ConnectionPipeline {
         stream.outboundBufferSizeLowWatermark = 8 * 1024
         let sync = channel.pipeline.syncOperations
         let streams = OrderedStreamDelegate(management.http2StreamDelegate)
-        // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there.
-        try sync.addHandler(
+        // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there, and a head that
+        // does not arrive in time ends it too.
+        try sync.addHandlers(
             HTTP2ErrorCloseHandler(
-                streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger))
+                streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger),
+            HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger))
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: streams
         ) { streamChannel in
