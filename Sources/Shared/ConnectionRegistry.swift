@@ -162,6 +162,27 @@ public final class ConnectionRegistry: Sendable {
         let channels = state.withLockedValue { Array($0.open.values) }
         for channel in channels { channel.close(promise: nil) }
     }
+
+    /// Tells the connections running on `loops` to finish their current request and close, and returns once they
+    /// are gone (event loops that a reload replaced; they accept nothing new). The rest are not affected.
+    public func drain(on loops: [any EventLoop]) async {
+        let channels = self.channels(on: loops)
+        for channel in channels {
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+        for channel in channels { try? await channel.closeFuture.get() }
+    }
+
+    /// Closes the connections running on `loops` now.
+    public func closeAll(on loops: [any EventLoop]) {
+        for channel in channels(on: loops) { channel.close(promise: nil) }
+    }
+
+    private func channels(on loops: [any EventLoop]) -> [any Channel] {
+        state.withLockedValue { state in
+            state.open.values.filter { channel in loops.contains { $0 === channel.eventLoop } }
+        }
+    }
 }
 
 /// Sits on a listening channel; accepted channels arrive here as inbound messages.

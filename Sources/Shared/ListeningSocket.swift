@@ -99,7 +99,7 @@ public enum ListeningSocket {
         guard result == 0, listen(fd, backlog) == 0 else {
             let error = Errno(errno)
             close(fd)
-            throw ConfigValueError("bind: cannot listen on \(host):\(port): \(error)")
+            throw ConfigValueError("bind: \(error)")
         }
         return fd
     }

@@ -5,8 +5,8 @@ import NIOCore
 /// Batching turns one `write(2)` per request into one per 32 KiB or per second (like nginx's
 /// `access_log ... buffer=32k flush=1s`), which matters at tens of thousands of requests per second.
 public final class AccessLogBuffer {
-    private let sink: AccessLogSink
-    private let format: AccessLogFormat
+    private var sink: AccessLogSink
+    private var format: AccessLogFormat
     private var pending: ByteBuffer
     private let flushThreshold = 32 * 1024
 
@@ -25,6 +25,14 @@ public final class AccessLogBuffer {
         guard sink.isEnabled else { return }
         AccessLogFormatter.write(entry, format: format, into: &pending)
         if pending.readableBytes >= flushThreshold { flush() }
+    }
+
+    /// Sends the lines from now on to `sink` in `format` (a reload changed `access_log`); the pending ones go to the
+    /// old sink first.
+    public func switchTo(_ sink: AccessLogSink, format: AccessLogFormat) {
+        flush()
+        self.sink = sink
+        self.format = format
     }
 
     /// Hands every pending line to the sink.

@@ -31,6 +31,11 @@ public final class AccessLogSink: Sendable {
         self.logger = logger
     }
 
+    deinit {
+        // A sink replaced by a reload closes its file once the last batch that held it is gone.
+        if case .file = destination { close(state.withLockedValue { $0.descriptor }) }
+    }
+
     /// Whether lines are wanted at all.
     public var isEnabled: Bool { destination != .off }
 

@@ -19,9 +19,7 @@ public enum EdgeRunner {
         // Started by an upgrade (USR2 to the old process): accept only once the old process has stopped.
         let successor = BinaryUpgrade.isSuccessor
         let server = try await EdgeServer.start(config: config, logger: logger, accepting: !successor)
-        for (address, entry) in zip(server.boundAddresses, config.listen) {
-            logger.info("listening on \(entry.tls == nil ? "http" : "https")://\(address.displayForm)")
-        }
+        for name in server.listenerNames { logger.info("listening on \(name)") }
         logger.info(
             "ready",
             metadata: [
@@ -59,7 +57,7 @@ public enum EdgeRunner {
             case .sigusr1:
                 server.reopenLogs()
             case .sighup:
-                reload(server: server, configPath: configPath, logger: logger, notifier: notifier)
+                await reload(server: server, configPath: configPath, logger: logger, notifier: notifier)
             case .sigusr2:
                 guard await upgrade(server: server, logger: logger) else { continue }
                 // The new process is systemd's main one now (it sent MAINPID): no STOPPING=1 from this one.
@@ -130,7 +128,7 @@ extension EdgeRunner {
     }
 
     /// HUP: re-read the config file; on any problem keep the running configuration and say why.
-    static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) {
+    static func reload(server: EdgeServer, configPath: String, logger: Logger, notifier: SystemdNotifier) async {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         notifier.notify("RELOADING=1\nMONOTONIC_USEC=\(UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000)")
@@ -138,7 +136,7 @@ extension EdgeRunner {
         do {
             let (config, warnings) = try EdgeConfig.load(from: configPath)
             for warning in warnings { logger.warning("\(warning)") }
-            try server.reload(config)
+            try await server.reload(config)
             logger.info("HUP: configuration reloaded; new connections use it", metadata: ["config": "\(configPath)"])
         } catch let problems as ConfigProblems {
             let reasons = problems.problems.map(\.description).joined(separator: "; ")

@@ -15,25 +15,27 @@ struct ServingGeneration: Sendable {
     var config: EdgeConfig
     var settings: ConnectionSettings
     var resources: PerLoopResources
-    /// Per `listen` entry, in order: TLS certificates and what the listener adds.
-    var listeners: [ListenerSetup]
+    /// Per listener (`BoundListener.id`): TLS certificates and what the listener adds.
+    var listeners: [Int: ListenerSetup]
 }
 
 /// A running Edge: its listeners, event loops and connections.
 public final class EdgeServer: Sendable {
-    /// The addresses actually bound (port 0 in the config becomes the port the kernel chose).
-    public let boundAddresses: [SocketAddress]
-    private let listeners: [any Channel]
-    /// Unix socket files Edge bound itself, removed when it stops; an inherited socket's file is systemd's.
-    private let ownSocketFiles: [String]
-    /// The listening sockets, in `listen` order, for a new binary to inherit (USR2).
-    public let listeningDescriptors: [CInt]
+    /// What a reload may replace. Reloads, upgrades and stops come one at a time from the signal loop; the lock
+    /// is for the readers on other threads.
+    private struct Running {
+        var listeners: [BoundListener]
+        var loops: EventLoops
+        var accessLog: AccessLogSink
+        /// Loops a reload replaced (`threads`), finishing their connections.
+        var retiring: [EventLoops] = []
+        var nextListenerID: Int
+    }
+
+    private let running: NIOLockedValueBox<Running>
     /// Set once a new binary serves on the sockets: their files are its now.
     private let handedOver = NIOLockedValueBox(false)
-    private let group: MultiThreadedEventLoopGroup
     private let registry: ConnectionRegistry
-    private let accessLogs: PerLoop<AccessLogBuffer>
-    private let accessLog: AccessLogSink
     private let current: NIOLockedValueBox<ServingGeneration>
     /// Outlive reloads, so a HUP that leaves a zone's settings alone leaves its buckets alone.
     private let rateLimitZones: RateLimitZones
@@ -41,21 +43,23 @@ public final class EdgeServer: Sendable {
 
     private var config: EdgeConfig { current.withLockedValue { $0.config } }
 
+    /// The addresses actually bound, in `listen` order (port 0 in the config becomes the port the kernel chose).
+    public var boundAddresses: [SocketAddress] {
+        running.withLockedValue { $0.listeners.compactMap(\.channel.localAddress) }
+    }
+
+    /// Where Edge listens, in `listen` order: `https://127.0.0.1:8443`.
+    public var listenerNames: [String] { running.withLockedValue { $0.listeners.map(\.displayName) } }
+
+    /// The listening sockets, in `listen` order, for a new binary to inherit (USR2).
+    public var listeningDescriptors: [CInt] { running.withLockedValue { $0.listeners.map(\.descriptor) } }
+
     private init(
-        boundAddresses: [SocketAddress], listeners: [any Channel], listeningDescriptors: [CInt],
-        ownSocketFiles: [String],
-        group: MultiThreadedEventLoopGroup,
-        registry: ConnectionRegistry, accessLogs: PerLoop<AccessLogBuffer>, accessLog: AccessLogSink,
-        current: NIOLockedValueBox<ServingGeneration>, rateLimitZones: RateLimitZones, logger: Logger
+        running: Running, registry: ConnectionRegistry, current: NIOLockedValueBox<ServingGeneration>,
+        rateLimitZones: RateLimitZones, logger: Logger
     ) {
-        self.boundAddresses = boundAddresses
-        self.listeners = listeners
-        self.ownSocketFiles = ownSocketFiles
-        self.listeningDescriptors = listeningDescriptors
-        self.group = group
+        self.running = NIOLockedValueBox(running)
         self.registry = registry
-        self.accessLogs = accessLogs
-        self.accessLog = accessLog
         self.current = current
         self.rateLimitZones = rateLimitZones
         self.logger = logger
@@ -63,12 +67,15 @@ public final class EdgeServer: Sendable {
 
     /// Per-loop caches and upstream pools for `config`; access-log batches outlive generations.
     private static func makeResources(
-        _ config: EdgeConfig, group: MultiThreadedEventLoopGroup, accessLogs: PerLoop<AccessLogBuffer>, logger: Logger
-    ) throws -> PerLoopResources {
+        _ config: EdgeConfig, loops: EventLoops, logger: Logger
+    ) throws
+        -> PerLoopResources
+    {
         let upstreams = config.upstreams
         let connectTimeout = TimeAmount.milliseconds(config.timeouts.upstreamConnect.milliseconds)
         let revalidate = UInt64(config.fileCache.revalidate.milliseconds) * 1_000_000
-        return try PerLoopResources(group: group) {
+        let accessLogs = loops.accessLogs
+        return try PerLoopResources(group: loops.group) {
             // Runs on the loop it creates resources for: the pool must never be touched from another thread.
             let loop = MultiThreadedEventLoopGroup.currentEventLoop!
             let pool =
@@ -81,26 +88,37 @@ public final class EdgeServer: Sendable {
         }
     }
 
+    /// The setups of `listeners` by id: certificates loaded (throws naming a file at fault), redirects naming the
+    /// https listener's real port.
+    private static func setups(
+        for listeners: [(id: Int, entry: ListenConfig, port: Int?)]
+    ) throws
+        -> [Int: ListenerSetup]
+    {
+        let entries = listeners.map(\.entry)
+        let made = ListenerSetup.make(
+            for: entries, certificates: try ListenerSetup.loadCertificates(for: entries),
+            boundPorts: listeners.map(\.port))
+        return Dictionary(uniqueKeysWithValues: zip(listeners.map(\.id), made))
+    }
+
     /// Opens the access log, starts the event loops and binds every listener; throws naming the address or file
     /// at fault (after releasing whatever was already started).
     /// `accepting: false` binds the listeners without accepting yet (`startAccepting`).
     public static func start(config: EdgeConfig, logger: Logger, accepting: Bool = true) async throws -> EdgeServer {
         let accessLog = try AccessLogSink(destination: config.accessLog, logger: logger)
-        let threads = config.threads.resolved(cpuCount: System.coreCount)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let loops = try EventLoops(
+            threads: config.threads.resolved(cpuCount: System.coreCount), sink: accessLog,
+            format: config.accessLogFormat)
         do {
-            let format = config.accessLogFormat
-            let accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: format) }
-            accessLogs.every(.seconds(1)) { $0.flush() }
-            // Certificates load once; the setups are made again after binding only to learn the real ports.
-            let certificates = try ListenerSetup.loadCertificates(for: config.listen)
+            // Certificates are checked before binding; the setups are made again once the real ports are known.
             let rateLimitZones = RateLimitZones()
             let generation = ServingGeneration(
                 config: config,
                 settings: ConnectionSettings(config: config, logger: logger, rateLimitZones: rateLimitZones),
-                resources: try makeResources(config, group: group, accessLogs: accessLogs, logger: logger),
-                listeners: ListenerSetup.make(for: config.listen, certificates: certificates, boundPorts: []))
-            if generation.listeners.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
+                resources: try makeResources(config, loops: loops, logger: logger),
+                listeners: try setups(for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }))
+            if generation.listeners.values.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
                 logger.warning(
                     "could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
             }
@@ -111,9 +129,7 @@ public final class EdgeServer: Sendable {
                 perClient: config.limits.maxConnectionsPerIP > 0
                     ? .init(max: config.limits.maxConnectionsPerIP, isExempt: { realIP.trusts($0) }) : nil,
                 logger: logger)
-            var listeners: [any Channel] = []
-            var ownSocketFiles: [String] = []
-            var descriptors: [CInt] = []
+            var listeners: [BoundListener] = []
             // Sockets systemd bound for us (edge.socket): each listen entry takes its own, the rest are bound here.
             var inherited = InheritedSockets.fromEnvironment()
             do {
@@ -123,146 +139,165 @@ public final class EdgeServer: Sendable {
                         throw ConfigValueError(
                             "listen[\(index)]: no inherited socket named '\(listen.fdName!)' (LISTEN_FDNAMES)")
                     }
-                    let (listener, descriptor) = try await bind(
-                        listen, index: index, inherited: socket, accepting: accepting, group: group,
-                        registry: registry, current: current, logger: logger)
-                    listeners.append(listener)
-                    descriptors.append(descriptor)
-                    if socket == nil, case .unix(let path) = listen.address { ownSocketFiles.append(path) }
+                    listeners.append(
+                        try await BoundListener.bind(
+                            listen, id: index, from: socket.map { .inherited($0) } ?? .new, accepting: accepting,
+                            group: loops.group, registry: registry, current: current, logger: logger))
                 }
                 if let stray = inherited.unclaimed.first {
                     // A socket systemd listens on that nothing here serves: its clients would wait for ever.
                     throw ConfigValueError("inherited socket \(stray) matches no listen address")
                 }
-                // Redirects name the https listener's real port, known only now when the config said port 0.
-                let redirectsAware = ListenerSetup.make(
-                    for: config.listen, certificates: certificates, boundPorts: listeners.map { $0.localAddress?.port })
-                current.withLockedValue { $0.listeners = redirectsAware }
+                let withPorts = try setups(for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) })
+                current.withLockedValue { $0.listeners = withPorts }
             } catch {
-                for listener in listeners { try? await listener.close() }
+                for listener in listeners { try? await listener.channel.close() }
                 throw error
             }
             return EdgeServer(
-                boundAddresses: listeners.compactMap(\.localAddress), listeners: listeners,
-                listeningDescriptors: descriptors, ownSocketFiles: ownSocketFiles, group: group,
-                registry: registry, accessLogs: accessLogs, accessLog: accessLog, current: current,
-                rateLimitZones: rateLimitZones, logger: logger)
+                running: Running(
+                    listeners: listeners, loops: loops, accessLog: accessLog, nextListenerID: listeners.count),
+                registry: registry, current: current, rateLimitZones: rateLimitZones, logger: logger)
         } catch {
-            try? await group.shutdownGracefully()
+            await loops.shutdown()
             throw error
         }
     }
 
-    /// Serves new connections with `newConfig` (routes, limits, timeouts, upstreams, real_ip); connections already
-    /// open finish with the configuration they started with. Settings that need new sockets, threads or files
-    /// (`listen`, `threads`, `access_log`, `limits.max_connections`, `limits.max_connections_per_ip`) keep their
-    /// running values and are logged.
-    public func reload(_ newConfig: EdgeConfig) throws {
-        let running = config
-        var unchanged: [String] = []
-        if newConfig.listen.map(\.address) != running.listen.map(\.address) { unchanged.append("listen addresses") }
-        if newConfig.threads != running.threads { unchanged.append("threads") }
-        if newConfig.accessLog != running.accessLog || newConfig.accessLogFormat != running.accessLogFormat {
-            unchanged.append("access_log")
+    /// Serves new connections with `newConfig`; connections already open finish with the configuration they started
+    /// with. `listen` entries are added and removed (a removed listener stops accepting; its connections finish),
+    /// a changed `threads` starts new event loops (the old ones finish their connections, within
+    /// `timeouts.shutdown`, and stop), a changed `access_log` takes every line from now on. Anything that fails (a
+    /// certificate, an address that cannot be bound, a log file) throws before any of it takes effect: the running
+    /// configuration stays whole. `limits.max_connections` and `limits.max_connections_per_ip` keep their running
+    /// values and are logged.
+    public func reload(_ newConfig: EdgeConfig) async throws {
+        let runningConfig = config
+        let state = running.withLockedValue { $0 }
+        warnAboutRestartOnlyChanges(from: runningConfig, to: newConfig)
+
+        // 1. Everything that can fail, with nothing running changed yet.
+        let logChanged =
+            newConfig.accessLog != runningConfig.accessLog || newConfig.accessLogFormat != runningConfig.accessLogFormat
+        let accessLog =
+            logChanged ? try AccessLogSink(destination: newConfig.accessLog, logger: logger) : state.accessLog
+        let threads = newConfig.threads.resolved(cpuCount: System.coreCount)
+        let loopsChanged = threads != state.loops.loops.count
+        let loops =
+            loopsChanged
+            ? try EventLoops(threads: threads, sink: accessLog, format: newConfig.accessLogFormat) : state.loops
+        let plan = ListenerReloadPlan(
+            running: state.listeners.map { .init(id: $0.id, entry: $0.entry, bound: $0.boundAddress) },
+            wanted: newConfig.listen,
+            nextID: state.nextListenerID)
+        var bound: [BoundListener] = []
+        var listeners: [BoundListener] = []
+        let generation: ServingGeneration
+        do {
+            // Certificates first: a broken one refuses the reload before any socket is bound.
+            _ = try ListenerSetup.loadCertificates(for: newConfig.listen)
+            for wanted in plan.entries {
+                let kept = wanted.keeps.map { state.listeners[$0] }
+                if let kept, !loopsChanged {
+                    listeners.append(kept.serving(wanted.entry))
+                    continue
+                }
+                let source: BoundListener.Source =
+                    kept.map { .moved($0.descriptor, ownSocketFile: $0.ownSocketFile) } ?? .new
+                let listener = try await BoundListener.bind(
+                    wanted.entry, id: wanted.id, from: source, accepting: false, group: loops.group,
+                    registry: registry, current: current, logger: logger)
+                bound.append(listener)
+                listeners.append(listener)
+            }
+            generation = ServingGeneration(
+                config: newConfig,
+                settings: ConnectionSettings(config: newConfig, logger: logger, rateLimitZones: rateLimitZones),
+                resources: try Self.makeResources(newConfig, loops: loops, logger: logger),
+                listeners: try Self.setups(for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }))
+        } catch {
+            for listener in bound { try? await listener.channel.close() }
+            if loopsChanged { await loops.shutdown() }
+            throw error
         }
-        if newConfig.limits.maxConnections != running.limits.maxConnections {
+
+        // 2. The switch. Listeners that go (all of them, when new loops take over) stop accepting first, so that no
+        // connection is set up for a listener the new generation does not know.
+        let keptChannels = Set(listeners.map { ObjectIdentifier($0.channel) })
+        let leaving = state.listeners.filter { !keptChannels.contains(ObjectIdentifier($0.channel)) }
+        for listener in leaving { try? await listener.channel.setOption(.autoRead, value: false).get() }
+        await state.loops.settle()
+        current.withLockedValue { $0 = generation }
+        for listener in bound { try? await listener.channel.setOption(.autoRead, value: true).get() }
+        let stillListening = Set(listeners.map(\.id))
+        for listener in leaving {
+            try? await listener.channel.close()
+            // Moved to new loops, or gone.
+            guard !stillListening.contains(listener.id) else { continue }
+            if let file = listener.ownSocketFile { unlink(file) }
+            logger.info("HUP: stopped listening on \(listener.displayName)")
+        }
+        let previous = Set(state.listeners.map(\.id))
+        for listener in listeners where !previous.contains(listener.id) {
+            logger.info("HUP: listening on \(listener.displayName)")
+        }
+        if logChanged {
+            let format = newConfig.accessLogFormat
+            for each in [state.loops, loops] + state.retiring {
+                await each.accessLogs.forEach { $0.switchTo(accessLog, format: format) }
+            }
+        }
+        running.withLockedValue {
+            $0.listeners = listeners
+            $0.accessLog = accessLog
+            $0.nextListenerID = plan.nextID
+            if loopsChanged {
+                $0.retiring.append(state.loops)
+                $0.loops = loops
+            }
+        }
+        if loopsChanged {
+            logger.info("HUP: \(threads) event-loop threads serve new connections; the old ones finish theirs")
+            let timeout = runningConfig.timeouts.shutdown.duration
+            Task { await self.retire(state.loops, within: timeout) }
+        }
+    }
+
+    private func warnAboutRestartOnlyChanges(from running: EdgeConfig, to new: EdgeConfig) {
+        var unchanged: [String] = []
+        if new.limits.maxConnections != running.limits.maxConnections {
             unchanged.append("limits.max_connections")
         }
-        if newConfig.limits.maxConnectionsPerIP != running.limits.maxConnectionsPerIP
-            || (running.limits.maxConnectionsPerIP > 0 && newConfig.realIP.trusted != running.realIP.trusted)
+        if new.limits.maxConnectionsPerIP != running.limits.maxConnectionsPerIP
+            || (running.limits.maxConnectionsPerIP > 0 && new.realIP.trusted != running.realIP.trusted)
         {
             unchanged.append("limits.max_connections_per_ip")
         }
-        if !unchanged.isEmpty {
-            logger.warning(
-                "HUP: these settings need a restart and keep their running values",
-                metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
-        }
-        // The sockets stay; what each one serves (certificates, protocols, HSTS, redirect) follows the new entry for
-        // the same address, so certificates renewed on disk are picked up by HUP.
-        let served = running.listen.map { runningEntry in
-            newConfig.listen.first { $0.address == runningEntry.address } ?? runningEntry
-        }
-        let listenerSetups = ListenerSetup.make(
-            for: served, certificates: try ListenerSetup.loadCertificates(for: served),
-            boundPorts: boundAddresses.map(\.port))
-        var kept = newConfig
-        kept.listen = served
-        let generation = ServingGeneration(
-            config: kept,
-            settings: ConnectionSettings(config: newConfig, logger: logger, rateLimitZones: rateLimitZones),
-            resources: try Self.makeResources(newConfig, group: group, accessLogs: accessLogs, logger: logger),
-            listeners: listenerSetups)
-        current.withLockedValue { $0 = generation }
+        guard !unchanged.isEmpty else { return }
+        logger.warning(
+            "HUP: these settings need a restart and keep their running values",
+            metadata: ["keys": "\(unchanged.joined(separator: ", "))"])
     }
 
-    /// The listen queue's length, nginx's default.
-    private static let backlog: Int32 = 511
-
-    private static func bind(
-        _ listen: ListenConfig, index: Int, inherited: InheritedSockets.Socket?, accepting: Bool,
-        group: MultiThreadedEventLoopGroup,
-        registry: ConnectionRegistry,
-        current: NIOLockedValueBox<ServingGeneration>, logger: Logger
-    ) async throws -> (any Channel, CInt) {
-        let isTCP: Bool
-        if case .tcp = listen.address { isTCP = true } else { isTCP = false }
-        var bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: Self.backlog)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.autoRead, value: accepting)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers(
-                        AcceptPauseHandler(logger: logger), registry.makeAcceptHandler())
-                }
+    /// Old event loops after `threads` changed: their connections finish their requests and close (within
+    /// `timeout`, then they are closed), and the threads stop.
+    private func retire(_ loops: EventLoops, within timeout: Duration) async {
+        let finished = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.registry.drain(on: loops.loops)
+                return true
             }
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Each connection keeps its receive buffer between reads, so its first size is memory per idle
-            // connection: 1 KiB like nginx's client_header_buffer_size (NIO's default is 2 KiB; 10,000 idle
-            // connections measured 51 MiB with it, 41 MiB with this). It grows at once for larger reads.
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536)
-            )
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let generation = current.withLockedValue { $0 }
-                    try ConnectionPipeline.configure(
-                        channel, listener: generation.listeners[index], generation: generation)
-                }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
             }
-        if isTCP {
-            // TCP_NODELAY lives at the TCP level: at the socket level the same number is SO_DEBUG, which an
-            // unprivileged process may not set, and NIO closes a connection whose child option fails.
-            bootstrap = bootstrap.childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
         }
-        let descriptor: CInt
-        if let inherited {
-            logger.info("listening on an inherited socket", metadata: ["socket": "\(inherited)"])
-            descriptor = inherited.descriptor
-        } else {
-            // Bound here rather than by NIO so that Edge knows each listener's descriptor, which a new binary
-            // inherits on an upgrade (USR2). An IPv6 listener takes IPv6 only, as nginx's (`ipv6only=on`): Linux
-            // would otherwise also take IPv4 on the port, so the usual pair `*:443` and `[::]:443` could not both
-            // bind, and IPv4 clients would appear as `::ffff:a.b.c.d`, which no IPv4 range in `real_ip.trusted`
-            // matches.
-            do {
-                descriptor = try ListeningSocket.open(
-                    listen.address, backlog: Self.backlog, ipv6Only: listen.address.isIPv6)
-            } catch {
-                throw ConfigValueError("cannot listen on \(listen.address): \(error)")
-            }
-        }
-        do {
-            let channel = try await bootstrap.withBoundSocket(descriptor).get()
-            // NIO listens again with its default backlog (128) when it adopts a socket; nginx's 511 is what the
-            // listener had (and what edge.socket asks for).
-            ListeningSocket.setBacklog(descriptor, Self.backlog)
-            return (channel, descriptor)
-        } catch {
-            close(descriptor)
-            throw ConfigValueError("cannot listen on \(listen.address): \(error)")
-        }
+        if !finished { registry.closeAll(on: loops.loops) }
+        await loops.shutdown()
+        running.withLockedValue { $0.retiring.removeAll { $0 === loops } }
     }
 
     /// Graceful stop: stop accepting, let in-flight responses finish (idle keep-alive connections close at once),
@@ -327,20 +362,20 @@ public final class EdgeServer: Sendable {
 
     /// Starts accepting on listeners bound with `accepting: false` (a new binary, once the old one has stopped).
     public func startAccepting() async {
-        for listener in listeners {
-            try? await listener.setOption(.autoRead, value: true).get()
+        for listener in running.withLockedValue({ $0.listeners }) {
+            try? await listener.channel.setOption(.autoRead, value: true).get()
         }
     }
 
     /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).
     public func eventLoopsAnswer(within timeout: Duration) async -> Bool {
-        await EventLoopCheck.allAnswer(Array(group.makeIterator()), within: timeout)
+        await EventLoopCheck.allAnswer(running.withLockedValue { $0.loops.loops }, within: timeout)
     }
 
     /// Reopens the access log file (logrotate's USR1).
     public func reopenLogs() {
         do {
-            try accessLog.reopen()
+            try running.withLockedValue { $0.accessLog }.reopen()
             logger.info("reopened access log")
         } catch {
             logger.error("cannot reopen access log; still writing to the old file", metadata: ["error": "\(error)"])
@@ -352,21 +387,20 @@ public final class EdgeServer: Sendable {
     /// closes (with a reset, its request unread) a connection whose listener closed meanwhile. Measured on USR2:
     /// two or three such resets per handover under four connecting clients, none with the pause.
     private func closeListeners() async {
+        let (listeners, loops) = running.withLockedValue { ($0.listeners, $0.loops) }
         for listener in listeners {
-            try? await listener.setOption(.autoRead, value: false).get()
+            try? await listener.channel.setOption(.autoRead, value: false).get()
         }
-        for _ in 0..<2 {
-            for loop in group.makeIterator() { try? await loop.submit {}.get() }
-        }
+        await loops.settle()
         for listener in listeners {
-            try? await listener.close()
+            try? await listener.channel.close()
         }
         guard !handedOver.withLockedValue({ $0 }) else { return }
-        for path in ownSocketFiles { unlink(path) }
+        for case let path? in listeners.map(\.ownSocketFile) { unlink(path) }
     }
 
     private func finish() async {
-        await accessLogs.forEach { $0.flush() }
-        try? await group.shutdownGracefully()
+        let (loops, retiring) = running.withLockedValue { ($0.loops, $0.retiring) }
+        for each in retiring + [loops] { await each.shutdown() }
     }
 }
