@@ -45,10 +45,27 @@ import Testing
         #expect(try install().status == 0)
         #expect(try String(contentsOfFile: stage.path + "/etc/edge/edge.yaml", encoding: .utf8) == "# mine\n")
 
+        // A newer build replaces the binaries and keeps the old ones; --rollback swaps them back, and again forward.
+        let newer = TestDirectory()
+        newer.write("edge", "#!/bin/sh\necho newer edge\n")
+        newer.write("appserver", "#!/bin/sh\necho newer appserver\n")
+        let upgraded = try runToCompletion(
+            Self.repository + "/scripts/install", ["--destdir", stage.path, "--binaries", newer.path])
+        #expect(upgraded.status == 0, "\(upgraded.output)")
+        let bin = stage.path + "/usr/local/bin"
+        #expect(FileManager.default.contentsEqual(atPath: bin + "/edge.previous", andPath: Self.binaries + "/edge"))
+        #expect(try install(["--rollback"]).status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: bin + "/edge", andPath: Self.binaries + "/edge"))
+        #expect(FileManager.default.contentsEqual(atPath: bin + "/appserver", andPath: Self.binaries + "/appserver"))
+        #expect(try install(["--rollback"]).status == 0)
+        #expect(try String(contentsOfFile: bin + "/edge", encoding: .utf8).contains("newer edge"))
+        #expect(mode("/usr/local/share/edge-appserver/certbot-deploy-hook") == 0o755)
+
         let removed = try install(["--uninstall"])
         #expect(removed.status == 0, "\(removed.output)")
         for path in [
-            "/usr/local/bin/edge", "/usr/local/bin/appserver", "/etc/systemd/system/edge.service",
+            "/usr/local/bin/edge", "/usr/local/bin/appserver", "/usr/local/bin/edge.previous",
+            "/usr/local/share/edge-appserver/certbot-deploy-hook", "/etc/systemd/system/edge.service",
             "/etc/systemd/system/appserver.socket", "/etc/logrotate.d/edge-appserver",
         ] {
             #expect(mode(path) == nil, "\(path) is still there")
