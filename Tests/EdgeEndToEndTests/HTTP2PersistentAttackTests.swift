@@ -15,6 +15,7 @@ import Testing
     init() throws {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/a.txt", "alpha")
+        directory.write("site/big.bin", String(repeating: "0123456789abcdef", count: 256 << 10))
         edge = try EdgeProcess(
             directory: directory, listen: certificates.tlsListener,
             config: """
@@ -81,6 +82,31 @@ import Testing
         #expect(report["resets"] as? Int == 100, "every stream reset after timeouts.send: \(report)")
         #expect(report["well_behaved_failed"] as? Int == 0, "\(report)")
         #expect(edge.waitForLog(containing: "client stopped reading; closing") != nil)
+    }
+
+    /// Thirty 4 MiB downloads on one connection, each stream held back by its window on the way, all read to the
+    /// end: no send timer outlives its stream. (A stream reported itself unwritable after closing, and the timer
+    /// scheduled then fired `timeouts.send` later with a false "client stopped reading" line; meanwhile every such
+    /// timer slowed the loop, to a tenth of its rate at 2 x 100 streams.) The hundred zero-window streams that
+    /// follow are given up after the same timeout, later than any leftover would fire: the count of such lines
+    /// is theirs alone.
+    @Test func finishedDownloadsLeaveNoSendTimerBehind() throws {
+        let list = (1...30).map {
+            "url = \"https://localhost:\(edge.port)/unlimited/big.bin?\($0)\"\noutput = /dev/null"
+        }
+        let config = directory.write("downloads.cfg", list.joined(separator: "\n") + "\n")
+        let downloads = try curl([
+            "--http2", "-Z", "--parallel-max", "30", "--resolve", "localhost:\(edge.port):127.0.0.1", "-K", config,
+            "-w", "%{http_version} %{http_code} %{size_download}\n",
+        ])
+        // curl -Z draws its progress meter on the same output; the answers are the lines of `-w`.
+        let answers = downloads.output.split(separator: "\n").filter { $0.hasPrefix("2 ") }
+        #expect(answers.count == 30 && answers.allSatisfy { $0 == "2 200 \(16 << 18)" }, "\(downloads.output)")
+
+        let report = try attack(["zero-window", "10", "/unlimited/a.txt"])
+        #expect(report["resets"] as? Int == 100, "\(report)")
+        let stopped = edge.errorLog.components(separatedBy: "client stopped reading").count - 1
+        #expect(stopped == 100, "\(stopped) lines for 100 streams given up")
     }
 
     /// A hundred request bodies, a byte per stream every 1.2 s against a 2 s `timeouts.body`: the streams live while

@@ -542,6 +542,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func scheduleTimerCheck(context: ChannelHandlerContext) {
+        // An HTTP/2 stream reports itself unwritable once closed, after `channelInactive` cancelled the timer: a check
+        // scheduled then would outlive the stream (each a task on the loop for `timeouts.send`, cancelled by a linear
+        // search, and a false "client stopped reading" when it fires).
+        guard context.channel.isActive else { return }
         let stalled = sendIsStalled(context: context)
         guard let deadline = timer.nextDeadline(sendStalled: stalled, sendTimeout: settings.sendTimeout),
             !timer.hasCheck(atOrBefore: deadline)
