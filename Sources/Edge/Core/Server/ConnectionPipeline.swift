@@ -74,7 +74,7 @@ enum ConnectionPipeline {
         try sync.addHandlers(
             HTTP2ErrorCloseHandler(
                 streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger),
-            HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger))
+            HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger), PlaintextCopy())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: streams
         ) { streamChannel in
