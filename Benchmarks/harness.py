@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -169,21 +170,23 @@ class Stack:
         self.processes = []
 
 
-def start_nginx(stack, template, ready, scheme="http", socket_path="", logged=False):
+def start_nginx(stack, template, ready, scheme="http", socket_path="", logged=False, cert="cert"):
     stack.port = free_port()
     conf = os.path.join(stack.work, "nginx.conf")
     access_log = f"access_log {stack.work}/access.log edge buffer=32k flush=1s;" if logged else "access_log off;"
-    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log)
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log,
+           CERT=cert, KEY=cert.replace("cert", "key"))
     process = pinned([NGINX, "-c", conf, "-p", stack.work])
     stack.processes.append(process)
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
 
 
-def start_edge(stack, template, ready, scheme="http", socket_path="", logged=False):
+def start_edge(stack, template, ready, scheme="http", socket_path="", logged=False, cert="cert"):
     stack.port = free_port()
     conf = os.path.join(stack.work, "edge.yaml")
     access_log = f"{stack.work}/access.log" if logged else "off"
-    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log)
+    render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log,
+           CERT=cert, KEY=cert.replace("cert", "key"))
     process = pinned([f"{BIN}/edge", "--config", conf, "--log-level", "warning"])
     stack.processes.append(process)
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
@@ -270,9 +273,10 @@ def gzipped(stack, path):
     return stack
 
 
-def h2load(stack, path):
+def h2load(stack, path, connections=8, streams=16):
     log = os.path.join(stack.work, "h2load.log")
-    argv = ["taskset", "-c", CLIENT_CPU, "h2load", "-c", "8", "-m", "16", "-D", str(DURATION), "--warm-up-time", "1",
+    argv = ["taskset", "-c", CLIENT_CPU, "h2load", "-c", str(connections), "-m", str(streams), "-D", str(DURATION),
+            "--warm-up-time", "1",
             "--log-file", log, f"https://127.0.0.1:{stack.port}{path}"]
 
     def run():
@@ -363,6 +367,129 @@ def idle_connections(stack, count=10_000):
     return m
 
 
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def h2_request(path):
+    """HEADERS for GET `path` on stream 1, END_STREAM | END_HEADERS, HPACK literals without indexing."""
+    def literal(name, value):
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    block = b"".join(literal(n, v) for n, v in ((b":method", b"GET"), (b":scheme", b"https"),
+                                                 (b":path", path.encode()), (b":authority", b"localhost")))
+    return h2_frame(1, 0x5, 1, block)
+
+
+def h2_answered(tls):
+    """Reads frames until stream 1 ends (acknowledging the server's SETTINGS); whether its status was 200 is not
+    decoded: an error would end the stream too, so the HEADERS block is checked for the static table's 200."""
+    buffer, ok = b"", False
+    while True:
+        chunk = tls.recv(65536)
+        if not chunk:
+            return False
+        buffer += chunk
+        while len(buffer) >= 9:
+            length = int.from_bytes(buffer[:3], "big")
+            if len(buffer) < 9 + length:
+                break
+            kind, flags, stream = buffer[3], buffer[4], int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
+            payload, buffer = buffer[9:9 + length], buffer[9 + length:]
+            if kind == 4 and not flags & 1:
+                tls.sendall(h2_frame(4, 1, 0))
+            if stream == 1 and kind == 1:
+                ok = payload[:1] == b"\x88"          # indexed :status 200
+            if stream == 1 and kind in (0, 1) and flags & 1:
+                return ok
+
+
+def idle_tls_connections(stack, count=2000, http2=False):
+    """Opens `count` TLS 1.3 connections (with ALPN h2 and an HTTP/2 request when `http2`), one request each, then
+    idles them; the RSS they added to the server side."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.set_alpn_protocols(["h2"] if http2 else ["http/1.1"])
+    pids = lambda: [p for root in stack.roots() for p in descendants(root)]
+    before = rss_kib(pids())
+    connections, answered, errors = [], 0, 0
+    for _ in range(count):
+        try:
+            tls = context.wrap_socket(socket.create_connection(("127.0.0.1", stack.port), timeout=10),
+                                      server_hostname="localhost")
+            if http2:
+                tls.sendall(H2_PREFACE + h2_frame(4, 0, 0) + h2_request("/static/1k.txt"))
+                answered += h2_answered(tls)
+            else:
+                tls.sendall(b"GET /static/1k.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                response = b""
+                while len(response) < 1024 or b"\r\n\r\n" not in response:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        break
+                    response += chunk
+                answered += response.startswith(b"HTTP/1.1 200")
+            connections.append(tls)
+        except (OSError, ssl.SSLError):
+            errors += 1
+    time.sleep(1)
+    rss = rss_kib(pids())
+    for tls in connections:
+        tls.close()
+    m = Measurement(requests=answered, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
+    m.added_rss_mib = (rss - before) / 1024
+    if answered != count or errors:
+        m.errors = f"{answered} of {count} answered, {errors} errors"
+    return m
+
+
+def rss_at_start(stack):
+    """The server side's RSS once it has answered its readiness request, and a second later."""
+    time.sleep(1)
+    rss = rss_kib([p for root in stack.roots() for p in descendants(root)])
+    return Measurement(requests=1, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
+
+
+def full_handshakes(stack, clients=4):
+    """New TLS 1.3 connections without session resumption (`openssl s_time -new`), one 1 KiB request each, from
+    `clients` processes on the client CPU. The server has an RSA-3072 certificate, whose signature costs the server
+    far more than its verification costs the client; a run where the clients used 95 % of their CPU or more is
+    invalid (it measured the client)."""
+    argv = ["taskset", "-c", CLIENT_CPU, "openssl", "s_time", "-connect", f"127.0.0.1:{stack.port}", "-new",
+            "-tls1_3", "-time", str(DURATION), "-www", "/static/1k.txt"]
+
+    def run():
+        started = time.monotonic()
+        processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                     for _ in range(clients)]
+        outputs, client_cpu = [], 0.0
+        for process in processes:
+            out = process.stdout.read()
+            _, _, usage = os.wait4(process.pid, 0)
+            process.returncode = 0
+            client_cpu += usage.ru_utime + usage.ru_stime
+            outputs.append(out)
+        wall = time.monotonic() - started
+        m = Measurement()
+        for out in outputs:
+            found = re.search(r"(\d+) connections in ([\d.]+) real seconds, (\d+) bytes read per connection", out)
+            if not found:
+                m.errors = f"s_time: {out.strip()[-200:]}"
+                return m
+            m.requests += int(found.group(1))
+            if int(found.group(3)) < 1024:
+                m.errors = f"only {found.group(3)} bytes read per connection"
+        m.rps = m.requests / DURATION
+        if client_cpu / wall >= 0.95:
+            m.errors = f"client-bound: the clients used {client_cpu / wall:.0%} of their CPU"
+        return m
+
+    return measured(stack, run)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Scenarios: (name, title, metric, baseline label, ours label, start baseline, start ours, measure)
 
@@ -393,6 +520,10 @@ def fixtures(work):
                     "-days", "30", "-keyout", f"{work}/key.pem", "-out", f"{work}/cert.pem", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
     os.chmod(f"{work}/key.pem", 0o600)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:3072", "-nodes", "-days", "30",
+                    "-keyout", f"{work}/rsa-key.pem", "-out", f"{work}/rsa-cert.pem", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    os.chmod(f"{work}/rsa-key.pem", 0o600)
     payload = os.path.join(work, "upload.bin")
     with open(payload, "wb") as f:
         for _ in range(100):
@@ -431,6 +562,18 @@ def scenarios(payload):
          lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
          lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
          lambda s: h2load(s, "/static/1k.txt")),
+        ("tls-full-handshake", "TLS 1.3 full handshake per request (RSA 3072)", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https", cert="rsa-cert"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https", cert="rsa-cert"),
+         lambda s: full_handshakes(s)),
+        ("h2-many-streams", "HTTP/2 1 KiB, 2 connections × 100 streams", "rps", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: h2load(s, "/static/1k.txt", connections=2, streams=100)),
+        ("h2-proxy", "HTTP/2 proxy /plaintext to AppServer", "rps", "nginx h2 → AppServer", "Edge h2 → AppServer",
+         lambda s: start_nginx(s, "nginx-tls-proxy.conf.template", "/plaintext", "https", socket_path=start_appserver(s)),
+         lambda s: start_edge(s, "edge-tls-proxy.yaml.template", "/plaintext", "https", socket_path=start_appserver(s)),
+         lambda s: h2load(s, "/plaintext")),
         ("proxy", "proxy /plaintext to AppServer", "rps", "nginx → AppServer", "Edge → AppServer",
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
@@ -438,6 +581,11 @@ def scenarios(payload):
         ("proxy-logged", "proxy /plaintext, access logs on", "rps", "nginx → AppServer", "Edge → AppServer",
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s), logged=True),
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s), logged=True),
+         lambda s: wrk(s, "/plaintext")),
+        ("proxy-minimal-headers", "proxy /plaintext, Edge's default headers vs nginx's usual three", "rps",
+         "nginx → AppServer", "Edge → AppServer",
+         lambda s: start_nginx(s, "nginx-proxy-minimal.conf.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: wrk(s, "/plaintext")),
         ("stack-sync", "full stack vs gunicorn sync", "rps", "nginx → gunicorn sync", "Edge → AppServer",
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_gunicorn(s, "sync")),
@@ -451,10 +599,22 @@ def scenarios(payload):
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: upload(s, payload)),
-        ("idle-10k", "10,000 idle keep-alive connections", "rss", "nginx", "Edge",
+        ("idle-10k", "10,000 idle keep-alive connections (RSS added)", "added", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
          lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
          lambda s: idle_connections(s)),
+        ("idle-tls-2k", "2,000 idle TLS 1.3 connections (RSS added)", "added", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: idle_tls_connections(s)),
+        ("idle-h2-2k", "2,000 idle HTTP/2 connections (RSS added)", "added", "nginx", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: idle_tls_connections(s, http2=True)),
+        ("start-rss", "RSS at start (TLS static config)", "rss", "nginx master + worker", "Edge",
+         lambda s: start_nginx(s, "nginx-tls.conf.template", "/static/1k.txt", "https"),
+         lambda s: start_edge(s, "edge-tls.yaml.template", "/static/1k.txt", "https"),
+         lambda s: rss_at_start(s)),
     ]
 
 
@@ -466,7 +626,7 @@ def median_of(measurements, attribute):
     return statistics.median(valid) if valid else None
 
 
-METRIC_KEYS = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib"}
+METRIC_KEYS = {"rps": "rps", "seconds": "seconds", "rss": "peak_rss_mib", "added": "added_rss_mib"}
 
 
 def ratio(metric, baseline, ours):
@@ -497,7 +657,7 @@ def run_all():
                     os.makedirs(os.path.join(side_work, "media"), exist_ok=True)
                     os.chmod(side_work, 0o755)
                     os.chmod(os.path.join(side_work, "media"), 0o777)
-                    for shared in ("files", "cert.pem", "key.pem"):
+                    for shared in ("files", "cert.pem", "key.pem", "rsa-cert.pem", "rsa-key.pem"):
                         target = os.path.join(side_work, shared)
                         if not os.path.exists(target):
                             os.symlink(os.path.join(work, shared), target)
@@ -513,7 +673,7 @@ def run_all():
                     say(f"{name} round {round_number} {side}: rps={m.rps:.0f} p99={m.p99_ms:.2f}ms "
                         f"cpu/req={m.cpu_us_per_request:.1f}us rss={m.peak_rss_mib:.1f}MiB "
                         f"{'s=%.2f ' % m.seconds if metric == 'seconds' else ''}"
-                        f"{'added=%.1fMiB ' % m.added_rss_mib if metric == 'rss' else ''}{m.errors}")
+                        f"{'added=%.1fMiB ' % m.added_rss_mib if metric == 'added' else ''}{m.errors}")
             results.append(summarise(name, title, metric, base_label, ours_label, runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -561,7 +721,8 @@ def markdown(results, machine):
              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         b, o = r["baseline_median"], r["ours_median"]
-        unit = {"rps": ("rps", 0, " req/s"), "seconds": ("seconds", 2, " s"), "rss": ("peak_rss_mib", 0, " MiB")}[r["metric"]]
+        unit = {"rps": ("rps", 0, " req/s"), "seconds": ("seconds", 2, " s"), "rss": ("peak_rss_mib", 1, " MiB"),
+                "added": ("added_rss_mib", 1, " MiB")}[r["metric"]]
         key, digits, suffix = unit
         lines.append(
             f"| {r['title']} | {r['baseline']} | {r['ours']} | {fmt(b[key], digits)}{suffix} | {fmt(o[key], digits)}{suffix} "
@@ -570,7 +731,8 @@ def markdown(results, machine):
             f"| {fmt(b['cpu_us_per_request'], 1)} / {fmt(o['cpu_us_per_request'], 1)} "
             f"| {fmt(b['peak_rss_mib'], 1)} / {fmt(b['front_peak_rss_mib'], 1)} | {fmt(o['peak_rss_mib'], 1)} / {fmt(o['front_peak_rss_mib'], 1)} "
             f"| {r['invalid_runs']['baseline']} / {r['invalid_runs']['ours']} |")
-    lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (idle connections), "
+    lines += ["", "Ratio: ours / baseline for req/s; baseline / ours for time (upload) and memory (RSS at start, RSS "
+              "that idle connections added), "
               "so above 1 always means ours is better. It compares the two sides' medians; \"by round\" is the ratio "
               "within each round (the two sides ran back to back), whose spread shows the host's noise, and "
               "\"ahead k/n\" counts the rounds in which ours was better. "
