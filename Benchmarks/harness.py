@@ -356,14 +356,19 @@ def idle_connections(stack, count=10_000):
                 answered += 1
         except OSError:
             pass
+    return idle_result(stack, before, sockets, answered, count, errors)
+
+
+def idle_result(stack, before, connections, answered, count, errors):
+    """A second after `connections` went idle: the RSS they added to the server side (then they are closed)."""
     time.sleep(1)
     rss = rss_kib([p for root in stack.roots() for p in descendants(root)])
-    for s in sockets:
-        s.close()
+    for connection in connections:
+        connection.close()
     m = Measurement(requests=answered, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
     m.added_rss_mib = (rss - before) / 1024
     if answered != count or errors:
-        m.errors = f"{answered} of {count} answered, {errors} connect errors"
+        m.errors = f"{answered} of {count} answered, {errors} connection errors"
     return m
 
 
@@ -413,8 +418,7 @@ def idle_tls_connections(stack, count=2000, http2=False):
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.set_alpn_protocols(["h2"] if http2 else ["http/1.1"])
-    pids = lambda: [p for root in stack.roots() for p in descendants(root)]
-    before = rss_kib(pids())
+    before = rss_kib([p for root in stack.roots() for p in descendants(root)])
     connections, answered, errors = [], 0, 0
     for _ in range(count):
         try:
@@ -435,15 +439,7 @@ def idle_tls_connections(stack, count=2000, http2=False):
             connections.append(tls)
         except (OSError, ssl.SSLError):
             errors += 1
-    time.sleep(1)
-    rss = rss_kib(pids())
-    for tls in connections:
-        tls.close()
-    m = Measurement(requests=answered, peak_rss_mib=rss / 1024, front_peak_rss_mib=rss / 1024)
-    m.added_rss_mib = (rss - before) / 1024
-    if answered != count or errors:
-        m.errors = f"{answered} of {count} answered, {errors} errors"
-    return m
+    return idle_result(stack, before, connections, answered, count, errors)
 
 
 def rss_at_start(stack):
