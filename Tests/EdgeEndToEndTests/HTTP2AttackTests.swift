@@ -50,11 +50,15 @@ import Testing
     let edge: EdgeProcess
 
     init() throws {
+        edge = try Self.startEdge(in: directory, config: "routes: [{prefix: /static/, dir: site}]")
+    }
+
+    /// Edge on a TLS listener, with `site/a.txt` (5 bytes) and `site/big.bin` (4 MiB) for `config`'s routes.
+    static func startEdge(in directory: TestDirectory, config: String) throws -> EdgeProcess {
         let certificates = try TestCertificates(in: directory)
         directory.write("site/a.txt", "alpha")
         directory.write("site/big.bin", String(repeating: "0123456789abcdef", count: 256 << 10))
-        edge = try EdgeProcess(
-            directory: directory, listen: certificates.tlsListener, config: "routes: [{prefix: /static/, dir: site}]")
+        return try EdgeProcess(directory: directory, listen: certificates.tlsListener, config: config)
     }
 
     @Test(arguments: attacks)

@@ -13,11 +13,8 @@ import Testing
     let edge: EdgeProcess
 
     init() throws {
-        let certificates = try TestCertificates(in: directory)
-        directory.write("site/a.txt", "alpha")
-        directory.write("site/big.bin", String(repeating: "0123456789abcdef", count: 256 << 10))
-        edge = try EdgeProcess(
-            directory: directory, listen: certificates.tlsListener,
+        edge = try HTTP2AttackTests.startEdge(
+            in: directory,
             config: """
                 timeouts: {header: 2s, body: 2s, send: 2s}
                 limits: {max_connections_per_ip: 2}
