@@ -157,7 +157,7 @@ let package = Package(
             name: "EdgeEndToEndTests",
             dependencies: ["Shared", "TestSupport", .product(name: "CompressNIO", package: "compress-nio")],
             // The HTTP/2 attack client the tests run (standard-library Python).
-            exclude: ["Support/h2_attack.py"]),
+            exclude: ["Support/h2_attack.py", "Support/close_notify.py"]),
         .testTarget(
             name: "AppServerTests",
             dependencies: [
