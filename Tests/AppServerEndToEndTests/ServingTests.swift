@@ -269,3 +269,22 @@ import Testing
         }
     }
 }
+
+/// `log_format: json`: every line of the master and of its workers is one JSON object.
+@Suite struct JSONLogTests {
+    @Test func masterAndWorkersWriteOneObjectPerLine() throws {
+        let server = try AppServerProcess(config: "log_format: json")
+        server.process.terminate()
+        server.process.waitUntilExit()
+        let lines = server.log.text.split(separator: "\n")
+        #expect(lines.count >= 3, "\(server.log.text)")
+        var loggers = Set<String>()
+        for line in lines {
+            let object = try #require(
+                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String], "not JSON: \(line)")
+            #expect(object["ts"] != nil && object["level"] != nil && object["msg"] != nil, "\(line)")
+            loggers.insert(object["logger"] ?? "")
+        }
+        #expect(loggers.isSuperset(of: ["appserver.master", "appserver.worker"]), "\(loggers)")
+    }
+}

@@ -274,7 +274,7 @@ import Glibc
         #expect(help.status == 0)
         for flag in [
             "--bind", "--workers", "--timeout", "--graceful-timeout", "--max-requests", "--max-requests-jitter",
-            "--pid", "--socket-mode", "--access-log", "--log-level", "--check",
+            "--pid", "--socket-mode", "--access-log", "--log-level", "--log-format", "--check",
         ] {
             #expect(help.output.contains(flag), "--help lacks \(flag)")
         }

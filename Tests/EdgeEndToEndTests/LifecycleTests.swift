@@ -155,3 +155,27 @@ import Testing
         #expect(throws: (any Error).self) { try edge.connect() }
     }
 }
+
+/// `--log-format json`: every error-log line is one JSON object, from start to stop; an unknown format is refused.
+@Suite struct JSONErrorLogTests {
+    @Test func everyLineIsOneObject() throws {
+        let directory = TestDirectory()
+        directory.write("site/a.txt", "alpha")
+        let edge = try EdgeProcess(
+            directory: directory, config: "routes: [{prefix: /, dir: site}]", arguments: ["--log-format", "json"],
+            readyLine: "\"msg\":\"ready\"")
+        #expect(try get(edge.port, "/a.txt").bodyText == "alpha")
+        _ = try edge.stopAndReadAccessLog()
+        let lines = edge.errorLog.split(separator: "\n")
+        #expect(lines.contains { $0.contains("\"msg\":\"stopped\"") }, "\(edge.errorLog)")
+        for line in lines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+            #expect(object?["ts"] != nil && object?["level"] != nil && object?["logger"] == "edge", "not JSON: \(line)")
+        }
+    }
+
+    @Test func anUnknownFormatIsRefused() throws {
+        let result = try runToCompletion(EdgeProcess.binary, ["--log-format", "xml", "--config", "/dev/null"])
+        #expect(result.status != 0 && result.output.contains("--log-format"), "\(result.output)")
+    }
+}

@@ -48,7 +48,7 @@ struct AppServerCommand: ParsableCommand {
             print("appserver: \(config ?? "defaults"): configuration OK")
             return 0
         }
-        LineLogHandler.bootstrap(level: Logger.Level(rawValue: loaded.logLevel) ?? .info)
+        LineLogHandler.bootstrap(level: Logger.Level(rawValue: loaded.logLevel) ?? .info, format: loaded.logFormat)
         var logger = Logger(label: worker ? "appserver.worker" : "appserver.master")
         logger[metadataKey: "pid"] = "\(getpid())"
         if worker {

@@ -23,9 +23,15 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Error log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Error log lines as text (the default) or json, one object per line.")
+    var logFormat: String = "text"
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level: unknown level '\(logLevel)'")
+        }
+        guard let format = LogFormat(rawValue: logFormat) else {
+            throw ValidationError("--log-format: unknown format '\(logFormat)' (expected text or json)")
         }
         let loaded: (config: EdgeConfig, warnings: [ConfigProblem])
         do {
@@ -39,7 +45,7 @@ struct EdgeCommand: AsyncParsableCommand {
             print("edge: \(config): configuration OK")
             return
         }
-        LineLogHandler.bootstrap(level: level)
+        LineLogHandler.bootstrap(level: level, format: format)
         let logger = Logger(label: "edge")
         do {
             try await EdgeRunner.run(

@@ -152,7 +152,7 @@ public enum AccessLogFormatter {
         for byte in text.utf8 {
             if needsEscape(byte) {
                 buffer.writeMultipleIntegers(
-                    UInt8(ascii: "\\"), UInt8(ascii: "x"), hexDigit(byte >> 4), hexDigit(byte & 0xF))
+                    UInt8(ascii: "\\"), UInt8(ascii: "x"), JSONText.hexDigit(byte >> 4), JSONText.hexDigit(byte & 0xF))
             } else {
                 buffer.writeInteger(byte)
             }
@@ -160,21 +160,6 @@ public enum AccessLogFormatter {
     }
 
     private static func writeJSONString(_ text: String, into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("\"")
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case 0..<0x20, 0x7F:
-                buffer.writeStaticString("\\u00")
-                buffer.writeMultipleIntegers(hexDigit(byte >> 4), hexDigit(byte & 0xF))
-            default: buffer.writeInteger(byte)
-            }
-        }
-        buffer.writeStaticString("\"")
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
+        JSONText.write(text, into: &buffer)
     }
 }

@@ -22,7 +22,8 @@ final class EdgeProcess: @unchecked Sendable {
         directory: TestDirectory = TestDirectory(), listen: String = "  - address: 127.0.0.1:0",
         config configBody: String,
         accessLog: Bool = true, environment: [String: String] = [:], unprivileged: Bool = false,
-        openFilesLimit: Int? = nil, binary: String = EdgeProcess.binary
+        openFilesLimit: Int? = nil, binary: String = EdgeProcess.binary, arguments: [String] = [],
+        readyLine: String = " ready "
     ) throws {
         self.directory = directory
         accessLogPath = directory.path + "/access.log"
@@ -36,7 +37,7 @@ final class EdgeProcess: @unchecked Sendable {
         var command =
             unprivileged
             ? try Unprivileged.command(binary, ["--config", configPath], copyingInto: directory)
-            : (binary, ["--config", configPath])
+            : (binary, ["--config", configPath] + arguments)
         if let openFilesLimit {
             command = ("/usr/bin/prlimit", ["--nofile=\(openFilesLimit)", "--", command.0] + command.1)
         }
@@ -49,13 +50,13 @@ final class EdgeProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         stderrLines.read(from: errorPipe.fileHandleForReading)
         try process.run()
-        guard let readyLine = stderrLines.waitFor(containing: " ready ", timeout: 30) else {
+        guard stderrLines.waitFor(containing: readyLine, timeout: 30) != nil else {
             process.terminate()
             throw TestFailure("edge did not become ready; stderr:\n\(stderrLines.text)")
         }
-        _ = readyLine
+        // The port ends the line, or the message of a JSON line.
         ports = stderrLines.lines.filter { $0.contains("listening on http") }.compactMap { line in
-            line.split(separator: ":").last.flatMap { Int($0) }
+            line.split(separator: ":").last.flatMap { Int($0.prefix { $0.isNumber }) }
         }
         guard let port = ports.first else { throw TestFailure("no listening line in:\n\(stderrLines.text)") }
         self.port = port

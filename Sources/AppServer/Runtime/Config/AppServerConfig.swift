@@ -25,6 +25,7 @@ struct AppServerConfig: Sendable {
     var accessLog: LogDestination = .standardOutput
     var pidFile: String?
     var logLevel = "info"
+    var logFormat: LogFormat = .text
     /// The hosted app's own settings.
     var app: [String: ConfigValue] = [:]
 
@@ -43,6 +44,7 @@ extension AppServerConfig: Decodable {
         case forwardedAllow = "forwarded_allow"
         case accessLog = "access_log"
         case logLevel = "log_level"
+        case logFormat = "log_format"
     }
 
     init(from decoder: any Decoder) throws {
@@ -70,6 +72,7 @@ extension AppServerConfig: Decodable {
         accessLog = container.value(.accessLog, default: accessLog, decoder)
         pidFile = container.value(.pid, default: nil, decoder)
         logLevel = container.value(.logLevel, default: logLevel, decoder)
+        logFormat = container.value(.logFormat, default: logFormat, decoder)
         app = container.value(.app, default: app, decoder)
         validate(into: decoder.diagnostics, path: decoder.codingPath)
     }

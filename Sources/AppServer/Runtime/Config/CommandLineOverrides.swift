@@ -18,6 +18,8 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
     @Option(name: .customLong("access-log"), help: "\"-\" for stdout, a file, or off.") var accessLog: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
+    @Option(name: .customLong("log-format"), help: "Error log lines as text or json (one object per line).")
+    var logFormat: String?
 
     init() {}
 
@@ -41,6 +43,14 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
             config.accessLog = accessLog == "-" ? .standardOutput : accessLog == "off" ? .off : .file(accessLog)
         }
         if let logLevel { config.logLevel = logLevel }
+        if let logFormat {
+            config.logFormat = try flag("--log-format") {
+                guard let format = LogFormat(rawValue: logFormat) else {
+                    throw ConfigValueError("unknown format '\(logFormat)' (expected text or json)")
+                }
+                return format
+            }
+        }
         let diagnostics = ConfigDiagnostics(file: "command line")
         config.validate(into: diagnostics, path: [])
         if let problem = diagnostics.errors.first {
@@ -76,6 +86,7 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
         add("--socket-mode", socketMode)
         add("--access-log", accessLog)
         add("--log-level", logLevel)
+        add("--log-format", logFormat)
         return result
     }
 }
