@@ -245,6 +245,31 @@ import Glibc
         #expect(current.contains("\"GET /json HTTP/1.1\" 200 27 \"-\" \"second/2\""))
         #expect(!current.contains("first/1"))
     }
+
+    /// The request id Edge sends joins the two access logs: in AppServer's combined line as Edge writes it, and in
+    /// its JSON lines under Edge's field names.
+    @Test func theRequestIDAndEdgesFormatsAreLogged() throws {
+        for format in ["combined", "json"] {
+            let directory = TestDirectory()
+            let log = directory.path + "/access.log"
+            let server = try AppServerProcess(
+                directory: directory, config: "workers: 1\naccess_log: \(log)\naccess_log_format: \(format)")
+            _ = try server.request("GET", "/plaintext", headers: ["X-Request-ID: 4bf92f3577b34da6", "User-Agent: t/1"])
+            server.signal(SIGTERM)
+            #expect(server.waitForExit() == 0)
+            let line = try #require(
+                try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").first.map(String.init))
+            if format == "combined" {
+                #expect(line.contains("\"GET /plaintext HTTP/1.1\" 200 13 \"-\" \"t/1\""), "\(line)")
+                #expect(line.contains(" request_id=4bf92f3577b34da6"), "\(line)")
+            } else {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                #expect(object["request_id"] as? String == "4bf92f3577b34da6", "\(line)")
+                #expect(object["uri"] as? String == "/plaintext" && object["status"] as? Int == 200, "\(line)")
+                #expect(Set(object.keys).isSuperset(of: ["time", "remote_addr", "method", "protocol", "request_time"]))
+            }
+        }
+    }
 }
 
 @Suite struct MasterCommandLineTests {
@@ -274,7 +299,7 @@ import Glibc
         #expect(help.status == 0)
         for flag in [
             "--bind", "--workers", "--timeout", "--graceful-timeout", "--max-requests", "--max-requests-jitter",
-            "--pid", "--socket-mode", "--access-log", "--log-level", "--log-format", "--check",
+            "--pid", "--socket-mode", "--access-log", "--access-log-format", "--log-level", "--log-format", "--check",
         ] {
             #expect(help.output.contains(flag), "--help lacks \(flag)")
         }

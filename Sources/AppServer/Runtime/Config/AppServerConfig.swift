@@ -23,6 +23,8 @@ struct AppServerConfig: Sendable {
     /// Peers whose `X-Forwarded-*` headers are believed.
     var forwardedAllow: [ForwardedPeer] = [.user("edge")]
     var accessLog: LogDestination = .standardOutput
+    /// Edge's formats, with its field names: `combined` (plus `request_id=`) or `json`.
+    var accessLogFormat: AccessLogFormat = .combined
     var pidFile: String?
     var logLevel = "info"
     var logFormat: LogFormat = .text
@@ -43,6 +45,7 @@ extension AppServerConfig: Decodable {
         case workerScheduling = "worker_scheduling"
         case forwardedAllow = "forwarded_allow"
         case accessLog = "access_log"
+        case accessLogFormat = "access_log_format"
         case logLevel = "log_level"
         case logFormat = "log_format"
     }
@@ -70,6 +73,7 @@ extension AppServerConfig: Decodable {
         workerScheduling = container.value(.workerScheduling, default: workerScheduling, decoder)
         forwardedAllow = container.value(.forwardedAllow, default: forwardedAllow, decoder)
         accessLog = container.value(.accessLog, default: accessLog, decoder)
+        accessLogFormat = container.value(.accessLogFormat, default: accessLogFormat, decoder)
         pidFile = container.value(.pid, default: nil, decoder)
         logLevel = container.value(.logLevel, default: logLevel, decoder)
         logFormat = container.value(.logFormat, default: logFormat, decoder)

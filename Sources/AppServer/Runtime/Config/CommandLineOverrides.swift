@@ -16,6 +16,8 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
     @Option(name: .customLong("socket-mode"), help: "Octal permissions of a Unix socket, e.g. 0660.") var socketMode:
         String?
     @Option(name: .customLong("access-log"), help: "\"-\" for stdout, a file, or off.") var accessLog: String?
+    @Option(name: .customLong("access-log-format"), help: "combined (nginx's, as Edge writes it) or json.")
+    var accessLogFormat: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
     @Option(name: .customLong("log-format"), help: "Error log lines as text or json (one object per line).")
@@ -43,6 +45,14 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
             config.accessLog = accessLog == "-" ? .standardOutput : accessLog == "off" ? .off : .file(accessLog)
         }
         if let logLevel { config.logLevel = logLevel }
+        if let accessLogFormat {
+            config.accessLogFormat = try flag("--access-log-format") {
+                guard let format = AccessLogFormat(rawValue: accessLogFormat) else {
+                    throw ConfigValueError("unknown format '\(accessLogFormat)' (expected combined or json)")
+                }
+                return format
+            }
+        }
         if let logFormat {
             config.logFormat = try flag("--log-format") {
                 guard let format = LogFormat(rawValue: logFormat) else {
@@ -85,6 +95,7 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
         add("--pid", pid)
         add("--socket-mode", socketMode)
         add("--access-log", accessLog)
+        add("--access-log-format", accessLogFormat)
         add("--log-level", logLevel)
         add("--log-format", logFormat)
         return result

@@ -71,6 +71,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     private var runner: ExchangeRunner?
     /// This loop's access log buffer, looked up once per connection rather than per request.
     private(set) var accessLog: AccessLogBuffer?
+    /// The longest request id the access log keeps (Edge's are 32 characters).
+    private static let maxLoggedRequestID = 128
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     /// On a graceful stop an idle connection is closed only once it has been idle this long: a client may have sent
     /// its next request already, and closing under it would fail that request (the keep-alive race).
@@ -479,12 +481,15 @@ extension AppConnectionHandler {
     private func logAccess(_ exchange: Exchange) {
         guard let log = accessLog, log.isEnabled else { return }
         let head = exchange.head
-        log.append(
-            AccessLogEntry(
-                remoteAddress: exchange.client, time: dates.accessLogTime(), method: head.method.rawValue,
-                uri: head.target,
-                version: head.versionText, status: exchange.status, bodyBytesSent: exchange.bodyBytes,
-                referer: head.headers.first("referer"), userAgent: head.headers.first("user-agent"),
-                requestTime: Double((context.eventLoop.now - exchange.start).nanoseconds) / 1e9))
+        var entry = AccessLogEntry(
+            remoteAddress: exchange.client, time: dates.accessLogTime(), method: head.method.rawValue,
+            uri: head.target,
+            version: head.versionText, status: exchange.status, bodyBytesSent: exchange.bodyBytes,
+            referer: head.headers.first("referer"), userAgent: head.headers.first("user-agent"),
+            requestTime: Double((context.eventLoop.now - exchange.start).nanoseconds) / 1e9)
+        // The id Edge gave the request (or an upstream proxy did), so the two access logs join on it; cut to a
+        // sane length, as a client talking to AppServer directly could send anything.
+        entry.requestID = head.headers.first("x-request-id").map { String($0.prefix(Self.maxLoggedRequestID)) }
+        log.append(entry)
     }
 }

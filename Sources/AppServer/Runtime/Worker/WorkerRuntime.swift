@@ -42,7 +42,8 @@ enum WorkerRuntime {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threadsPerWorker)
         let accessLogs: PerLoop<AccessLogBuffer>
         do {
-            accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: .combined) }
+            let format = config.accessLogFormat
+            accessLogs = try PerLoop(group: group) { AccessLogBuffer(sink: accessLog, format: format) }
         } catch {
             logger.critical("cannot start event loops: \(error)")
             return WorkerExit.bootFailureCode
