@@ -246,6 +246,16 @@ import Glibc
         #expect(!current.contains("first/1"))
     }
 
+    /// An app that fails: the client gets 500, and the error line names the request's id, as the access log does.
+    @Test func aFailedRequestsErrorLineNamesItsID() throws {
+        let server = try AppServerProcess(config: "workers: 1\napp: {test_routes: true}")
+        let response = try server.request("GET", "/__test/throw", headers: ["X-Request-ID: 0af7651916cd43dd"])
+        #expect(response.status == 500)
+        let line = server.log.waitFor(containing: "request failed", timeout: 10)
+        #expect(line?.contains("request_id=0af7651916cd43dd") == true, "\(line ?? server.log.text)")
+        #expect(line?.contains("the test route failed on purpose") == true, "\(line ?? "")")
+    }
+
     /// The request id Edge sends joins the two access logs: in AppServer's combined line as Edge writes it, and in
     /// its JSON lines under Edge's field names.
     @Test func theRequestIDAndEdgesFormatsAreLogged() throws {

@@ -9,6 +9,10 @@ import Glibc
 
 /// Routes that misbehave on purpose, for AppServer's own tests; served only with `app.test_routes: true`.
 enum TestRoutes {
+    struct TestRouteFailure: Error, CustomStringConvertible {
+        var description: String { "the test route failed on purpose" }
+    }
+
     static func respond(to request: AppRequest, route: String, writer: some ResponseWriter) async throws {
         let milliseconds = Int(request.query["ms"] ?? "") ?? 0
         switch route {
@@ -33,6 +37,9 @@ enum TestRoutes {
                 try await Task.sleep(for: .milliseconds(milliseconds))
             }
             try await writer.finish()
+        case "/__test/throw":
+            // The app fails before answering: AppServer answers 500 and logs the failure.
+            throw TestRouteFailure()
         case "/__test/pid":
             try await writer.write(.text("text/plain"), body: ByteBuffer(string: "\(getpid())"))
         default:

@@ -77,18 +77,26 @@ final class ExchangeRunner: @unchecked Sendable {
             logger.debug(
                 "client went away before the response was complete", metadata: ["path": "\(request.path ?? "")"])
         } catch let error as HTTPResponseError {
-            logger.notice(
-                "request refused",
-                metadata: [
-                    "method": "\(request.method)", "path": "\(request.path ?? "")", "status": "\(error.status.code)",
-                    "reason": "\(error.message)",
-                ])
+            var metadata: Logger.Metadata = [
+                "method": "\(request.method)", "path": "\(request.path ?? "")", "status": "\(error.status.code)",
+                "reason": "\(error.message)",
+            ]
+            if let id = requestID(of: request) { metadata["request_id"] = "\(id)" }
+            logger.notice("request refused", metadata: metadata)
             await work.writer.refuse(error)
         } catch {
-            logger.error(
-                "request failed",
-                metadata: ["method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)"])
+            var metadata: Logger.Metadata = [
+                "method": "\(request.method)", "path": "\(request.path ?? "")", "error": "\(error)",
+            ]
+            if let id = requestID(of: request) { metadata["request_id"] = "\(id)" }
+            logger.error("request failed", metadata: metadata)
             await work.writer.fail()
         }
+    }
+
+    /// The id Edge gave the request (`X-Request-ID`), for the lines about a request that went wrong, so they join
+    /// both access logs. Reading it builds the request's head, which only these rare lines do.
+    private static func requestID(of request: AppRequest) -> Substring? {
+        request.head.headerFields[.xRequestID]?.prefix(128)
     }
 }
