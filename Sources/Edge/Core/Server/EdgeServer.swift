@@ -88,17 +88,13 @@ public final class EdgeServer: Sendable {
         }
     }
 
-    /// The setups of `listeners` by id: certificates loaded (throws naming a file at fault), redirects naming the
-    /// https listener's real port.
+    /// The setups of `listeners` by id, with their loaded `certificates` (in the same order) and redirects naming
+    /// the https listener's real port.
     private static func setups(
-        for listeners: [(id: Int, entry: ListenConfig, port: Int?)]
-    ) throws
-        -> [Int: ListenerSetup]
-    {
-        let entries = listeners.map(\.entry)
+        for listeners: [(id: Int, entry: ListenConfig, port: Int?)], certificates: [TLSListenerContext?]
+    ) -> [Int: ListenerSetup] {
         let made = ListenerSetup.make(
-            for: entries, certificates: try ListenerSetup.loadCertificates(for: entries),
-            boundPorts: listeners.map(\.port))
+            for: listeners.map(\.entry), certificates: certificates, boundPorts: listeners.map(\.port))
         return Dictionary(uniqueKeysWithValues: zip(listeners.map(\.id), made))
     }
 
@@ -111,13 +107,15 @@ public final class EdgeServer: Sendable {
             threads: config.threads.resolved(cpuCount: System.coreCount), sink: accessLog,
             format: config.accessLogFormat)
         do {
-            // Certificates are checked before binding; the setups are made again once the real ports are known.
+            // Certificates load once, before binding; the setups are made again once the real ports are known.
+            let certificates = try ListenerSetup.loadCertificates(for: config.listen)
             let rateLimitZones = RateLimitZones()
             let generation = ServingGeneration(
                 config: config,
                 settings: ConnectionSettings(config: config, logger: logger, rateLimitZones: rateLimitZones),
                 resources: try makeResources(config, loops: loops, logger: logger),
-                listeners: try setups(for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }))
+                listeners: setups(
+                    for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }, certificates: certificates))
             if generation.listeners.values.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
                 logger.warning(
                     "could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
@@ -148,7 +146,8 @@ public final class EdgeServer: Sendable {
                     // A socket systemd listens on that nothing here serves: its clients would wait for ever.
                     throw ConfigValueError("inherited socket \(stray) matches no listen address")
                 }
-                let withPorts = try setups(for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) })
+                let withPorts = setups(
+                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates)
                 current.withLockedValue { $0.listeners = withPorts }
             } catch {
                 for listener in listeners { try? await listener.channel.close() }
@@ -192,10 +191,11 @@ public final class EdgeServer: Sendable {
             nextID: state.nextListenerID)
         var bound: [BoundListener] = []
         var listeners: [BoundListener] = []
+        let certificates: [TLSListenerContext?]
         let generation: ServingGeneration
         do {
             // Certificates first: a broken one refuses the reload before any socket is bound.
-            _ = try ListenerSetup.loadCertificates(for: newConfig.listen)
+            certificates = try ListenerSetup.loadCertificates(for: newConfig.listen)
             for wanted in plan.entries {
                 let kept = wanted.keeps.map { state.listeners[$0] }
                 if let kept, !loopsChanged {
@@ -214,7 +214,10 @@ public final class EdgeServer: Sendable {
                 config: newConfig,
                 settings: ConnectionSettings(config: newConfig, logger: logger, rateLimitZones: rateLimitZones),
                 resources: try Self.makeResources(newConfig, loops: loops, logger: logger),
-                listeners: try Self.setups(for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }))
+                // `listeners` follows the new `listen` order, as `certificates` does.
+                listeners: Self.setups(
+                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates)
+            )
         } catch {
             for listener in bound { try? await listener.channel.close() }
             if loopsChanged { await loops.shutdown() }
