@@ -30,9 +30,8 @@ struct EdgeCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("--log-level: unknown level '\(logLevel)'")
         }
-        guard let format = LogFormat(rawValue: logFormat) else {
-            throw ValidationError("--log-format: unknown format '\(logFormat)' (expected text or json)")
-        }
+        let format: LogFormat
+        do { format = try LogFormat(parsing: logFormat) } catch { throw ValidationError("--log-format: \(error)") }
         let loaded: (config: EdgeConfig, warnings: [ConfigProblem])
         do {
             loaded = try EdgeConfig.load(from: config)

@@ -46,20 +46,10 @@ struct CommandLineOverrides: ParsableArguments, Sendable {
         }
         if let logLevel { config.logLevel = logLevel }
         if let accessLogFormat {
-            config.accessLogFormat = try flag("--access-log-format") {
-                guard let format = AccessLogFormat(rawValue: accessLogFormat) else {
-                    throw ConfigValueError("unknown format '\(accessLogFormat)' (expected combined or json)")
-                }
-                return format
-            }
+            config.accessLogFormat = try flag("--access-log-format") { try AccessLogFormat(parsing: accessLogFormat) }
         }
         if let logFormat {
-            config.logFormat = try flag("--log-format") {
-                guard let format = LogFormat(rawValue: logFormat) else {
-                    throw ConfigValueError("unknown format '\(logFormat)' (expected text or json)")
-                }
-                return format
-            }
+            config.logFormat = try flag("--log-format") { try LogFormat(parsing: logFormat) }
         }
         let diagnostics = ConfigDiagnostics(file: "command line")
         config.validate(into: diagnostics, path: [])
