@@ -35,11 +35,18 @@ public final class ConnectionRegistry: Sendable {
     private let maxConnections: Int
     private let perClientLimit: PerClientLimit?
     private let logger: Logger
+    /// Told of each refused connection, with the limit that refused it (`max_connections`,
+    /// `max_connections_per_ip`): the metrics' count.
+    private let onRefusal: (@Sendable (String) -> Void)?
 
-    public init(maxConnections: Int, perClient: PerClientLimit? = nil, logger: Logger) {
+    public init(
+        maxConnections: Int, perClient: PerClientLimit? = nil, logger: Logger,
+        onRefusal: (@Sendable (String) -> Void)? = nil
+    ) {
         self.maxConnections = maxConnections
         self.perClientLimit = perClient
         self.logger = logger
+        self.onRefusal = onRefusal
     }
 
     /// Open connections from `client` right now, as the per-client limit counts them.
@@ -98,6 +105,7 @@ public final class ConnectionRegistry: Sendable {
                     "max_connections reached; refusing new connections",
                     metadata: ["max_connections": "\(maxConnections)", "refused": "\(warnCount)"])
             }
+            onRefusal?("max_connections")
             child.close(promise: nil)
             return false
         case .refusedForClient(let client, let warnCount):
@@ -109,6 +117,7 @@ public final class ConnectionRegistry: Sendable {
                         "refused": "\(warnCount)",
                     ])
             }
+            onRefusal?("max_connections_per_ip")
             child.close(promise: nil)
             return false
         }

@@ -18,6 +18,7 @@ extension EdgeConfig {
             routes[index].dir = ConfigFile.resolve(routes[index].dir, relativeTo: configFile)
         }
         accessLog = accessLog.resolved(relativeTo: configFile)
+        admin = admin?.resolved(relativeTo: configFile)
         errorPages = errorPages.mapValues { ConfigFile.resolve($0, relativeTo: configFile) }
         for (name, upstream) in upstreams {
             upstreams[name]!.servers = upstream.servers.map { server in
@@ -52,6 +53,7 @@ extension EdgeConfig {
             diagnostics.record("address \(entry.address) is listed twice", keyPath: "listen[\(index)].address")
         }
         validateTLS(into: diagnostics)
+        admin?.check(against: listen.map(\.address), into: diagnostics)
         var seenPrefixes: Set<String> = []
         var zoneSettings: [String: RateLimitConfig.ZoneSettings] = [:]
         for (index, route) in routes.enumerated() {

@@ -29,6 +29,8 @@ public struct EdgeConfig: Sendable {
     /// Whether an upstream's error response with a status in `errorPages` is replaced by that page, as nginx's
     /// `proxy_intercept_errors`.
     public var interceptUpstreamErrors = false
+    /// The admin listener (`/metrics`, `/status`); none when absent.
+    public var admin: AdminConfig?
 
     /// The built-in defaults: listen on 127.0.0.1:8080, no routes.
     public init() {}
@@ -43,6 +45,7 @@ extension EdgeConfig: Decodable {
         case accessLogFormat = "access_log_format"
         case errorPages = "error_pages"
         case interceptUpstreamErrors = "intercept_upstream_errors"
+        case admin
     }
 
     public init(from decoder: any Decoder) throws {
@@ -70,6 +73,7 @@ extension EdgeConfig: Decodable {
             errorPages[code] = path
         }
         interceptUpstreamErrors = container.value(.interceptUpstreamErrors, default: false, decoder)
+        admin = container.value(.admin, default: nil, decoder)
     }
 }
 

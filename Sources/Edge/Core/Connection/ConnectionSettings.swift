@@ -26,9 +26,15 @@ public final class ConnectionSettings: Sendable {
     public let hasErrorPages: Bool
     public let interceptUpstreamErrors: Bool
     public let logger: Logger
+    /// Edge's metrics, when the admin listener is on (the same object across reloads, so counts carry on).
+    public let metrics: EdgeMetrics?
 
     /// Settings for `config`; its rate limits count in `rateLimitZones`, which outlive a reload.
-    public init(config: EdgeConfig, logger: Logger, rateLimitZones: RateLimitZones = RateLimitZones()) {
+    public init(
+        config: EdgeConfig, logger: Logger, rateLimitZones: RateLimitZones = RateLimitZones(),
+        metrics: EdgeMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.site = StaticSite(
             routes: config.routes, precompressed: config.compression.precompressed,
             rateLimits: rateLimitZones.limits(for: config.routes))

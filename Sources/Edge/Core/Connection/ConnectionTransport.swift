@@ -30,6 +30,9 @@ public struct ListenerRole: Sendable {
     var hstsHeaderLine: ByteBuffer?
     /// Set on a plain listener with `redirect_to_https`: every request gets a 308 to https.
     var httpsRedirect: HTTPSRedirect?
+    /// The listener as its log lines name it, `https://127.0.0.1:443` (with the bound port when the entry said 0):
+    /// the `listener` label of Edge's metrics.
+    var name = "-"
 
     /// A listener that adds nothing.
     public static let plain = ListenerRole()

@@ -52,21 +52,26 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private var closingAfterWrites = false
     /// Sends file bodies and owns what of them is in flight; made for the connection's first file body.
     private var files: FileBodySender?
-    /// Makes the access log's lines for this connection's responses.
-    private let accessLogLine: AccessLogLine
+    /// Counts this connection's responses and makes their access log lines.
+    private let recorder: ResponseRecorder
 
     /// How long a refused body may keep arriving before the connection is closed anyway.
     static let lingerTime = TimeAmount.seconds(2)
 
-    public init(
+    /// The connection's place in `edge_connections` (HTTP/1 connections only; `nil` when metrics are off).
+    private let gauge: ConnectionGauge?
+
+    init(
         settings: ConnectionSettings, resources: LoopResources, transport: ConnectionTransport = .plain,
-        listener: ListenerRole = .plain
+        listener: ListenerRole = .plain, gauge: ConnectionGauge? = nil
     ) {
+        self.gauge = gauge
         self.settings = settings
         self.resources = resources
         self.transport = transport
         self.listener = listener
-        self.accessLogLine = AccessLogLine(resources: resources, transport: transport)
+        self.recorder = ResponseRecorder(
+            resources: resources, transport: transport, settings: settings, listener: listener)
         self.parser = HTTP1RequestParser(
             limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
     }
@@ -105,7 +110,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A refused body still arriving while the connection lingers is dropped unparsed.
         guard !(lingerBeforeClose && state.phase == .closing) else { return }
-        parser.append(unwrapInboundIn(data))
+        let bytes = unwrapInboundIn(data)
+        settings.metrics?.bytesIn.increment(by: Int64(bytes.readableBytes))
+        parser.append(bytes)
         guard !holdingInput else { return }
         processEvents(context: context)
     }
@@ -162,6 +169,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         guard process else { return false }
         let started = RequestInProgress(head: head, start: headStart.take() ?? context.eventLoop.now)
         request = started
+        gauge?.set(.active)
         perform(action, context: context)
         if settings.site.hasRateLimits {
             switch applyRateLimit(to: started, context: context) {
@@ -383,7 +391,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil,
         refusedLine: (method: String, target: String, version: String)? = nil
     ) {
-        var entry = accessLogLine.entry(
+        recorder.count(
+            logged.head, status: response.status.code, start: logged.start, now: context.eventLoop.now,
+            bodyBytes: response.body.byteCount)
+        var entry = recorder.entry(
             for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now,
             refusedLine: refusedLine, client: clientAddress(of: logged.head))
         entry?.upstream = upstream
@@ -396,7 +407,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             needsFlush = true
             context.write(wrapOutboundOut(.byteBuffer(whole)), promise: nil)
             entry?.bodyBytesSent = response.body.byteCount
-            entry.map(accessLogLine.append)
+            entry.map(recorder.append)
             return
         }
         var head = context.channel.allocator.buffer(
@@ -428,11 +439,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 preconditionFailure("file responses are written with an open descriptor")
             }
             context.write(wrapOutboundOut(.byteBuffer(head)), promise: nil)
-            let logCompleted = { [accessLogLine] (sent: Int) in
+            let logCompleted = { [recorder] (sent: Int) in
                 guard var entry else { return }
                 entry.bodyBytesSent = sent
                 entry.requestTime = Double((context.eventLoop.now - logged.start).nanoseconds) / 1e9
-                accessLogLine.append(entry)
+                recorder.append(entry)
             }
             let files = fileSender(context: context)
             if transport.canSendfile && response.bodyEncoder == nil {
@@ -445,7 +456,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             return
         }
         entry?.bodyBytesSent = response.body.byteCount
-        entry.map(accessLogLine.append)
+        entry.map(recorder.append)
     }
 
     /// Edge's own error answers take the configured page for their status (`error_pages`). Called where those
@@ -501,7 +512,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             let delay: TimeAmount
             switch timeout {
             case .header: delay = settings.headerTimeout
-            case .keepalive: delay = settings.keepaliveTimeout
+            case .keepalive:
+                delay = settings.keepaliveTimeout
+                gauge?.set(.idle)
             case .body: delay = settings.bodyTimeout
             }
             timer.arm(timeout, at: context.eventLoop.now + delay)
@@ -664,10 +677,7 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
 
     /// The access log line of a proxied request, with the upstream's fields.
     private func logProxied(_ proxy: ProxiedRequest, status: Int, now: NIODeadline) {
-        guard accessLogLine.isEnabled,
-            let entry = accessLogLine.proxied(proxy, request: request, status: status, now: now)
-        else { return }
-        accessLogLine.append(entry)
+        recorder.proxied(proxy, request: request, status: status, now: now)
     }
 
     // A proxied request stops calling back when the connection goes inactive (`channelInactive` tells it the client
@@ -753,14 +763,15 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
             allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         let now = context.eventLoop.now
-        if var entry = accessLogLine.entry(
+        recorder.count(request?.head, status: 101, start: request?.start ?? now, now: now, bodyBytes: 0)
+        if var entry = recorder.entry(
             for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: proxy.request.facts,
             start: request?.start ?? now, now: now, client: proxy.request.clientAddress)
         {
             entry.upstream = .init(
                 address: upstream.server.description, status: 101, seconds: proxy.upstreamFacts.seconds)
             entry.requestID = proxy.request.id
-            accessLogLine.append(entry)
+            recorder.append(entry)
         }
         self.proxy = nil
         request = nil

@@ -19,11 +19,14 @@ public final class LoopResources {
     var protocolErrorWarnings = PerClientWarningThrottle()
     /// Requests refused by `rate_limit` are logged at most once a second per client (and loop).
     var rateLimitWarnings = PerClientWarningThrottle()
+    /// Edge's metrics, when the admin listener is on.
+    let metrics: EdgeMetrics?
 
     init(
         eventLoop: any EventLoop, files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil,
-        gzipLevel: Int = 5
+        gzipLevel: Int = 5, metrics: EdgeMetrics? = nil
     ) {
+        self.metrics = metrics
         self.files = files
         self.accessLog = accessLog
         self.upstreams = upstreams

@@ -16,8 +16,12 @@ final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
     private let streams = NIOLockedValueBox(
         (announced: Set<HTTP2StreamID>(), closedEarly: Set<HTTP2StreamID>(), highest: HTTP2StreamID.rootStream))
 
-    init(_ next: any NIOHTTP2StreamDelegate) {
+    /// The connection's place in `edge_connections`: active while a stream is open, idle otherwise.
+    private let gauge: NIOLoopBound<ConnectionGauge>?
+
+    init(_ next: any NIOHTTP2StreamDelegate, gauge: NIOLoopBound<ConnectionGauge>? = nil) {
         self.next = next
+        self.gauge = gauge
     }
 
     func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {
@@ -27,6 +31,7 @@ final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
             streams.announced.insert(id)
             return false
         }
+        if !closedEarly { gauge?.value.set(.active) }
         next.streamCreated(id, channel: channel)
         if closedEarly { next.streamClosed(id, channel: channel) }
     }
@@ -37,11 +42,12 @@ final class OrderedStreamDelegate: NIOHTTP2StreamDelegate {
     }
 
     func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {
-        let announced = streams.withLockedValue { streams in
-            if streams.announced.remove(id) != nil { return true }
+        let (announced, nowIdle) = streams.withLockedValue { streams in
+            if streams.announced.remove(id) != nil { return (true, streams.announced.isEmpty) }
             streams.closedEarly.insert(id)
-            return false
+            return (false, false)
         }
+        if nowIdle { gauge?.value.set(.idle) }
         if announced { next.streamClosed(id, channel: channel) }
     }
 }

@@ -76,6 +76,8 @@ final class ProxyExchange: UpstreamListener {
     var server: UpstreamServer? { chosen?.server }
     private(set) var upstreamStatus: Int?
     private var startedAt: NIODeadline?
+    /// When the request went to the server, for `edge_upstream_response_duration_seconds`.
+    private var sentAt: NIODeadline?
     private(set) var upstreamSeconds: Double = 0
 
     init(
@@ -110,6 +112,7 @@ final class ProxyExchange: UpstreamListener {
             return
         }
         chosen = server
+        if attempts > 1 { pool.metrics?.upstreamEvent(.retry, server: server.server.description) }
         if let idle = pool.takeIdle(server) {
             use(idle, reused: true)
             return
@@ -150,6 +153,7 @@ final class ProxyExchange: UpstreamListener {
     private func send() {
         guard let connection else { return }
         phase = .awaitingResponse
+        if pool.metrics != nil { sentAt = eventLoop.now }
         var bytes = request.head
         for body in pendingBody { frame(body, into: &bytes) }
         if clientEnded && request.chunkedBody { bytes.writeStaticString("0\r\n\r\n") }
@@ -266,6 +270,10 @@ final class ProxyExchange: UpstreamListener {
         case .head(let head):
             phase = .streamingResponse
             upstreamStatus = head.status
+            if let metrics = pool.metrics, let sentAt, let server = chosen {
+                metrics.upstreamTimers(server: server.server.description).response.recordNanoseconds(
+                    (eventLoop.now - sentAt).nanoseconds)
+            }
             upstreamKeepAlive = head.keepAlive
             client?.proxyResponseHead(head)
         case .body(let body):
@@ -337,6 +345,9 @@ final class ProxyExchange: UpstreamListener {
         guard phase != .done else { return }
         phase = .done
         noteUpstreamTime()
+        if let metrics = pool.metrics, let kind = failure.upstreamFailureKind {
+            metrics.upstreamEvent(.failure(kind), server: chosen?.server.description ?? upstream)
+        }
         if let connection { pool.release(connection, reusable: false) }
         connection = nil
         upstreamStatus = upstreamStatus ?? 0

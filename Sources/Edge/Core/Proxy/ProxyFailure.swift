@@ -66,6 +66,18 @@ enum ProxyFailure: Error, Equatable {
         }
     }
 
+    /// The `kind` label of `edge_upstream_failures_total`; `nil` for failures that are the client's or Edge's own,
+    /// and for connect failures, which the pool counts as they happen (a retried one too).
+    var upstreamFailureKind: String? {
+        switch self {
+        case .noServerReachable: "no_server"
+        case .closedBeforeResponse, .closedMidResponse: "reset"
+        case .malformedResponse: "malformed"
+        case .responseTimeout, .responseStalled: "timeout"
+        case .connectFailed, .compressionFailed, .requestBodyTooLarge, .requestBodyTimeout: nil
+        }
+    }
+
     /// A short stable name, for metrics labels.
     var label: String {
         switch self {

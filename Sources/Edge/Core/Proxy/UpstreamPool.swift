@@ -35,10 +35,16 @@ final class UpstreamPool {
     private let eventLoop: any EventLoop
     private let connectTimeout: TimeAmount
     private let logger: Logger
+    /// Edge's metrics, when the admin listener is on: connect times, failures, skips.
+    let metrics: EdgeMetrics?
     /// How long a server that refused a connection is skipped.
     static let failTimeout = TimeAmount.seconds(10)
 
-    init(eventLoop: any EventLoop, upstreams: [String: UpstreamConfig], connectTimeout: TimeAmount, logger: Logger) {
+    init(
+        eventLoop: any EventLoop, upstreams: [String: UpstreamConfig], connectTimeout: TimeAmount, logger: Logger,
+        metrics: EdgeMetrics? = nil
+    ) {
+        self.metrics = metrics
         self.groups = Dictionary(
             uniqueKeysWithValues: upstreams.map { name, config in
                 (
@@ -70,6 +76,11 @@ final class UpstreamPool {
                 (best, bestIsHealthy) = (candidate, healthy)
             }
         }
+        if let metrics, bestIsHealthy {
+            for skipped in servers where skipped.downUntil > now {
+                metrics.upstreamEvent(.skippedAsDown, server: skipped.server.description)
+            }
+        }
         return best
     }
 
@@ -95,6 +106,7 @@ final class UpstreamPool {
     /// Connects a new connection to `server`, counted as active from now; `completion` runs on this loop.
     func connect(_ server: PooledServer, _ completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         server.active += 1
+        let started = eventLoop.now
         // The bootstrap's group is this one loop, so the channel is initialised on it, where `server` lives.
         let pooled = NIOLoopBound(server, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -110,7 +122,11 @@ final class UpstreamPool {
         case .unix(let path): connected = bootstrap.connect(unixDomainSocketPath: path)
         case .tcp(let host, let port): connected = bootstrap.connect(host: host, port: port)
         }
-        connected.assumeIsolated().whenComplete { result in
+        connected.assumeIsolated().whenComplete { [metrics, eventLoop] result in
+            if let metrics, case .success = result {
+                metrics.upstreamTimers(server: server.server.description).connect.recordNanoseconds(
+                    (eventLoop.now - started).nanoseconds)
+            }
             completion(
                 result.flatMap { channel in
                     Result { try channel.pipeline.syncOperations.handler(type: UpstreamConnection.self) }
@@ -145,6 +161,10 @@ final class UpstreamPool {
     /// A connection attempt that produced no connection.
     func connectFailed(_ server: PooledServer, reason: String) {
         server.active -= 1
+        metrics?.upstreamEvent(
+            .failure(reason.lowercased().contains("timeout") ? "timeout" : "refused"), server: server.server.description
+        )
+        metrics?.upstreamDown(server.server.description, for: Self.failTimeout)
         if server.downUntil <= eventLoop.now {
             logger.warning(
                 "cannot connect to upstream server; skipping it for a while",

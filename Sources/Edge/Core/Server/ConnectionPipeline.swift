@@ -12,9 +12,14 @@ enum ConnectionPipeline {
         let resources = generation.resources.forLoop(channel.eventLoop)
         let settings = generation.settings
         let sync = channel.pipeline.syncOperations
+        let gauge = settings.metrics.map {
+            ConnectionGauge(metrics: $0, kind: listener.tls == nil ? .http1 : .tlsHandshake, activity: .active)
+        }
+        if let gauge { channel.closeFuture.assumeIsolated().whenComplete { _ in gauge.close() } }
         guard let tls = listener.tls else {
             try sync.addHandler(
-                HTTP1ConnectionHandler(settings: settings, resources: resources, listener: listener.role))
+                HTTP1ConnectionHandler(
+                    settings: settings, resources: resources, listener: listener.role, gauge: gauge))
             return
         }
         let sni = ByteToMessageHandler(
@@ -31,15 +36,19 @@ enum ConnectionPipeline {
         let alpn = ApplicationProtocolNegotiationHandler { result, channel in
             channel.eventLoop.makeCompletedFuture {
                 if case .negotiated("h2") = result {
-                    try configureHTTP2(channel, generation: generation, role: listener.role)
+                    gauge?.move(to: .http2, .idle)
+                    try configureHTTP2(channel, generation: generation, role: listener.role, gauge: gauge)
                 } else {
+                    gauge?.move(to: .http1TLS, .active)
                     try channel.pipeline.syncOperations.addHandler(
                         HTTP1ConnectionHandler(
-                            settings: settings, resources: resources, transport: .tls, listener: listener.role))
+                            settings: settings, resources: resources, transport: .tls, listener: listener.role,
+                            gauge: gauge))
                 }
             }
         }
-        try sync.addHandlers(sni, HandshakeTimeoutHandler(timeout: settings.headerTimeout), alpn)
+        try sync.addHandlers(
+            sni, HandshakeTimeoutHandler(timeout: settings.headerTimeout, metrics: settings.metrics), alpn)
     }
 
     /// HTTP/2 settings a browser or h2load sees: streams as nginx's `http2_max_concurrent_streams`, a larger window
@@ -47,7 +56,8 @@ enum ConnectionPipeline {
     private static func configureHTTP2(
         _ channel: any Channel,
         generation: ServingGeneration,
-        role: ListenerRole
+        role: ListenerRole,
+        gauge: ConnectionGauge?
     ) throws {
         let settings = generation.settings
         // Idle connections close after the keep-alive timeout; a graceful stop sends GOAWAY and lets streams finish.
@@ -68,7 +78,8 @@ enum ConnectionPipeline {
         stream.outboundBufferSizeHighWatermark = 16 * 1024
         stream.outboundBufferSizeLowWatermark = 8 * 1024
         let sync = channel.pipeline.syncOperations
-        let streams = OrderedStreamDelegate(management.http2StreamDelegate)
+        let streams = OrderedStreamDelegate(
+            management.http2StreamDelegate, gauge: gauge.map { NIOLoopBound($0, eventLoop: channel.eventLoop) })
         // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there, and a head that
         // does not arrive in time ends it too.
         try sync.addHandlers(

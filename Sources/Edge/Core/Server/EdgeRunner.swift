@@ -137,11 +137,14 @@ extension EdgeRunner {
             let (config, warnings) = try EdgeConfig.load(from: configPath)
             for warning in warnings { logger.warning("\(warning)") }
             try await server.reload(config)
+            server.countReload(applied: true)
             logger.info("HUP: configuration reloaded; new connections use it", metadata: ["config": "\(configPath)"])
         } catch let problems as ConfigProblems {
+            server.countReload(applied: false)
             let reasons = problems.problems.map(\.description).joined(separator: "; ")
             logger.error("HUP: configuration refused, keeping the running one: \(reasons)")
         } catch {
+            server.countReload(applied: false)
             logger.error("HUP: configuration refused, keeping the running one: \(error)")
         }
     }

@@ -40,6 +40,10 @@ public final class EdgeServer: Sendable {
     /// Outlive reloads, so a HUP that leaves a zone's settings alone leaves its buckets alone.
     private let rateLimitZones: RateLimitZones
     private let logger: Logger
+    /// Edge's metrics, made when `admin` is configured (`nil` otherwise: the request path then counts nothing).
+    private let metrics: EdgeMetrics?
+    /// The admin listener, once started (with accepting: a new binary starts its own when the old one is gone).
+    private let admin = NIOLockedValueBox<AdminServer?>(nil)
 
     private var config: EdgeConfig { current.withLockedValue { $0.config } }
 
@@ -56,8 +60,9 @@ public final class EdgeServer: Sendable {
 
     private init(
         running: Running, registry: ConnectionRegistry, current: NIOLockedValueBox<ServingGeneration>,
-        rateLimitZones: RateLimitZones, logger: Logger
+        rateLimitZones: RateLimitZones, logger: Logger, metrics: EdgeMetrics?
     ) {
+        self.metrics = metrics
         self.running = NIOLockedValueBox(running)
         self.registry = registry
         self.current = current
@@ -67,7 +72,7 @@ public final class EdgeServer: Sendable {
 
     /// Per-loop caches and upstream pools for `config`; access-log batches outlive generations.
     private static func makeResources(
-        _ config: EdgeConfig, loops: EventLoops, logger: Logger
+        _ config: EdgeConfig, loops: EventLoops, logger: Logger, metrics: EdgeMetrics?
     ) throws
         -> PerLoopResources
     {
@@ -81,10 +86,13 @@ public final class EdgeServer: Sendable {
             let pool =
                 upstreams.isEmpty
                 ? nil
-                : UpstreamPool(eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger)
+                : UpstreamPool(
+                    eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger,
+                    metrics: metrics)
             return LoopResources(
-                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate),
-                accessLog: accessLogs.forLoop(loop), upstreams: pool, gzipLevel: config.compression.gzipLevel)
+                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate, metrics: metrics),
+                accessLog: accessLogs.forLoop(loop), upstreams: pool, gzipLevel: config.compression.gzipLevel,
+                metrics: metrics)
         }
     }
 
@@ -110,10 +118,12 @@ public final class EdgeServer: Sendable {
             // Certificates load once, before binding; the setups are made again once the real ports are known.
             let certificates = try ListenerSetup.loadCertificates(for: config.listen)
             let rateLimitZones = RateLimitZones()
+            let metrics = config.admin.map { _ in EdgeMetrics() }
             let generation = ServingGeneration(
                 config: config,
-                settings: ConnectionSettings(config: config, logger: logger, rateLimitZones: rateLimitZones),
-                resources: try makeResources(config, loops: loops, logger: logger),
+                settings: ConnectionSettings(
+                    config: config, logger: logger, rateLimitZones: rateLimitZones, metrics: metrics),
+                resources: try makeResources(config, loops: loops, logger: logger, metrics: metrics),
                 listeners: setups(
                     for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }, certificates: certificates))
             if generation.listeners.values.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
@@ -126,7 +136,8 @@ public final class EdgeServer: Sendable {
                 maxConnections: config.limits.maxConnections,
                 perClient: config.limits.maxConnectionsPerIP > 0
                     ? .init(max: config.limits.maxConnectionsPerIP, isExempt: { realIP.trusts($0) }) : nil,
-                logger: logger)
+                logger: logger,
+                onRefusal: metrics.map { metrics -> @Sendable (String) -> Void in { metrics.refused(reason: $0) } })
             var listeners: [BoundListener] = []
             // Sockets systemd bound for us (edge.socket): each listen entry takes its own, the rest are bound here.
             var inherited = InheritedSockets.fromEnvironment()
@@ -153,10 +164,20 @@ public final class EdgeServer: Sendable {
                 for listener in listeners { try? await listener.channel.close() }
                 throw error
             }
-            return EdgeServer(
+            let server = EdgeServer(
                 running: Running(
                     listeners: listeners, loops: loops, accessLog: accessLog, nextListenerID: listeners.count),
-                registry: registry, current: current, rateLimitZones: rateLimitZones, logger: logger)
+                registry: registry, current: current, rateLimitZones: rateLimitZones, logger: logger,
+                metrics: metrics)
+            if accepting {
+                do {
+                    try await server.startAdmin()
+                } catch {
+                    for listener in listeners { try? await listener.channel.close() }
+                    throw error
+                }
+            }
+            return server
         } catch {
             await loops.shutdown()
             throw error
@@ -212,8 +233,9 @@ public final class EdgeServer: Sendable {
             }
             generation = ServingGeneration(
                 config: newConfig,
-                settings: ConnectionSettings(config: newConfig, logger: logger, rateLimitZones: rateLimitZones),
-                resources: try Self.makeResources(newConfig, loops: loops, logger: logger),
+                settings: ConnectionSettings(
+                    config: newConfig, logger: logger, rateLimitZones: rateLimitZones, metrics: metrics),
+                resources: try Self.makeResources(newConfig, loops: loops, logger: logger, metrics: metrics),
                 // `listeners` follows the new `listen` order, as `certificates` does.
                 listeners: Self.setups(
                     for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates)
@@ -276,6 +298,7 @@ public final class EdgeServer: Sendable {
         {
             unchanged.append("limits.max_connections_per_ip")
         }
+        if new.admin != running.admin { unchanged.append("admin") }
         guard !unchanged.isEmpty else { return }
         logger.warning(
             "HUP: these settings need a restart and keep their running values",
@@ -306,6 +329,7 @@ public final class EdgeServer: Sendable {
     /// Graceful stop: stop accepting, let in-flight responses finish (idle keep-alive connections close at once),
     /// and give up after `timeouts.shutdown`, closing whatever is left.
     public func stopGracefully() async {
+        await stopAdmin()
         await closeListeners()
         let drained = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -331,6 +355,7 @@ public final class EdgeServer: Sendable {
 
     /// Fast stop: close everything now.
     public func stopNow() async {
+        await stopAdmin()
         await closeListeners()
         registry.closeAll()
         await finish()
@@ -360,6 +385,7 @@ public final class EdgeServer: Sendable {
     /// their files to it when it stops.
     public func handOverSockets() async {
         handedOver.withLockedValue { $0 = true }
+        await stopAdmin()
         await closeListeners()
     }
 
@@ -368,6 +394,39 @@ public final class EdgeServer: Sendable {
         for listener in running.withLockedValue({ $0.listeners }) {
             try? await listener.channel.setOption(.autoRead, value: true).get()
         }
+        do {
+            try await startAdmin()
+        } catch {
+            logger.error("cannot start the admin listener; serving without it", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Counts a HUP in `edge_config_reloads_total`: applied, or refused (a bad file, or a reload that failed).
+    public func countReload(applied: Bool) {
+        metrics?.reloaded(applied: applied)
+    }
+
+    /// Where the admin listener listens (its real port when the configuration said 0); `nil` when it is off.
+    public var adminAddress: BindAddress? { admin.withLockedValue { $0?.address } }
+
+    /// Starts the admin listener (`admin`), if configured; throws naming its address when it cannot be bound.
+    private func startAdmin() async throws {
+        guard let metrics, let address = config.admin?.listen else { return }
+        let current = self.current
+        let pages = EdgeAdminPages(metrics: metrics) {
+            current.withLockedValue { $0.config.upstreams.mapValues { $0.servers.map(\.description) } }
+        }
+        do {
+            let server = try await AdminServer(address: address, pages: pages, logger: logger)
+            admin.withLockedValue { $0 = server }
+        } catch {
+            throw ConfigValueError("admin.listen \(address): \(error)")
+        }
+    }
+
+    private func stopAdmin() async {
+        guard let server = admin.withLockedValue({ $0.take() }) else { return }
+        await server.stop()
     }
 
     /// Whether every event loop still runs its tasks within `timeout` (see `EventLoopCheck`).

@@ -23,8 +23,14 @@ struct ListenerSetup: Sendable {
             let port = (index < boundPorts.count ? boundPorts[index] : nil) ?? listen[index].address.port ?? 443
             return HTTPSRedirect(names: ServerNameMatcher(namesPerCertificate: names), httpsPort: port)
         }
-        return zip(listen, certificates).map { entry, tls in
+        return zip(listen, certificates).enumerated().map { index, pair in
+            let (entry, tls) = pair
             var role = ListenerRole()
+            var address = entry.address
+            if case .tcp(let host, _) = address, index < boundPorts.count, let port = boundPorts[index] {
+                address = .tcp(host: host, port: port)
+            }
+            role.name = "\(tls == nil ? "http" : "https")://\(address)"
             role.hstsHeaderLine = tls?.hstsHeaderLine
             if entry.redirectToHTTPS { role.httpsRedirect = redirect }
             return ListenerSetup(tls: tls, role: role)

@@ -16,12 +16,15 @@ public final class OpenFileCache {
     private let revalidateAfter: UInt64
     /// Monotonic nanoseconds; injected so tests can move time.
     private let now: () -> UInt64
+    /// Edge's metrics, when the admin listener is on: lookups are counted as hits and misses.
+    let metrics: EdgeMetrics?
 
     /// A cache of at most `maxEntries` files holding at most `maxMemory` bytes of contents.
     public init(
         maxEntries: Int = 10_000, maxMemory: Int = 64 << 20, revalidateAfterNanoseconds: UInt64 = 0,
-        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }, metrics: EdgeMetrics? = nil
     ) {
+        self.metrics = metrics
         self.maxEntries = maxEntries
         self.maxMemory = maxMemory
         self.revalidateAfter = revalidateAfterNanoseconds
@@ -33,8 +36,12 @@ public final class OpenFileCache {
 
     /// The cached file for `key` if it is still the file on disk; a stale entry is removed.
     public func validEntry(for key: String) -> CachedFile? {
-        guard let entry = entries[key] else { return nil }
-        return revalidated(entry, key: key)
+        guard let entry = entries[key], let valid = revalidated(entry, key: key) else {
+            metrics?.fileCacheMisses.increment()
+            return nil
+        }
+        metrics?.fileCacheHits.increment()
+        return valid
     }
 
     /// `entry`, reached through a link another entry keeps (a file's precompressed variant) instead of a lookup,

@@ -72,6 +72,13 @@ public final class StaticSite: Sendable {
         return router.upstream(for: path)
     }
 
+    /// The route a request target is routed to, by its prefix (the `route` label of Edge's metrics); `-` when none
+    /// matches or the target cannot be decoded.
+    func routeName(for uri: String) -> String {
+        guard let path = routedPath(uri), let index = router.routeIndex(for: path) else { return "-" }
+        return routes[index].prefix
+    }
+
     /// The decoded path a request target is routed by; `nil` for a target that cannot be decoded (refused later).
     private func routedPath(_ uri: String) -> RequestPath? {
         guard let target = RequestTarget(uri) else { return nil }
@@ -139,6 +146,7 @@ public final class StaticSite: Sendable {
         guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
             let variant = precompressedVariant(of: file, cache: cache)
         else { return response }
+        cache.metrics?.precompressedResponses.increment()
         if isHead {
             return Response(status: .ok, head: variant.fullResponseHead, body: .none(length: variant.identity.size))
         }

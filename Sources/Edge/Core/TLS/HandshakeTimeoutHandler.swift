@@ -8,9 +8,14 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
 
     private let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
+    /// Counts handshakes and their failures by reason, when the admin listener is on.
+    private let metrics: EdgeMetrics?
+    /// Set once the handshake's outcome is counted, so a failed one is not counted again when the socket closes.
+    private var counted = false
 
-    init(timeout: TimeAmount) {
+    init(timeout: TimeAmount, metrics: EdgeMetrics? = nil) {
         self.timeout = timeout
+        self.metrics = metrics
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -29,6 +34,7 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case TLSUserEvent.handshakeCompleted = event {
+            count(failure: nil)
             deadline?.cancel()
             deadline = nil
             context.fireUserInboundEventTriggered(event)
@@ -46,13 +52,39 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
     /// A failed handshake (garbage instead of a ClientHello, plain HTTP on the TLS port, an unsupported version)
     /// ends the connection quietly: there is nobody to answer in a language they speak.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        count(failure: Self.reason(of: error))
         context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        count(failure: "closed")
+        context.fireChannelInactive()
     }
 
     private func arm(context: ChannelHandlerContext) {
         guard deadline == nil else { return }
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            count(failure: "timeout")
             context.close(promise: nil)
         }
+    }
+
+    /// Counts the handshake as done (`nil`) or failed for `failure`, once.
+    private func count(failure: String?) {
+        guard let metrics, !counted else { return }
+        counted = true
+        if let failure { metrics.handshakeFailed(reason: failure) } else { metrics.handshakes.increment() }
+    }
+
+    /// A failed handshake's reason as a short label, from BoringSSL's error names: a small, closed set.
+    static func reason(of error: any Error) -> String {
+        let text = String(describing: error).uppercased()
+        let reasons = [
+            ("HTTP_REQUEST", "plain_http"), ("WRONG_VERSION_NUMBER", "not_tls"),
+            ("UNSUPPORTED_PROTOCOL", "protocol_version"), ("NO_SHARED_CIPHER", "no_shared_cipher"),
+            ("NO_SHARED_GROUP", "no_shared_cipher"), ("NO_APPLICATION_PROTOCOL", "no_alpn"),
+            ("EOF", "closed"),
+        ]
+        return reasons.first { text.contains($0.0) }?.1 ?? "error"
     }
 }

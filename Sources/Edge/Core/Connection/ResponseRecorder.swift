@@ -1,12 +1,25 @@
 import NIOCore
 import Shared
 
-/// Makes the access log's line for a response on one connection: the request, the outcome, and the client.
-struct AccessLogLine {
+/// Records each response of one connection: counts it in Edge's metrics (when the admin listener is on) and makes
+/// its access log line (when logging is on).
+struct ResponseRecorder {
     let resources: LoopResources
     let transport: ConnectionTransport
+    let settings: ConnectionSettings
+    let listener: ListenerRole
 
     var isEnabled: Bool { resources.accessLog.isEnabled }
+
+    /// Counts a response in the metrics: by listener, route, method and status class, with the time since the
+    /// head arrived, and its body bytes.
+    func count(_ head: RequestHead?, status: Int, start: NIODeadline, now: NIODeadline, bodyBytes: Int) {
+        guard let metrics = settings.metrics else { return }
+        metrics.recordResponse(
+            listener: listener.name, route: head.map { settings.site.routeName(for: $0.target) } ?? "-",
+            method: head?.method ?? .GET, status: status, nanoseconds: (now - start).nanoseconds)
+        if bodyBytes > 0 { metrics.bytesOut.increment(by: Int64(bodyBytes)) }
+    }
 
     /// The line for a response, `nil` when logging is off; `facts` and `client` are evaluated only when it is on.
     /// Without facts (refusals, timeouts, failed proxying) `Referer` and `User-Agent` are read from the head here:
@@ -28,20 +41,19 @@ struct AccessLogLine {
             requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)
     }
 
-    /// The line of a proxied request that ended (or was cut), with the upstream's fields. `request` is passed whole,
-    /// not its head: a head taken out of it would be copied, field by field, also when logging is off.
-    func proxied(
-        _ proxy: ProxiedRequest, request: RequestInProgress?, status: Int, now: NIODeadline
-    ) -> AccessLogEntry? {
+    /// Records a proxied request that ended (or was cut), with the upstream's fields in its log line. `request` is
+    /// passed whole, not its head: a head taken out of it would be copied, field by field, also when logging is off.
+    func proxied(_ proxy: ProxiedRequest, request: RequestInProgress?, status: Int, now: NIODeadline) {
+        count(request?.head, status: status, start: request?.start ?? now, now: now, bodyBytes: proxy.responseBytes)
         guard isEnabled,
             var entry = entry(
                 for: request?.head, status: HTTPStatus(code: status, reason: ""), facts: proxy.request.facts,
                 start: request?.start ?? now, now: now, client: proxy.request.clientAddress)
-        else { return nil }
+        else { return }
         entry.bodyBytesSent = proxy.responseBytes
         entry.upstream = proxy.upstreamFacts
         entry.requestID = proxy.request.id
-        return entry
+        append(entry)
     }
 
     func append(_ entry: AccessLogEntry) {
