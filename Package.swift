@@ -78,6 +78,7 @@ let package = Package(
                 // Key/certificate pairing checks read the key's public half (RSA through _CryptoExtras).
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/Edge/Core",
             swiftSettings: releaseSettings
@@ -103,6 +104,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Sources/AppServer/Runtime",
             swiftSettings: releaseSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]

@@ -29,12 +29,15 @@ extension AdminConfig: Decodable {
             diagnostics.record(
                 "\(listen) is also a public listener; the admin listener needs an address of its own", keyPath: keyPath)
         }
-        if case .tcp(let host, _) = listen, !(host == "localhost" || host.hasPrefix("127.") || host == "::1") {
-            diagnostics.record(
-                "\(listen) is reachable beyond this host: anyone who can connect reads the metrics and status; "
-                    + "prefer 127.0.0.1 or a unix: socket (or firewall the port)",
-                keyPath: keyPath, isWarning: true)
-        }
+        if let exposureWarning { diagnostics.record(exposureWarning, keyPath: keyPath, isWarning: true) }
+    }
+
+    /// Set when `listen` is reachable beyond this host.
+    public var exposureWarning: String? {
+        guard case .tcp(let host, _) = listen, !(host == "localhost" || host.hasPrefix("127.") || host == "::1")
+        else { return nil }
+        return "\(listen) is reachable beyond this host: anyone who can connect reads the metrics and status; "
+            + "prefer 127.0.0.1 or a unix: socket (or firewall the port)"
     }
 
     private static func collide(_ a: BindAddress, _ b: BindAddress) -> Bool {

@@ -28,6 +28,8 @@ struct AppServerConfig: Sendable {
     var pidFile: String?
     var logLevel = "info"
     var logFormat: LogFormat = .text
+    /// The admin listener (`/metrics` of the master and every worker, `/status`); none when absent.
+    var admin: AdminConfig?
     /// The hosted app's own settings.
     var app: [String: ConfigValue] = [:]
 
@@ -48,6 +50,7 @@ extension AppServerConfig: Decodable {
         case accessLogFormat = "access_log_format"
         case logLevel = "log_level"
         case logFormat = "log_format"
+        case admin
     }
 
     init(from decoder: any Decoder) throws {
@@ -78,6 +81,7 @@ extension AppServerConfig: Decodable {
         logLevel = container.value(.logLevel, default: logLevel, decoder)
         logFormat = container.value(.logFormat, default: logFormat, decoder)
         app = container.value(.app, default: app, decoder)
+        admin = container.value(.admin, default: nil, decoder)
         validate(into: decoder.diagnostics, path: decoder.codingPath)
     }
 
@@ -88,7 +92,7 @@ extension AppServerConfig: Decodable {
             guard case .user(let name) = peer, getpwnam(name) == nil else { return nil }
             return "forwarded_allow: no user named '\(name)' on this host, so no peer matches it "
                 + "(peers running as AppServer's own user are believed all the same)"
-        }
+        } + [admin?.exposureWarning.map { "admin.listen: \($0)" }].compactMap { $0 }
     }
 
     static func parseMode(_ text: String) -> UInt16? {
@@ -105,6 +109,8 @@ extension AppServerConfig: Decodable {
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             diagnostics.record("unknown level '\(logLevel)'", at: path + [Keys.logLevel])
         }
+        // Its warning reaches the user through `warnings`, printed by --check and logged at start.
+        admin?.check(against: [bind], into: diagnostics)
     }
 }
 

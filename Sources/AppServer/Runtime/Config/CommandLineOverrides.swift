@@ -105,6 +105,7 @@ extension AppServerConfig {
             }
             config.accessLog = config.accessLog.resolved(relativeTo: path)
             config.pidFile = config.pidFile.map { ConfigFile.resolve($0, relativeTo: path) }
+            config.admin = config.admin?.resolved(relativeTo: path)
         }
         return try overrides.apply(to: config)
     }

@@ -33,6 +33,8 @@ struct Arbiter: Sendable {
         var lastBeat: UInt64 = 0
         var lastBeatChange: Instant
         var retiring = false
+        /// Aborted for silence (whether or not it then had to be killed).
+        var aborted = false
 
         var isActive: Bool {
             switch state {
@@ -77,6 +79,30 @@ struct Arbiter: Sendable {
         case .stopping: return "stopping: \(counts)"
         case .exited: return "stopped"
         }
+    }
+
+    /// Why worker `pid` ended with `exit`, for `appserver_worker_exits_total`; asked before the exit is handled.
+    /// `nil` for a pid that is not a worker.
+    func exitCause(of pid: Int32, _ exit: WorkerExit) -> WorkerExitCause? {
+        guard let worker = workers.values.first(where: { $0.pid == pid }) else { return nil }
+        if exit == .exited(code: WorkerExit.bootFailureCode) || exit == .exited(code: WorkerExit.appLoadFailureCode) {
+            return .bootFailure
+        }
+        if worker.aborted { return .heartbeatTimeout }
+        switch worker.state {
+        case .spawning, .booting: return .bootFailure
+        case .ready, .aborting: return .crash
+        case .stopping, .killed:
+            if case .stopping = phase { return .shutdown }
+            if worker.retiring { return .maxRequests }
+            if case .reloading(let next) = phase, worker.generation == next { return .reload }  // a reload abandoned
+            return worker.generation != generation ? .reload : .scaleDown
+        }
+    }
+
+    /// Seconds until the next respawn is allowed, after workers that kept dying at boot; 0 when not backing off.
+    func respawnDelay(now: Instant) -> Instant {
+        max(0, respawnNotBefore - now)
     }
 
     mutating func handle(_ event: ArbiterEvent) -> [ArbiterAction] {
@@ -342,6 +368,7 @@ struct Arbiter: Sendable {
                     actions.append(.log(.error, "\(named) silent for \(Int(silent))s\(serving); aborting it"))
                     actions.append(.signal(pid: pid, .abort))
                     worker.state = .aborting(since: now)
+                    worker.aborted = true
                 }
             case .aborting(let since) where now - since >= Self.abortGrace:
                 actions.append(.signal(pid: pid, .kill))

@@ -51,6 +51,24 @@ enum WorkerExit: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Why a worker ended: the `cause` label of `appserver_worker_exits_total`.
+enum WorkerExitCause: String, CaseIterable, Sendable {
+    /// It died without being asked to (a crash, a trap, an unexpected exit).
+    case crash
+    /// It stopped heartbeating and was aborted (then killed if it lingered).
+    case heartbeatTimeout = "heartbeat_timeout"
+    /// It reached `max_requests` and was replaced.
+    case maxRequests = "max_requests"
+    /// Its generation was replaced by a reload (HUP), or a new generation was abandoned.
+    case reload
+    /// TTOU took a worker away.
+    case scaleDown = "scale_down"
+    /// The master is stopping.
+    case shutdown
+    /// It could not boot (the runtime, or the app's `boot`), or died before it was ready.
+    case bootFailure = "boot_failure"
+}
+
 /// What the arbiter asks the executor to do.
 enum ArbiterAction: Hashable, Sendable {
     /// Start worker `id` of `generation` (the executor reports `.spawned` or `.spawnFailed`).

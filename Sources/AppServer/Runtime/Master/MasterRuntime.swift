@@ -62,6 +62,9 @@ final class MasterRuntime {
     /// Seconds systemd's watchdog allows between pings (`WATCHDOG_USEC`), and when the last ping went.
     private let watchdogInterval: Instant?
     private var lastWatchdogPing: Instant = 0
+    /// The metrics of the master and its workers, made when `admin` is configured.
+    private let metrics: MasterMetrics?
+    private var admin: AdminServer?
 
     init(launch: Launch, config: AppServerConfig, logger: Logger, environment: [String: String]) {
         self.launch = launch
@@ -72,7 +75,14 @@ final class MasterRuntime {
             Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18
         }
         self.arbiter = Arbiter(settings: config.arbiterSettings)
+        self.metrics = config.admin.map { _ in MasterMetrics() }
         (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+    }
+
+    /// The arbiter's answer to `event`, counted in the metrics first.
+    private func handle(_ event: ArbiterEvent) -> [ArbiterAction] {
+        metrics?.observe(event, arbiter: arbiter)
+        return arbiter.handle(event)
     }
 
     private var now: Instant { clock.now }
@@ -106,6 +116,16 @@ final class MasterRuntime {
             "listening",
             metadata: ["bind": "\(ListeningSocket.localDescription(listenFD, config.bind))", "pid": "\(getpid())"])
         for warning in config.warnings { logger.warning("\(warning)") }
+        if let metrics, let address = config.admin?.listen {
+            do {
+                admin = try await AdminServer(
+                    address: address, pages: MasterAdminPages(metrics: metrics), logger: logger)
+            } catch {
+                logger.critical("admin.listen \(address): \(error)")
+                cleanUp()
+                return 1
+            }
+        }
         writePidFile()
         defer { cleanUp() }
 
@@ -131,7 +151,8 @@ final class MasterRuntime {
             timerTask.cancel()
         }
 
-        perform(arbiter.handle(.start(now: now)))
+        perform(handle(.start(now: now)))
+        publishView()
         for await input in inputs {
             let event: ArbiterEvent
             switch input {
@@ -140,12 +161,34 @@ final class MasterRuntime {
                 pingWatchdog()
                 event = tickEvent()
             }
-            if case .exited(let pid, _, _) = event { handles.removeValue(forKey: pid) }
-            perform(arbiter.handle(event))
-            if let exitCode { return exitCode }
+            if case .exited(let pid, _, _) = event, let handle = handles.removeValue(forKey: pid) {
+                metrics?.workerExited(pid: pid, board: handle.board, loops: config.threadsPerWorker)
+            }
+            perform(handle(event))
+            if let exitCode {
+                await admin?.stop()
+                return exitCode
+            }
             reportStatus()
+            publishView()
         }
+        await admin?.stop()
         return exitCode ?? 0
+    }
+
+    /// Hands the admin listener the workers and figures it shows.
+    private func publishView() {
+        guard let metrics else { return }
+        let workers = arbiter.workers.values.compactMap { worker -> WorkerView? in
+            guard let pid = worker.pid, let handle = handles[pid] else { return nil }
+            return WorkerView(
+                pid: pid, id: worker.id, generation: worker.generation, state: WorkerView.stateName(of: worker),
+                spawnedAt: worker.spawnedAt, board: handle.board)
+        }
+        metrics.publish(
+            MasterView(
+                workers: workers, generation: arbiter.generation, loopsPerWorker: config.threadsPerWorker,
+                respawnDelay: arbiter.respawnDelay(now: now), statusLine: arbiter.statusLine, now: now))
     }
 
     /// Sends systemd the arbiter's status line when it has changed.
@@ -162,9 +205,9 @@ final class MasterRuntime {
             case .spawn(let id, let generation):
                 do {
                     let pid = try spawnWorker(id: id, generation: generation)
-                    perform(arbiter.handle(.spawned(id: id, pid: pid, now: now)))
+                    perform(handle(.spawned(id: id, pid: pid, now: now)))
                 } catch {
-                    perform(arbiter.handle(.spawnFailed(id: id, reason: "\(error)", now: now)))
+                    perform(handle(.spawnFailed(id: id, reason: "\(error)", now: now)))
                 }
             case .signal(let pid, let signal):
                 kill(pid, signal.number)
@@ -178,7 +221,7 @@ final class MasterRuntime {
                 notifier.notify(
                     state + (state.contains("RELOADING=1") ? "\nMONOTONIC_USEC=\(monotonicMicroseconds())" : ""))
             case .reloadConfig:
-                perform(arbiter.handle(reloadConfig()))
+                perform(handle(reloadConfig()))
             case .reopenLogs:
                 logger.info("USR1: reopening logs in workers")
             case .exit(let code):
@@ -193,6 +236,9 @@ final class MasterRuntime {
             let reloaded = try AppServerConfig.load(path: launch.configPath, overrides: launch.overrides)
             if reloaded.bind != config.bind {
                 logger.warning("HUP: bind changed to \(reloaded.bind); the socket is bound once, restart to move it")
+            }
+            if reloaded.admin != config.admin {
+                logger.warning("HUP: admin changed; the admin listener is set up at start, restart to change it")
             }
             for warning in reloaded.warnings { logger.warning("HUP: \(warning)") }
             config = reloaded

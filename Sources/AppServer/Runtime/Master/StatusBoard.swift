@@ -5,17 +5,23 @@ import Shared
 import Glibc
 #endif
 
-/// A page of memory shared by the master and one worker (a file mapped by both): the worker's heartbeat counters
-/// and the request it is serving, readable by the master without any message passing.
+/// Memory shared by the master and one worker (a file mapped by both): the worker's heartbeat counters, the
+/// request it is serving and since when, and (with the admin listener on) each event loop's request counts,
+/// readable by the master without any message passing.
 ///
 /// A blocked event loop stops incrementing its counter, and because the request is written here before the app
-/// runs, the master can say which request a silent worker was serving. Updates are plain stores: a torn read
-/// can at worst garble one log line, never a decision, because decisions use only the counters.
+/// runs, the master can say which request a silent worker was serving. Updates are plain stores of aligned 64-bit
+/// words, each written by one event loop only: a torn read can at worst garble one log line, never a decision,
+/// because decisions use only the counters, and the counters only grow.
 final class StatusBoard: @unchecked Sendable {
-    static let size = 4096
+    /// The first page: heartbeats, then the current request's start and text.
+    private static let headerSize = 4096
     static let loopSlots = 64
+    private static let requestStartOffset = 8 * loopSlots
     private static let requestOffset = 8 * loopSlots + 8
-    private static let requestCapacity = size - requestOffset - 8
+    private static let requestCapacity = headerSize - requestOffset - 8
+    /// Then one `WorkerRequestStats.Layout` per event loop.
+    static let size = headerSize + loopSlots * WorkerRequestStats.slotBytes
 
     private let base: UnsafeMutableRawPointer
 
@@ -99,11 +105,37 @@ final class StatusBoard: @unchecked Sendable {
             append(")")
         }
         requestLength.pointee = UInt32(written)
+        requestStart.pointee = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// Seconds the current request has taken so far; `nil` when idle.
+    var currentRequestSeconds: Double? {
+        guard requestLength.pointee > 0 else { return nil }
+        let start = requestStart.pointee
+        let now = DispatchTime.now().uptimeNanoseconds
+        return now > start ? Double(now - start) / 1e9 : 0
+    }
+
+    /// Event loop `slot`'s request counts (`loopSlots` of them; counted only with the admin listener on).
+    func stats(slot: Int) -> WorkerRequestStats.Slot {
+        WorkerRequestStats.Slot(
+            base: base.advanced(by: Self.headerSize + (slot % Self.loopSlots) * WorkerRequestStats.slotBytes))
+    }
+
+    /// The request counts of `loops` event loops, summed.
+    func requestStats(loops: Int) -> WorkerRequestStats {
+        var total = WorkerRequestStats()
+        for slot in 0..<max(1, min(loops, Self.loopSlots)) { total.add(stats(slot: slot).read()) }
+        return total
     }
 
     /// The worker is between requests.
     func recordIdle() {
         requestLength.pointee = 0
+    }
+
+    private var requestStart: UnsafeMutablePointer<UInt64> {
+        base.advanced(by: Self.requestStartOffset).assumingMemoryBound(to: UInt64.self)
     }
 
     private var requestLength: UnsafeMutablePointer<UInt32> {

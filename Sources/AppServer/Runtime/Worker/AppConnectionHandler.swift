@@ -71,6 +71,8 @@ final class AppConnectionHandler: ChannelDuplexHandler {
     private var runner: ExchangeRunner?
     /// This loop's access log buffer, looked up once per connection rather than per request.
     private(set) var accessLog: AccessLogBuffer?
+    /// This loop's request counts on the status board (with the admin listener on).
+    private var requestStats: WorkerRequestStats.Slot?
     /// The longest request id the access log keeps (Edge's are 32 characters).
     private static let maxLoggedRequestID = 128
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
@@ -89,6 +91,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
         self.context = context
         self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         self.accessLog = worker.accessLogs.forLoop(context.eventLoop)
+        self.requestStats = worker.requestStats?.forLoop(context.eventLoop)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -105,8 +108,9 @@ final class AppConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         idleTimer?.cancel()
-        if case .exchange(let exchange) = phase, !exchange.bodyDone {
-            exchange.source?.finish(ConnectionClosed())
+        if case .exchange(let exchange) = phase {
+            if !exchange.bodyDone { exchange.source?.finish(ConnectionClosed()) }
+            if !exchange.responseDone { requestStats?.requestAbandoned() }
         }
         phase = .closing
         runner?.close()
@@ -222,6 +226,7 @@ final class AppConnectionHandler: ChannelDuplexHandler {
                 id: exchangeID, head: head, source: source, keepAlive: keepAlive, start: context.eventLoop.now,
                 client: client))
         worker.board?.recordRequest(head)
+        requestStats?.requestStarted()
         // Debug level: the message is built only when enabled, so the request path pays one level check.
         worker.logger.debug(
             "request started", metadata: ["method": "\(head.method.rawValue)", "path": "\(head.target)"])
@@ -445,6 +450,8 @@ extension AppConnectionHandler {
         exchange.responseDone = true
         if exchange.encoder.shortfall > 0 { endShort(exchange) }
         worker.board?.recordIdle()
+        requestStats?.requestFinished(
+            status: exchange.status, nanoseconds: (context.eventLoop.now - exchange.start).nanoseconds)
         logAccess(exchange)
         if exchange.bodyDone {
             completeExchange()

@@ -17,6 +17,9 @@ struct WorkerContext: Sendable {
     var limits: HTTP1RequestParser.Limits
     /// Each event loop's access-log batch.
     var accessLogs: PerLoop<AccessLogBuffer>
+    /// Each event loop's request counts on the status board, for the master's metrics; `nil` without an admin
+    /// listener, so nothing is counted.
+    var requestStats: PerLoop<WorkerRequestStats.Slot>?
 }
 
 /// Counts this worker's requests and says once when `max_requests` is reached.

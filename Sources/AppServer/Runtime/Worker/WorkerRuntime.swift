@@ -49,6 +49,20 @@ enum WorkerRuntime {
             return WorkerExit.bootFailureCode
         }
         accessLogs.every(.seconds(1)) { $0.flush() }
+        // Loops take their board slots in the order their heartbeats do (the group's order).
+        let nextSlot = NIOLockedValueBox(0)
+        let requestStats =
+            config.admin == nil
+            ? nil
+            : board.flatMap { board in
+                try? PerLoop(group: group) {
+                    board.stats(
+                        slot: nextSlot.withLockedValue { slot in
+                            defer { slot += 1 }
+                            return slot
+                        })
+                }
+            }
         if let refusal = config.workerScheduling.applyToAllThreads() {
             logger.warning(
                 "worker_scheduling: cannot use '\(config.workerScheduling)' (\(refusal)); the worker keeps its policy")
@@ -62,7 +76,8 @@ enum WorkerRuntime {
             requests: RequestCounter(limit: config.maxRequests > 0 ? config.maxRequests + jitter : nil) {
                 messages.send("retiring")
             },
-            limits: .init(maxURILength: 8190, maxHeaderSize: 64 * 1024, maxHeaderCount: 100), accessLogs: accessLogs)
+            limits: .init(maxURILength: 8190, maxHeaderSize: 64 * 1024, maxHeaderCount: 100), accessLogs: accessLogs,
+            requestStats: requestStats)
         let acceptor: Acceptor
         do {
             acceptor = try Acceptor(listenFD: ProcessSpawner.listenerFD, logger: logger) { fd in
