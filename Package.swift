@@ -42,6 +42,8 @@ let package = Package(
         // Metrics: recorded through the swift-metrics API, exposed in Prometheus' text format by swift-prometheus.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // W3C Trace Context: Edge passes on (or starts) `traceparent` and logs its trace id.
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
     ],
     targets: [
         .target(
@@ -79,6 +81,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             path: "Sources/Edge/Core",
             swiftSettings: releaseSettings
@@ -105,6 +108,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             path: "Sources/AppServer/Runtime",
             swiftSettings: releaseSettings + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]

@@ -4,8 +4,9 @@ import Foundation
 import HTTPTypes
 import NIOCore
 
-/// `ANY /echo`: what the app saw, as JSON: method, path, query, headers, client address, scheme, and the body's
-/// length and SHA-256 (the body is hashed as it streams, never held whole).
+/// `ANY /echo`: what the app saw, as JSON: method, path, query, headers, client address, scheme, the request id
+/// and trace id (as an app reads them to join its own logs to the servers'), and the body's length and SHA-256 (the
+/// body is hashed as it streams, never held whole).
 enum Echo {
     static func respond(to request: AppRequest, writer: some ResponseWriter) async throws {
         var hasher = SHA256()
@@ -26,6 +27,8 @@ enum Echo {
             "scheme": request.scheme,
             "body_length": length,
             "body_sha256": hasher.finalize().hexString,
+            "request_id": request.requestID ?? NSNull(),
+            "trace_id": request.traceID ?? NSNull(),
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         try await writer.write(.json(), body: ByteBuffer(bytes: data))

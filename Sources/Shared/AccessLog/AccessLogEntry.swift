@@ -17,6 +17,8 @@ public struct AccessLogEntry: Sendable {
     public var upstream: UpstreamFacts?
     /// The request id sent upstream, for proxied requests.
     public var requestID: String?
+    /// The W3C trace id the request carried (or Edge started), so the line joins a distributed trace.
+    public var traceID: String?
     /// `http` or `https`: how the request reached the server.
     public var scheme: String
 

@@ -51,6 +51,10 @@ public enum AccessLogFormatter {
             buffer.writeStaticString(" request_id=")
             writeEscaped(requestID, into: &buffer)
         }
+        if let traceID = entry.traceID {
+            buffer.writeStaticString(" trace_id=")
+            writeEscaped(traceID, into: &buffer)
+        }
         if entry.scheme != "http" {
             buffer.writeStaticString(" scheme=")
             writeEscaped(entry.scheme, into: &buffer)
@@ -92,6 +96,10 @@ public enum AccessLogFormatter {
         if let requestID = entry.requestID {
             buffer.writeStaticString(",\"request_id\":")
             writeJSONString(requestID, into: &buffer)
+        }
+        if let traceID = entry.traceID {
+            buffer.writeStaticString(",\"trace_id\":")
+            writeJSONString(traceID, into: &buffer)
         }
         buffer.writeStaticString("}\n")
     }

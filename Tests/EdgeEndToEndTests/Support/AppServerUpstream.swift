@@ -14,7 +14,8 @@ func startAppServer(
     unprivileged: Bool = false
 ) throws -> ChildProcess {
     let trusted = "[\"\(getuid())\", \"127.0.0.1/32\"]"
-    let config = "bind: \(bind)\nworkers: 1\naccess_log: off\n\(extra)forwarded_allow: \(trusted)\napp: \(app)\n"
+    let accessLog = extra.contains("access_log:") ? "" : "access_log: off\n"
+    let config = "bind: \(bind)\nworkers: 1\n\(accessLog)\(extra)forwarded_allow: \(trusted)\napp: \(app)\n"
     directory.write("app.yaml", config)
     let arguments = ["--config", directory.path + "/app.yaml"]
     let command =

@@ -38,6 +38,16 @@ public struct AppRequest: Sendable {
     public var scheme: String
     /// The request body, in the pieces it arrives in.
     public var body: RequestBody
+    /// The id Edge gave the request (`X-Request-ID`), which both access logs and AppServer's error lines about the
+    /// request name: an app that logs it joins its lines to theirs.
+    public var requestID: String? { head.headerFields[AppRequest.requestIDField] }
+    /// The W3C trace id of the request's `traceparent` (which Edge passes on, or starts), when it has a valid one.
+    public var traceID: String? {
+        head.headerFields[AppRequest.traceParentField].flatMap(TraceParent.traceID(of:))
+    }
+
+    private static let requestIDField = HTTPField.Name("X-Request-ID")!
+    private static let traceParentField = HTTPField.Name("traceparent")!
 
     private var lazyHead: AppRequestHead
 

@@ -497,6 +497,7 @@ extension AppConnectionHandler {
         // The id Edge gave the request (or an upstream proxy did), so the two access logs join on it; cut to a
         // sane length, as a client talking to AppServer directly could send anything.
         entry.requestID = head.headers.first("x-request-id").map { String($0.prefix(Self.maxLoggedRequestID)) }
+        entry.traceID = head.headers.first("traceparent").flatMap(TraceParent.traceID(of:))
         log.append(entry)
     }
 }

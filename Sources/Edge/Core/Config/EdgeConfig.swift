@@ -31,6 +31,8 @@ public struct EdgeConfig: Sendable {
     public var interceptUpstreamErrors = false
     /// The admin listener (`/metrics`, `/status`); none when absent.
     public var admin: AdminConfig?
+    /// W3C Trace Context on proxied requests: pass a valid `traceparent` on (the default), or also start one.
+    public var traceContext: TraceContextMode = .pass
 
     /// The built-in defaults: listen on 127.0.0.1:8080, no routes.
     public init() {}
@@ -46,6 +48,7 @@ extension EdgeConfig: Decodable {
         case errorPages = "error_pages"
         case interceptUpstreamErrors = "intercept_upstream_errors"
         case admin
+        case traceContext = "trace_context"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -74,6 +77,7 @@ extension EdgeConfig: Decodable {
         }
         interceptUpstreamErrors = container.value(.interceptUpstreamErrors, default: false, decoder)
         admin = container.value(.admin, default: nil, decoder)
+        traceContext = container.value(.traceContext, default: traceContext, decoder)
     }
 }
 

@@ -25,6 +25,8 @@ public final class ConnectionSettings: Sendable {
     /// `errorPages` is not empty: the one test the response path pays for the feature.
     public let hasErrorPages: Bool
     public let interceptUpstreamErrors: Bool
+    /// `trace_context`: pass a valid `traceparent` on, or also start one.
+    public let traceContext: TraceContextMode
     public let logger: Logger
     /// Edge's metrics, when the admin listener is on (the same object across reloads, so counts carry on).
     public let metrics: EdgeMetrics?
@@ -52,6 +54,7 @@ public final class ConnectionSettings: Sendable {
         self.errorPages = ErrorPages(config.errorPages)
         self.hasErrorPages = !errorPages.isEmpty
         self.interceptUpstreamErrors = config.interceptUpstreamErrors
+        self.traceContext = config.traceContext
         self.logger = logger
     }
 }

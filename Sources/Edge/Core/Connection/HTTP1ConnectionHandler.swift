@@ -388,7 +388,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private func write(
         _ response: Response, keepAlive: Bool, http10: Bool, logAs logged: (head: RequestHead?, start: NIODeadline),
         facts: RequestHeaderFacts? = nil, descriptor: OpenDescriptor? = nil, context: ChannelHandlerContext,
-        upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil,
+        upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil, traceID: String? = nil,
         refusedLine: (method: String, target: String, version: String)? = nil
     ) {
         recorder.count(
@@ -399,6 +399,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             refusedLine: refusedLine, client: clientAddress(of: logged.head))
         entry?.upstream = upstream
         entry?.requestID = requestID
+        entry?.traceID = traceID
         // A small file's whole response, ready-made with this second's `Date`: nothing to add for a keep-alive
         // HTTP/1.1 connection without HSTS, so it goes out as it is.
         if keepAlive, !http10, listener.hstsHeaderLine == nil, let file = response.wholeFile,
@@ -627,14 +628,16 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
         }
         let client = ProxyHeaders.clientFacts(
             peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
-            scheme: transport.scheme, port: peer.localPort, newRequestID: RequestIDGenerator.newRequestID)
+            scheme: transport.scheme, port: peer.localPort, traceContext: settings.traceContext,
+            newRequestID: RequestIDGenerator.newRequestID)
         let exchange = ProxyExchange(
             upstream: upstream, request: UpstreamRequest(head, client: client, allocator: context.channel.allocator),
             requestID: client.requestID, pool: pool, eventLoop: context.eventLoop,
             responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
         let proxied = ProxiedRequest(
             .init(
-                id: client.requestID, clientAddress: client.address, peerAddress: peer.address, facts: facts,
+                id: client.requestID, traceID: client.trace?.traceID, clientAddress: client.address,
+                peerAddress: peer.address, facts: facts,
                 minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
             exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
             connection: self)
@@ -745,7 +748,7 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
         let start = request?.start ?? context.eventLoop.now
         write(
             response, keepAlive: keepAlive, http10: head?.minorVersion == 0, logAs: (head, start), context: context,
-            upstream: proxy.upstreamFacts, requestID: proxy.request.id)
+            upstream: proxy.upstreamFacts, requestID: proxy.request.id, traceID: proxy.request.traceID)
         self.proxy = nil
         request = nil
         perform(state.responseWritten(responseClosesConnection: !keepAlive).action, context: context)
@@ -771,6 +774,7 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
             entry.upstream = .init(
                 address: upstream.server.description, status: 101, seconds: proxy.upstreamFacts.seconds)
             entry.requestID = proxy.request.id
+            entry.traceID = proxy.request.traceID
             recorder.append(entry)
         }
         self.proxy = nil

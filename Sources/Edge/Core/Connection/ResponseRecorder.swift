@@ -53,6 +53,7 @@ struct ResponseRecorder {
         entry.bodyBytesSent = proxy.responseBytes
         entry.upstream = proxy.upstreamFacts
         entry.requestID = proxy.request.id
+        entry.traceID = proxy.request.traceID
         append(entry)
     }
 

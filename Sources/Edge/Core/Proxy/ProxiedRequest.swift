@@ -35,6 +35,8 @@ final class ProxiedRequest: ProxyClient {
     struct Request {
         /// `X-Request-ID`, sent upstream and returned to the client.
         let id: String
+        /// The W3C trace id sent upstream, for the logs.
+        let traceID: String?
         /// The client's address as `real_ip` decided it, for the access log.
         let clientAddress: String
         /// The TCP peer, for the error log.
@@ -146,6 +148,7 @@ final class ProxiedRequest: ProxyClient {
             "cause": "\(failure.cause)", "status": "\(failure.status.code)", "request_id": "\(request.id)",
             "client": "\(request.peerAddress)",
         ]
+        .merging(request.traceID.map { ["trace_id": "\($0)"] } ?? [:]) { first, _ in first }
         if failure.isClientsFault {
             settings.logger.info("proxied request refused", metadata: metadata)
         } else {

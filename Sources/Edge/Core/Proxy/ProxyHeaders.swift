@@ -11,6 +11,8 @@ public struct ClientFacts: Sendable, Equatable {
     public var host: String?
     public var port: Int
     public var requestID: String
+    /// The W3C trace context sent upstream (`trace_context`), if the request has one.
+    var trace: ForwardedTrace?
     /// The peer is in `real_ip.trusted`: a CDN's own client-address fields (`CF-Connecting-IP`) are passed on.
     public var peerIsTrusted = false
 }
@@ -22,7 +24,7 @@ public enum ProxyHeaders {
     /// connection by the caller, with `RealIPConfig.trusts`).
     public static func clientFacts(
         peer: String, trusted: Bool, head: RequestHead, realIP: RealIPConfig, scheme: String, port: Int,
-        newRequestID: () -> String
+        traceContext: TraceContextMode = .pass, newRequestID: () -> String
     ) -> ClientFacts {
         let headers = head.headers
         // The chain is read once, for both the client's address and the forwarded chain.
@@ -33,7 +35,8 @@ public enum ProxyHeaders {
         if trusted, let given = headers.first("x-request-id"), isWellFormedRequestID(given) { requestID = given }
         return ClientFacts(
             address: address, forwardedFor: forwardedFor, scheme: scheme, host: head.host, port: port,
-            requestID: requestID, peerIsTrusted: trusted)
+            requestID: requestID, trace: ForwardedTrace.forRequest(headers, mode: traceContext),
+            peerIsTrusted: trusted)
     }
 
     /// The address a trusted peer says the client has (in `real_ip.header`), if it says one that parses. With a
@@ -126,6 +129,16 @@ public enum ProxyHeaders {
         bytes.append("\r\nX-Request-ID: ")
         bytes.append(string: client.requestID)
         bytes.append("\r\n")
+        if let trace = client.trace {
+            bytes.append("traceparent: ")
+            bytes.append(string: trace.traceParent)
+            bytes.append("\r\n")
+            if let state = trace.traceState {
+                bytes.append("tracestate: ")
+                bytes.append(string: state)
+                bytes.append("\r\n")
+            }
+        }
         switch head.bodyFraming {
         case .none, .length(0), .untilClose:
             switch head.method {  // matched by case: `==` on HTTPMethod builds strings
@@ -190,6 +203,9 @@ public enum ProxyHeaders {
     static func isForwarded(_ name: UnsafeRawBufferPointer) -> Bool {
         switch name.count {
         case 9: ASCII.equalsIgnoringCase(name, "x-real-ip") || ASCII.equalsIgnoringCase(name, "forwarded")
+        // The trace context goes on as validated (`ForwardedTrace`), never as the client wrote it.
+        case 10: ASCII.equalsIgnoringCase(name, "tracestate")
+        case 11: ASCII.equalsIgnoringCase(name, "traceparent")
         case 12: ASCII.equalsIgnoringCase(name, "x-request-id")
         case 15: ASCII.equalsIgnoringCase(name, "x-forwarded-for")
         case 16:
