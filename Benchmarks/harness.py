@@ -181,23 +181,28 @@ def start_nginx(stack, template, ready, scheme="http", socket_path="", logged=Fa
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
 
 
-def start_edge(stack, template, ready, scheme="http", socket_path="", logged=False, cert="cert"):
+def start_edge(stack, template, ready, scheme="http", socket_path="", logged=False, cert="cert", admin=False):
     stack.port = free_port()
     conf = os.path.join(stack.work, "edge.yaml")
     access_log = f"{stack.work}/access.log" if logged else "off"
     render(template, conf, WORK=stack.work, PORT=stack.port, SOCKET=socket_path, ACCESS_LOG=access_log,
            CERT=cert, KEY=cert.replace("cert", "key"))
+    if admin:  # metrics counted (the admin listener on), as the metrics-* scenarios compare
+        with open(conf, "a") as f:
+            f.write(f"\nadmin: {{listen: 127.0.0.1:{free_port()}}}\n")
     process = pinned([f"{BIN}/edge", "--config", conf, "--log-level", "warning"])
     stack.processes.append(process)
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
 
 
-def start_appserver(stack, workers=None):
+def start_appserver(stack, workers=None, admin=False):
     sock = os.path.join(stack.work, "app.sock")
     conf = os.path.join(stack.work, "appserver.yaml")
     with open(conf, "w") as f:
         f.write(f"bind: unix:{sock}\nsocket_mode: \"0666\"\nworkers: {workers or CORES}\naccess_log: off\n"
                 f"log_level: warning\nforwarded_allow: [\"0\"]\napp: {{media_dir: {stack.work}/media}}\n")
+        if admin:
+            f.write(f"admin: {{listen: 127.0.0.1:{free_port()}}}\n")
     stack.processes.append(pinned([f"{BIN}/appserver", "--config", conf]))
     wait_socket(sock)
     return sock
@@ -595,6 +600,17 @@ def scenarios(payload):
          lambda s: start_nginx(s, "nginx-proxy.conf.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
          lambda s: upload(s, payload)),
+        # What counting costs: the same server with its admin listener off (baseline) and on (ours).
+        ("metrics-static-1k", "static 1 KiB, metrics on vs off", "rps", "Edge, metrics off", "Edge, metrics on",
+         lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
+         lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt", admin=True),
+         lambda s: wrk(s, "/static/1k.txt")),
+        ("metrics-proxy", "proxy /plaintext to AppServer, metrics on vs off (both servers)", "rps",
+         "Edge → AppServer, metrics off", "Edge → AppServer, metrics on",
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s)),
+         lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s, admin=True),
+                              admin=True),
+         lambda s: wrk(s, "/plaintext")),
         ("idle-10k", "10,000 idle keep-alive connections (RSS added)", "added", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
          lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),

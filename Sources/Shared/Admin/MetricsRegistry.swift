@@ -47,30 +47,34 @@ public final class MetricsRegistry: MetricsFactory, Sendable {
         return description
     }
 
+    /// swift-prometheus' descriptor for `name` as it stands (no unit suffix added), with its help text.
+    private func descriptor(of name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: description(of: name).help)
+    }
+
     // MARK: MetricsFactory
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
-        registry.makeCounter(name: label, labels: dimensions, help: description(of: label).help)
+        registry.makeCounter(descriptor: descriptor(of: label), labels: dimensions)
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
-        registry.makeCounter(name: label, labels: dimensions, help: description(of: label).help)
+        registry.makeCounter(descriptor: descriptor(of: label), labels: dimensions)
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
-        registry.makeGauge(name: label, labels: dimensions, help: description(of: label).help)
+        registry.makeGauge(descriptor: descriptor(of: label), labels: dimensions)
     }
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         precondition(!aggregate, "value histograms are not used; \(label) should be a Timer or a Gauge")
-        return registry.makeGauge(name: label, labels: dimensions, help: description(of: label).help)
+        return registry.makeGauge(descriptor: descriptor(of: label), labels: dimensions)
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        let description = description(of: label)
-        return registry.makeDurationHistogram(
-            name: label, labels: dimensions, buckets: description.buckets ?? Self.durationBuckets,
-            help: description.help)
+        registry.makeDurationHistogram(
+            descriptor: descriptor(of: label), labels: dimensions,
+            buckets: description(of: label).buckets ?? Self.durationBuckets)
     }
 
     // Metrics live as long as the process: labels come from configuration (listeners, routes, upstreams), and a
