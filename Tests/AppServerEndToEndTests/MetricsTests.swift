@@ -62,6 +62,34 @@ import Glibc
         #expect(workers.reduce(0) { $0 + $1.served } >= 14)
     }
 
+    /// Scraped while four clients keep both workers busy, and through a reload: the counts only grow, and once the
+    /// load stops they equal what the clients were answered.
+    @Test func scrapesDuringTrafficAndAReloadCountEveryResponse() throws {
+        let (server, admin) = try start()
+        let load = LoadGenerator(server: server)
+        #expect(load.waitForSuccesses(200))
+        var seen: [Double] = []
+        for round in 0..<6 {
+            if round == 3 { server.signal(SIGHUP) }
+            seen.append(try PrometheusScrape.fetch(admin + "/metrics").value("appserver_requests_total"))
+            #expect(load.waitForSuccesses(200 * (round + 2)))
+        }
+        #expect(server.log.waitFor(containing: "generation 2 ready", timeout: 20) != nil)
+        let (succeeded, failures) = load.stop()
+        #expect(failures.isEmpty, "\(failures.prefix(3))")
+        #expect(seen == seen.sorted() && seen.first! > 0, "\(seen)")
+        // Once the old generation has exited its boards have been read for the last time.
+        var scrape = try PrometheusScrape.fetch(admin + "/metrics")
+        #expect(
+            eventually(within: 20) {
+                scrape = (try? PrometheusScrape.fetch(admin + "/metrics")) ?? scrape
+                return scrape.value("appserver_worker_exits_total", ["cause": "reload"]) == 2
+            })
+        #expect(scrape.value("appserver_requests_total", ["status": "2xx"]) == Double(succeeded))
+        #expect(scrape.value("appserver_request_duration_seconds_count") == Double(succeeded))
+        #expect(scrape.value("appserver_requests_in_flight") == 0)
+    }
+
     @Test func aRequestInFlightShowsOnTheStatusPageAndInTheGauge() throws {
         let (server, admin) = try start()
         let slow = try server.connect()
