@@ -1,3 +1,4 @@
+import Shared
 import Testing
 
 @testable import AppServer
@@ -25,12 +26,12 @@ import Testing
         let first = stats(after: [300_000, 700_000, 4_000_000], on: memory)
         let second = stats(
             after: [1_000_001, 1_999_999, 1_500_000, 45_000_000_000], statuses: [200, 404, 503, 200], on: memory)
-        let values = second.histogramIncrease(since: first)
+        let values = second.durations.increase(since: first.durations)
         // Replayed into buckets, the values land exactly where the worker counted them.
-        var buckets = [Int](repeating: 0, count: WorkerRequestStats.bucketBounds.count + 1)
+        var buckets = [Int](repeating: 0, count: BucketedDurations.bucketCount)
         var sum: Int64 = 0
         for (nanoseconds, times) in values {
-            buckets[WorkerRequestStats.bucket(of: UInt64(nanoseconds))] += times
+            buckets[BucketedDurations.bucket(of: UInt64(nanoseconds))] += times
             sum += nanoseconds * Int64(times)
         }
         #expect(buckets[1] == 3)  // 1 ms < d <= 2 ms
@@ -39,7 +40,7 @@ import Testing
         #expect(sum == 1_000_001 + 1_999_999 + 1_500_000 + 45_000_000_000)
         #expect(second.byStatusClass == [0, 5, 0, 1, 1])  // the cumulative counts, first three included
         #expect(second.started == 7 && second.finished == 7 && second.inFlight == 0)
-        #expect(second.histogramIncrease(since: second).isEmpty)
+        #expect(second.durations.increase(since: second.durations).isEmpty)
     }
 
     @Test func anAbandonedRequestLeavesFlightUnanswered() {

@@ -10,6 +10,8 @@ import NIOPosix
 public final class AdminServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
+    /// Samples for the status page's rates, once a second.
+    private let ticker: Task<Void, Never>
     /// Where it listens: the bound port when the configuration asked for port 0.
     public let address: BindAddress
 
@@ -37,16 +39,19 @@ public final class AdminServer: Sendable {
         } else {
             self.address = address
         }
-        let loop = group.next()
         let start = NIODeadline.now()
-        loop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) { _ in
-            pages.tick(now: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
+        ticker = Task {
+            while !Task.isCancelled {
+                await pages.tick(now: Double((NIODeadline.now() - start).nanoseconds) / 1e9)
+                try? await Task.sleep(for: .seconds(1))
+            }
         }
         logger.info("admin listener on \(self.address) (/metrics, /status)")
     }
 
     /// Stops listening and ends the admin thread.
     public func stop() async {
+        ticker.cancel()
         try? await channel.close()
         try? await group.shutdownGracefully()
         if case .unix(let path) = address { unlink(path) }
@@ -76,27 +81,47 @@ private final class AdminRequestHandler: ChannelInboundHandler {
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let (path, query) = Self.split(head.uri)
-        let (status, contentType, body): (HTTPResponseStatus, String, ByteBuffer)
+        // The pages gather their figures from the serving event loops, so they are asked off this loop; the answer
+        // is written back here. Requests on a connection are answered one at a time, in order.
+        let pages = self.pages
+        let answer = context.eventLoop.makeFutureWithTask { await Self.answer(head, pages: pages) }
+        answer.assumeIsolated().whenSuccess { [self] answer in
+            write(answer, to: head, context: context)
+        }
+    }
+
+    private static func answer(
+        _ head: HTTPRequestHead, pages: any AdminPages
+    ) async
+        -> (status: HTTPResponseStatus, contentType: String, body: ByteBuffer)
+    {
+        let (path, query) = split(head.uri)
         switch (head.method, path) {
         case (.GET, "/metrics"), (.HEAD, "/metrics"):
-            (status, contentType, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: pages.metrics()))
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: await pages.metrics()))
         case (.GET, "/status"), (.HEAD, "/status"):
             let wantsJSON =
                 query.split(separator: "&").contains("format=json")
                 || head.headers[canonicalForm: "accept"].contains { $0.hasPrefix("application/json") }
-            let report = pages.status()
-            (status, contentType, body) =
-                wantsJSON
+            let report = await pages.status()
+            return wantsJSON
                 ? (.ok, "application/json", report.json())
                 : (.ok, "text/html; charset=utf-8", report.html(title: pages.title))
         case (_, "/metrics"), (_, "/status"):
-            (status, contentType, body) = (.methodNotAllowed, "text/plain", ByteBuffer(string: "use GET\n"))
+            return (.methodNotAllowed, "text/plain", ByteBuffer(string: "use GET\n"))
         default:
-            (status, contentType, body) = (
-                .notFound, "text/plain", ByteBuffer(string: "not found: the admin listener serves /metrics and /status\n")
+            return (
+                .notFound, "text/plain",
+                ByteBuffer(string: "not found: the admin listener serves /metrics and /status\n")
             )
         }
+    }
+
+    private func write(
+        _ answer: (status: HTTPResponseStatus, contentType: String, body: ByteBuffer), to head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        let (status, contentType, body) = answer
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
@@ -104,7 +129,9 @@ private final class AdminRequestHandler: ChannelInboundHandler {
         if status == .methodNotAllowed { headers.add(name: "Allow", value: "GET, HEAD") }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let channel = context.channel
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))

@@ -58,7 +58,9 @@ public final class MetricsRegistry: MetricsFactory, Sendable {
         registry.makeCounter(descriptor: descriptor(of: label), labels: dimensions)
     }
 
-    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+    public func makeFloatingPointCounter(
+        label: String, dimensions: [(String, String)]
+    ) -> any FloatingPointCounterHandler {
         registry.makeCounter(descriptor: descriptor(of: label), labels: dimensions)
     }
 
@@ -66,9 +68,17 @@ public final class MetricsRegistry: MetricsFactory, Sendable {
         registry.makeGauge(descriptor: descriptor(of: label), labels: dimensions)
     }
 
+    /// A `Gauge`, or with `aggregate` a histogram of seconds in `durationBuckets`: what the servers' duration
+    /// histograms are made as. Recorded in bulk from counts kept per event loop or per worker, a `Double` histogram
+    /// costs a quarter of a `Duration` one (whose every bucket comparison is a 128-bit call).
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-        precondition(!aggregate, "value histograms are not used; \(label) should be a Timer or a Gauge")
-        return registry.makeGauge(descriptor: descriptor(of: label), labels: dimensions)
+        guard aggregate else { return registry.makeGauge(descriptor: descriptor(of: label), labels: dimensions) }
+        let buckets = (description(of: label).buckets ?? Self.durationBuckets).map(Self.seconds)
+        return registry.makeValueHistogram(descriptor: descriptor(of: label), labels: dimensions, buckets: buckets)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {

@@ -15,14 +15,14 @@ final class MasterAdminPages: AdminPages {
 
     var title: String { "AppServer \(BuildInfo.version) on \(ProcessInfo.processInfo.hostName)" }
 
-    func metrics() -> [UInt8] { masterMetrics.exposition() }
+    func metrics() async -> [UInt8] { masterMetrics.exposition() }
 
-    func tick(now: Double) {
+    func tick(now: Double) async {
         let answered = masterMetrics.collectWorkers().answered
         rate.withLockedValue { $0.sample(total: answered, at: now) }
     }
 
-    func status() -> StatusValue {
+    func status() async -> StatusValue {
         let (view, answered) = masterMetrics.collectWorkers()
         let workers: [StatusValue] = view.workers.sorted { $0.id < $1.id }.map { worker in
             let stats = worker.board.requestStats(loops: view.loopsPerWorker)

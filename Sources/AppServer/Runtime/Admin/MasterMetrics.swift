@@ -42,7 +42,8 @@ final class MasterMetrics: Sendable {
     private let generation: Gauge
     private let backoff: Gauge
     private let requestsByClass: [Counter]
-    private let durations: CoreMetrics.Timer
+    /// A handler, not a `Recorder`, whose `record` is generic and slow in bulk (see `EdgeMetrics`).
+    private let durations: any RecorderHandler
     private let inFlight: Gauge
     private let workersMemory: Gauge
     private let view = NIOLockedValueBox(MasterView())
@@ -76,7 +77,7 @@ final class MasterMetrics: Sendable {
         requestsByClass = (1...5).map {
             Counter(label: "appserver_requests_total", dimensions: [("status", "\($0)xx")], factory: registry)
         }
-        durations = CoreMetrics.Timer(label: "appserver_request_duration_seconds", factory: registry)
+        durations = registry.makeRecorder(label: "appserver_request_duration_seconds", dimensions: [], aggregate: true)
         inFlight = Gauge(label: "appserver_requests_in_flight", factory: registry)
         workersMemory = Gauge(label: "appserver_workers_resident_memory_bytes", factory: registry)
     }
@@ -144,8 +145,9 @@ final class MasterMetrics: Sendable {
                 for index in 0..<5 where now.byStatusClass[index] > before.byStatusClass[index] {
                     requestsByClass[index].increment(by: Int64(now.byStatusClass[index] - before.byStatusClass[index]))
                 }
-                for (nanoseconds, times) in now.histogramIncrease(since: before) {
-                    for _ in 0..<times { durations.recordNanoseconds(nanoseconds) }
+                for (nanoseconds, times) in now.durations.increase(since: before.durations) {
+                    let seconds = Double(nanoseconds) / 1e9
+                    for _ in 0..<times { durations.record(seconds) }
                 }
                 state.answered &+= now.answered &- before.answered
                 state.byPID[pid] = now

@@ -4,14 +4,9 @@ import Shared
 /// finished, and durations in the buckets of `appserver_request_duration_seconds`, with each bucket's sum.
 ///
 /// Workers count; the master reads every worker's board when scraped and adds what changed since its last read to
-/// its own metrics. Keeping each bucket's sum (not only the total) lets the master record values that give the
-/// histogram exactly the worker's bucket counts, count and sum (`histogramIncrease(since:)`).
+/// its own metrics (`BucketedDurations.increase(since:)` rebuilds the histogram exactly).
 struct WorkerRequestStats: Equatable, Sendable {
-    /// Upper bounds in nanoseconds; a last bucket takes everything above.
-    static let bucketBounds: [UInt64] = MetricsRegistry.durationBuckets.map {
-        UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000)
-    }
-    private static let bucketCount = bucketBounds.count + 1
+    private static let bucketCount = BucketedDurations.bucketCount
     /// Bytes of one event loop's slot on the board: 5 status classes, started, finished, then a count and a sum
     /// per bucket, in 64 words.
     static let slotBytes = 64 * 8
@@ -19,8 +14,7 @@ struct WorkerRequestStats: Equatable, Sendable {
     var byStatusClass = [UInt64](repeating: 0, count: 5)
     var started: UInt64 = 0
     var finished: UInt64 = 0
-    var bucketCounts = [UInt64](repeating: 0, count: bucketCount)
-    var bucketSums = [UInt64](repeating: 0, count: bucketCount)
+    var durations = BucketedDurations()
 
     var inFlight: UInt64 { started &- min(finished, started) }
     var answered: UInt64 { byStatusClass.reduce(0, &+) }
@@ -29,31 +23,7 @@ struct WorkerRequestStats: Equatable, Sendable {
         for index in 0..<5 { byStatusClass[index] &+= other.byStatusClass[index] }
         started &+= other.started
         finished &+= other.finished
-        for index in 0..<Self.bucketCount {
-            bucketCounts[index] &+= other.bucketCounts[index]
-            bucketSums[index] &+= other.bucketSums[index]
-        }
-    }
-
-    /// Durations (nanoseconds) and how many times to record each, so that a histogram that had `previous` gets
-    /// this one's bucket counts, count and sum exactly: each bucket's new requests are recorded at their mean,
-    /// spread by a nanosecond so the sum is exact. The mean of values in a bucket lies in that bucket, so every
-    /// value lands where the worker counted it.
-    func histogramIncrease(since previous: WorkerRequestStats) -> [(nanoseconds: Int64, times: Int)] {
-        var values: [(nanoseconds: Int64, times: Int)] = []
-        for index in 0..<Self.bucketCount where bucketCounts[index] > previous.bucketCounts[index] {
-            let count = bucketCounts[index] - previous.bucketCounts[index]
-            let sum = bucketSums[index] &- previous.bucketSums[index]
-            let (mean, remainder) = sum.quotientAndRemainder(dividingBy: count)
-            if remainder > 0 { values.append((Int64(mean + 1), Int(remainder))) }
-            if count > remainder { values.append((Int64(mean), Int(count - remainder))) }
-        }
-        return values
-    }
-
-    /// The bucket a duration falls in.
-    static func bucket(of nanoseconds: UInt64) -> Int {
-        bucketBounds.firstIndex { nanoseconds <= $0 } ?? bucketBounds.count
+        durations.add(other.durations)
     }
 
     /// One event loop's counts in the shared memory of a status board: written by that loop only, read by the
@@ -77,7 +47,7 @@ struct WorkerRequestStats: Equatable, Sendable {
         func requestFinished(status: Int, nanoseconds: Int64) {
             words[min(max(status / 100, 1), 5) - 1] &+= 1
             let duration = UInt64(max(0, nanoseconds))
-            let bucket = WorkerRequestStats.bucket(of: duration)
+            let bucket = BucketedDurations.bucket(of: duration)
             words[Self.countsIndex + bucket] &+= 1
             words[Self.sumsIndex + bucket] &+= duration
             words[Self.finishedIndex] &+= 1
@@ -94,8 +64,8 @@ struct WorkerRequestStats: Equatable, Sendable {
             stats.started = words[Self.startedIndex]
             stats.finished = words[Self.finishedIndex]
             for index in 0..<bucketCount {
-                stats.bucketCounts[index] = words[Self.countsIndex + index]
-                stats.bucketSums[index] = words[Self.sumsIndex + index]
+                stats.durations.counts[index] = words[Self.countsIndex + index]
+                stats.durations.sums[index] = words[Self.sumsIndex + index]
             }
             return stats
         }

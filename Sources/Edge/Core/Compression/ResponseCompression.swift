@@ -30,7 +30,7 @@ enum ResponseCompression {
         let decision = settings.compression.decide(
             candidate, acceptsGzip: facts.acceptsGzip, clientIsHTTP10: request.minorVersion == 0)
         guard decision != .untouched else { return }
-        if decision == .gzip, response.status == .ok { resources.metrics?.gzipResponses.increment() }
+        if decision == .gzip, response.status == .ok { resources.metrics?.count(.gzip) }
         // A small cached file: the answer made for an earlier request is kept with it.
         let slot: OpenFileCache.FilteredSlot = decision == .gzip ? \.gzipped : \.varied
         if let kept = wholeFile?[keyPath: slot], let body = kept.contents {

@@ -30,6 +30,9 @@ public final class ConnectionSettings: Sendable {
     public let logger: Logger
     /// Edge's metrics, when the admin listener is on (the same object across reloads, so counts carry on).
     public let metrics: EdgeMetrics?
+    /// Each route's prefix as numbered in the metrics, by route index, and the number of `-` (no route).
+    let routeMetricIDs: [Int]
+    let noRouteMetricID: Int
 
     /// Settings for `config`; its rate limits count in `rateLimitZones`, which outlive a reload.
     public init(
@@ -37,6 +40,8 @@ public final class ConnectionSettings: Sendable {
         metrics: EdgeMetrics? = nil
     ) {
         self.metrics = metrics
+        self.routeMetricIDs = config.routes.map { metrics?.labelID($0.prefix) ?? 0 }
+        self.noRouteMetricID = metrics?.labelID("-") ?? 0
         self.site = StaticSite(
             routes: config.routes, precompressed: config.compression.precompressed,
             rateLimits: rateLimitZones.limits(for: config.routes))

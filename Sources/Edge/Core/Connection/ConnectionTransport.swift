@@ -33,6 +33,8 @@ public struct ListenerRole: Sendable {
     /// The listener as its log lines name it, `https://127.0.0.1:443` (with the bound port when the entry said 0):
     /// the `listener` label of Edge's metrics.
     var name = "-"
+    /// `name`'s number in Edge's metrics (0 when they are off).
+    var metricsID = 0
 
     /// A listener that adds nothing.
     public static let plain = ListenerRole()

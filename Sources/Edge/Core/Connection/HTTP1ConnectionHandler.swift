@@ -71,7 +71,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.transport = transport
         self.listener = listener
         self.recorder = ResponseRecorder(
-            resources: resources, transport: transport, settings: settings, listener: listener)
+            resources: resources, transport: transport, settings: settings, listenerID: listener.metricsID)
         self.parser = HTTP1RequestParser(
             limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
     }
@@ -111,7 +111,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         // A refused body still arriving while the connection lingers is dropped unparsed.
         guard !(lingerBeforeClose && state.phase == .closing) else { return }
         let bytes = unwrapInboundIn(data)
-        settings.metrics?.bytesIn.increment(by: Int64(bytes.readableBytes))
+        resources.metrics?.count(.bytesIn, by: bytes.readableBytes)
         parser.append(bytes)
         guard !holdingInput else { return }
         processEvents(context: context)
@@ -392,8 +392,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         refusedLine: (method: String, target: String, version: String)? = nil
     ) {
         recorder.count(
-            logged.head, status: response.status.code, start: logged.start, now: context.eventLoop.now,
-            bodyBytes: response.body.byteCount)
+            target: logged.head?.target, method: logged.head?.method, routeIndex: response.routeIndex,
+            status: response.status.code,
+            start: logged.start, now: context.eventLoop.now, bodyBytes: response.body.byteCount)
         var entry = recorder.entry(
             for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now,
             refusedLine: refusedLine, client: clientAddress(of: logged.head))
@@ -766,7 +767,9 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
             allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(head)), promise: nil)
         let now = context.eventLoop.now
-        recorder.count(request?.head, status: 101, start: request?.start ?? now, now: now, bodyBytes: 0)
+        recorder.count(
+            target: request?.head.target, method: request?.head.method, status: 101, start: request?.start ?? now,
+            now: now, bodyBytes: 0)
         if var entry = recorder.entry(
             for: request?.head, status: HTTPStatus(code: 101, reason: ""), facts: proxy.request.facts,
             start: request?.start ?? now, now: now, client: proxy.request.clientAddress)

@@ -19,12 +19,12 @@ public final class LoopResources {
     var protocolErrorWarnings = PerClientWarningThrottle()
     /// Requests refused by `rate_limit` are logged at most once a second per client (and loop).
     var rateLimitWarnings = PerClientWarningThrottle()
-    /// Edge's metrics, when the admin listener is on.
-    let metrics: EdgeMetrics?
+    /// This loop's counts for Edge's metrics, when the admin listener is on.
+    let metrics: LoopMetrics?
 
     init(
         eventLoop: any EventLoop, files: OpenFileCache, accessLog: AccessLogBuffer, upstreams: UpstreamPool? = nil,
-        gzipLevel: Int = 5, metrics: EdgeMetrics? = nil
+        gzipLevel: Int = 5, metrics: LoopMetrics? = nil
     ) {
         self.metrics = metrics
         self.files = files

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import Shared
 
 /// Records each response of one connection: counts it in Edge's metrics (when the admin listener is on) and makes
@@ -7,18 +8,25 @@ struct ResponseRecorder {
     let resources: LoopResources
     let transport: ConnectionTransport
     let settings: ConnectionSettings
-    let listener: ListenerRole
+    /// The listener's number in Edge's metrics.
+    let listenerID: Int
 
     var isEnabled: Bool { resources.accessLog.isEnabled }
 
     /// Counts a response in the metrics: by listener, route, method and status class, with the time since the
     /// head arrived, and its body bytes.
-    func count(_ head: RequestHead?, status: Int, start: NIODeadline, now: NIODeadline, bodyBytes: Int) {
-        guard let metrics = settings.metrics else { return }
+    /// `target` and `method` are the request's (`nil` for a head refused before it was parsed); `routeIndex` the
+    /// route that answered, when known (-1: routed here, from `target`).
+    func count(
+        target: String?, method: HTTPMethod?, routeIndex: Int = -1, status: Int, start: NIODeadline,
+        now: NIODeadline, bodyBytes: Int
+    ) {
+        guard let metrics = resources.metrics else { return }
+        let route = routeIndex >= 0 ? routeIndex : target.flatMap(settings.site.routeIndex(forTarget:))
         metrics.recordResponse(
-            listener: listener.name, route: head.map { settings.site.routeName(for: $0.target) } ?? "-",
-            method: head?.method ?? .GET, status: status, nanoseconds: (now - start).nanoseconds)
-        if bodyBytes > 0 { metrics.bytesOut.increment(by: Int64(bodyBytes)) }
+            listener: listenerID, route: route.map { settings.routeMetricIDs[$0] } ?? settings.noRouteMetricID,
+            method: method.map(LoopMetrics.methodIndex) ?? 0, status: status, nanoseconds: (now - start).nanoseconds)
+        metrics.count(.bytesOut, by: bodyBytes)
     }
 
     /// The line for a response, `nil` when logging is off; `facts` and `client` are evaluated only when it is on.
@@ -44,7 +52,9 @@ struct ResponseRecorder {
     /// Records a proxied request that ended (or was cut), with the upstream's fields in its log line. `request` is
     /// passed whole, not its head: a head taken out of it would be copied, field by field, also when logging is off.
     func proxied(_ proxy: ProxiedRequest, request: RequestInProgress?, status: Int, now: NIODeadline) {
-        count(request?.head, status: status, start: request?.start ?? now, now: now, bodyBytes: proxy.responseBytes)
+        count(
+            target: request?.head.target, method: request?.head.method, status: status, start: request?.start ?? now,
+            now: now, bodyBytes: proxy.responseBytes)
         guard isEnabled,
             var entry = entry(
                 for: request?.head, status: HTTPStatus(code: status, reason: ""), facts: proxy.request.facts,

@@ -18,6 +18,9 @@ public struct Response {
     public private(set) var wholeFile: CachedFile?
     /// Whether the connection must close after this response (bad requests and the like).
     public var closesConnection = false
+    /// The index of the route that answered, for the metrics; -1 when the request was not routed (a refusal, a
+    /// redirect), and the metrics route its target themselves.
+    var routeIndex = -1
     /// For the compression filter, set on responses about a file: its media type and full length. `nil` for Edge's
     /// own short responses and for bodies already encoded.
     public var representation: (mediaType: String, length: Int)?

@@ -17,14 +17,16 @@ final class EdgeAdminPages: AdminPages {
 
     var title: String { "Edge \(BuildInfo.version) on \(ProcessInfo.processInfo.hostName)" }
 
-    func metrics() -> [UInt8] { edgeMetrics.exposition() }
+    func metrics() async -> [UInt8] { await edgeMetrics.exposition() }
 
-    func tick(now: Double) {
+    func tick(now: Double) async {
+        await edgeMetrics.collect()
         let total = edgeMetrics.requestsAnswered
         rate.withLockedValue { $0.sample(total: total, at: now) }
     }
 
-    func status() -> StatusValue {
+    func status() async -> StatusValue {
+        await edgeMetrics.collect()
         let open = edgeMetrics.openConnections
         let down = edgeMetrics.serversDown
         let byKind: [(String, StatusValue)] = ConnectionKind.allCases.map { kind in

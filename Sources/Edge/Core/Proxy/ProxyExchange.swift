@@ -153,7 +153,7 @@ final class ProxyExchange: UpstreamListener {
     private func send() {
         guard let connection else { return }
         phase = .awaitingResponse
-        if pool.metrics != nil { sentAt = eventLoop.now }
+        if pool.loopMetrics != nil { sentAt = eventLoop.now }
         var bytes = request.head
         for body in pendingBody { frame(body, into: &bytes) }
         if clientEnded && request.chunkedBody { bytes.writeStaticString("0\r\n\r\n") }
@@ -270,9 +270,8 @@ final class ProxyExchange: UpstreamListener {
         case .head(let head):
             phase = .streamingResponse
             upstreamStatus = head.status
-            if let metrics = pool.metrics, let sentAt, let server = chosen {
-                metrics.upstreamTimers(server: server.server.description).response.recordNanoseconds(
-                    (eventLoop.now - sentAt).nanoseconds)
+            if let metrics = pool.loopMetrics, let sentAt, let server = chosen {
+                metrics.upstreamResponded(server: server.metricsID, nanoseconds: (eventLoop.now - sentAt).nanoseconds)
             }
             upstreamKeepAlive = head.keepAlive
             client?.proxyResponseHead(head)

@@ -20,10 +20,13 @@ final class PooledServer {
     fileprivate(set) var active = 0
     fileprivate var downUntil = NIODeadline.uptimeNanoseconds(0)
     fileprivate var idle: [UpstreamConnection] = []
+    /// The server's number in Edge's metrics (0 when they are off).
+    let metricsID: Int
 
-    init(_ server: UpstreamServer, keepalive: Int) {
+    init(_ server: UpstreamServer, keepalive: Int, metricsID: Int = 0) {
         self.server = server
         self.keepalive = keepalive
+        self.metricsID = metricsID
     }
 }
 
@@ -35,22 +38,27 @@ final class UpstreamPool {
     private let eventLoop: any EventLoop
     private let connectTimeout: TimeAmount
     private let logger: Logger
-    /// Edge's metrics, when the admin listener is on: connect times, failures, skips.
+    /// Edge's metrics, when the admin listener is on: connect times, failures, skips; and this loop's counts, for
+    /// response times.
     let metrics: EdgeMetrics?
+    let loopMetrics: LoopMetrics?
     /// How long a server that refused a connection is skipped.
     static let failTimeout = TimeAmount.seconds(10)
 
     init(
         eventLoop: any EventLoop, upstreams: [String: UpstreamConfig], connectTimeout: TimeAmount, logger: Logger,
-        metrics: EdgeMetrics? = nil
+        metrics: EdgeMetrics? = nil, loopMetrics: LoopMetrics? = nil
     ) {
         self.metrics = metrics
+        self.loopMetrics = loopMetrics
         self.groups = Dictionary(
             uniqueKeysWithValues: upstreams.map { name, config in
                 (
                     name,
                     config.servers.map {
-                        PooledServer(UpstreamServer(upstream: name, address: $0), keepalive: config.keepalive)
+                        PooledServer(
+                            UpstreamServer(upstream: name, address: $0), keepalive: config.keepalive,
+                            metricsID: metrics?.labelID(UpstreamServer(upstream: name, address: $0).description) ?? 0)
                     }
                 )
             })
@@ -124,8 +132,8 @@ final class UpstreamPool {
         }
         connected.assumeIsolated().whenComplete { [metrics, eventLoop] result in
             if let metrics, case .success = result {
-                metrics.upstreamTimers(server: server.server.description).connect.recordNanoseconds(
-                    (eventLoop.now - started).nanoseconds)
+                metrics.upstreamConnected(
+                    server: server.server.description, nanoseconds: (eventLoop.now - started).nanoseconds)
             }
             completion(
                 result.flatMap { channel in

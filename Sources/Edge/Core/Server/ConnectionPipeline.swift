@@ -12,7 +12,7 @@ enum ConnectionPipeline {
         let resources = generation.resources.forLoop(channel.eventLoop)
         let settings = generation.settings
         let sync = channel.pipeline.syncOperations
-        let gauge = settings.metrics.map {
+        let gauge = resources.metrics.map {
             ConnectionGauge(metrics: $0, kind: listener.tls == nil ? .http1 : .tlsHandshake, activity: .active)
         }
         if let gauge { channel.closeFuture.assumeIsolated().whenComplete { _ in gauge.close() } }
@@ -48,7 +48,9 @@ enum ConnectionPipeline {
             }
         }
         try sync.addHandlers(
-            sni, HandshakeTimeoutHandler(timeout: settings.headerTimeout, metrics: settings.metrics), alpn)
+            sni,
+            HandshakeTimeoutHandler(
+                timeout: settings.headerTimeout, metrics: settings.metrics, loopMetrics: resources.metrics), alpn)
     }
 
     /// HTTP/2 settings a browser or h2load sees: streams as nginx's `http2_max_concurrent_streams`, a larger window

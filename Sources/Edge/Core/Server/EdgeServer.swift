@@ -83,26 +83,32 @@ public final class EdgeServer: Sendable {
         return try PerLoopResources(group: loops.group) {
             // Runs on the loop it creates resources for: the pool must never be touched from another thread.
             let loop = MultiThreadedEventLoopGroup.currentEventLoop!
+            let loopMetrics = metrics?.loopMetrics(for: loop)
             let pool =
                 upstreams.isEmpty
                 ? nil
                 : UpstreamPool(
                     eventLoop: loop, upstreams: upstreams, connectTimeout: connectTimeout, logger: logger,
-                    metrics: metrics)
+                    metrics: metrics, loopMetrics: loopMetrics)
             return LoopResources(
-                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate, metrics: metrics),
+                eventLoop: loop, files: OpenFileCache(revalidateAfterNanoseconds: revalidate, metrics: loopMetrics),
                 accessLog: accessLogs.forLoop(loop), upstreams: pool, gzipLevel: config.compression.gzipLevel,
-                metrics: metrics)
+                metrics: loopMetrics)
         }
     }
 
     /// The setups of `listeners` by id, with their loaded `certificates` (in the same order) and redirects naming
     /// the https listener's real port.
+    /// Each listener's name is numbered in `metrics`, for the `listener` label.
     private static func setups(
-        for listeners: [(id: Int, entry: ListenConfig, port: Int?)], certificates: [TLSListenerContext?]
+        for listeners: [(id: Int, entry: ListenConfig, port: Int?)], certificates: [TLSListenerContext?],
+        metrics: EdgeMetrics?
     ) -> [Int: ListenerSetup] {
-        let made = ListenerSetup.make(
+        var made = ListenerSetup.make(
             for: listeners.map(\.entry), certificates: certificates, boundPorts: listeners.map(\.port))
+        if let metrics {
+            for index in made.indices { made[index].role.metricsID = metrics.labelID(made[index].role.name) }
+        }
         return Dictionary(uniqueKeysWithValues: zip(listeners.map(\.id), made))
     }
 
@@ -125,7 +131,8 @@ public final class EdgeServer: Sendable {
                     config: config, logger: logger, rateLimitZones: rateLimitZones, metrics: metrics),
                 resources: try makeResources(config, loops: loops, logger: logger, metrics: metrics),
                 listeners: setups(
-                    for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }, certificates: certificates))
+                    for: config.listen.enumerated().map { ($0.offset, $0.element, nil) }, certificates: certificates,
+                    metrics: metrics))
             if generation.listeners.values.contains(where: { $0.tls?.usesServerCipherOrder == false }) {
                 logger.warning(
                     "could not set the server's TLS 1.2 cipher order; clients choose among the configured suites")
@@ -158,7 +165,8 @@ public final class EdgeServer: Sendable {
                     throw ConfigValueError("inherited socket \(stray) matches no listen address")
                 }
                 let withPorts = setups(
-                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates)
+                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates,
+                    metrics: metrics)
                 current.withLockedValue { $0.listeners = withPorts }
             } catch {
                 for listener in listeners { try? await listener.channel.close() }
@@ -238,7 +246,8 @@ public final class EdgeServer: Sendable {
                 resources: try Self.makeResources(newConfig, loops: loops, logger: logger, metrics: metrics),
                 // `listeners` follows the new `listen` order, as `certificates` does.
                 listeners: Self.setups(
-                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates)
+                    for: listeners.map { ($0.id, $0.entry, $0.channel.localAddress?.port) }, certificates: certificates,
+                    metrics: metrics)
             )
         } catch {
             for listener in bound { try? await listener.channel.close() }
@@ -322,6 +331,7 @@ public final class EdgeServer: Sendable {
             return first
         }
         if !finished { registry.closeAll(on: loops.loops) }
+        await metrics?.retire(loops.loops)
         await loops.shutdown()
         running.withLockedValue { $0.retiring.removeAll { $0 === loops } }
     }

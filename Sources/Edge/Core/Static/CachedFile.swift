@@ -22,6 +22,9 @@ public final class CachedFile {
     public let contents: ByteBuffer?
     /// Tick of the last use, for evicting the least recently used entries.
     var lastUsed: UInt64 = 0
+    /// The index of the route it was found through, set when cached (a cache lives no longer than its routes), so
+    /// a hit is counted under its route without routing the request again.
+    var routeIndex = -1
     /// When `OpenFileCache` last checked this entry against the disk (monotonic nanoseconds).
     var validatedAt: UInt64 = 0
     /// For a precompressed variant (`file.gz`): the version of the original file its head was made for.

@@ -16,13 +16,23 @@ public final class OpenFileCache {
     private let revalidateAfter: UInt64
     /// Monotonic nanoseconds; injected so tests can move time.
     private let now: () -> UInt64
-    /// Edge's metrics, when the admin listener is on: lookups are counted as hits and misses.
-    let metrics: EdgeMetrics?
+    /// This loop's counts for Edge's metrics, when the admin listener is on: lookups are counted as hits and misses.
+    let metrics: LoopMetrics?
 
     /// A cache of at most `maxEntries` files holding at most `maxMemory` bytes of contents.
-    public init(
+    public convenience init(
         maxEntries: Int = 10_000, maxMemory: Int = 64 << 20, revalidateAfterNanoseconds: UInt64 = 0,
-        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }, metrics: EdgeMetrics? = nil
+        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }
+    ) {
+        self.init(
+            maxEntries: maxEntries, maxMemory: maxMemory, revalidateAfterNanoseconds: revalidateAfterNanoseconds,
+            now: now, metrics: nil)
+    }
+
+    /// The same, counting its lookups in `metrics`.
+    init(
+        maxEntries: Int = 10_000, maxMemory: Int = 64 << 20, revalidateAfterNanoseconds: UInt64 = 0,
+        now: @escaping () -> UInt64 = { DispatchTime.now().uptimeNanoseconds }, metrics: LoopMetrics?
     ) {
         self.metrics = metrics
         self.maxEntries = maxEntries
@@ -37,10 +47,10 @@ public final class OpenFileCache {
     /// The cached file for `key` if it is still the file on disk; a stale entry is removed.
     public func validEntry(for key: String) -> CachedFile? {
         guard let entry = entries[key], let valid = revalidated(entry, key: key) else {
-            metrics?.fileCacheMisses.increment()
+            metrics?.count(.cacheMisses)
             return nil
         }
-        metrics?.fileCacheHits.increment()
+        metrics?.count(.cacheHits)
         return valid
     }
 

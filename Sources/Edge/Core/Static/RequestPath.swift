@@ -87,7 +87,7 @@ extension RequestPath {
         return Array(raw.utf8).withUnsafeBufferPointer(isPlain)
     }
 
-    private static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.first == UInt8(ascii: "/") else { return false }
         var previous = UInt8(ascii: "/")
         for byte in bytes.dropFirst() {

@@ -21,6 +21,8 @@ public struct Router: Sendable {
     /// The same routes' prefixes, scanned per request: walking `routes` itself copied every route it passed (a
     /// retain and release per string in it).
     private let prefixes: [String]
+    /// The same prefixes' bytes, for matching a request's own bytes without making a string.
+    private let prefixBytes: [[UInt8]]
 
     /// A router over `routes`.
     public init(routes: [RouteConfig]) {
@@ -28,6 +30,7 @@ public struct Router: Sendable {
             $0.route.prefix.count > $1.route.prefix.count
         }
         self.prefixes = self.routes.map(\.route.prefix)
+        self.prefixBytes = prefixes.map { Array($0.utf8) }
     }
 
     /// The route for `path`, or `nil` when no prefix matches.
@@ -50,6 +53,18 @@ public struct Router: Sendable {
     public func routeIndex(for path: RequestPath) -> Int? {
         guard let position = firstMatch(path.decoded.utf8) else { return nil }
         return routes[position].index
+    }
+
+    /// `routeIndex(for:)` for the bytes of a path that is its own decoding (`RequestPath.isPlain`).
+    func routeIndex(forPlainPath path: UnsafeBufferPointer<UInt8>) -> Int? {
+        for position in prefixBytes.indices {
+            let matched = prefixBytes[position].withUnsafeBufferPointer { prefix in
+                prefix.count <= path.count
+                    && (prefix.isEmpty || memcmp(path.baseAddress!, prefix.baseAddress!, prefix.count) == 0)
+            }
+            if matched { return routes[position].index }
+        }
+        return nil
     }
 
     /// The upstream of the route for `path`, when that route proxies: what a request needs to know before its

@@ -36,9 +36,12 @@ enum SiteResponder {
         allocator: @autoclosure () -> ByteBufferAllocator
     ) -> StaticSite.Outcome {
         var outcome = settings.site.respond(method: head.method, uri: head.target, facts: facts, cache: resources.files)
+        // The compression filter may answer with another response (the file's kept gzip or `Vary` variant).
+        let routeIndex = outcome.response.routeIndex
         ResponseCompression.compress(
             &outcome.response, request: head, facts: facts, settings: settings, resources: resources,
             allocator: allocator())
+        outcome.response.routeIndex = routeIndex
         return outcome
     }
 

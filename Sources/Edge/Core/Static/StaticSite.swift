@@ -72,12 +72,27 @@ public final class StaticSite: Sendable {
         return router.upstream(for: path)
     }
 
-    /// The route a request target is routed to, by its prefix (the `route` label of Edge's metrics); `-` when none
-    /// matches or the target cannot be decoded.
-    func routeName(for uri: String) -> String {
-        guard let path = routedPath(uri), let index = router.routeIndex(for: path) else { return "-" }
-        return routes[index].prefix
+    /// The index in `routes` of the route a request target is routed to (for the `route` label of Edge's metrics);
+    /// `nil` when none matches or the target cannot be decoded. A plain path is matched on its bytes where they
+    /// lie, with no string made.
+    func routeIndex(forTarget uri: String) -> Int? {
+        // The usual target (origin form, plain path) is matched on the bytes it arrived in.
+        let matched: Int? = uri.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.first == UInt8(ascii: "/") else { return Self.notMatchedHere }
+            let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+            let path = UnsafeBufferPointer(rebasing: bytes[..<end])
+            guard RequestPath.isPlain(path) else { return Self.notMatchedHere }
+            return router.routeIndex(forPlainPath: path) ?? Self.noRoute
+        }
+        switch matched {
+        case Self.noRoute: return nil
+        case let index? where index >= 0: return index
+        default: return routedPath(uri).flatMap(router.routeIndex(for:))
+        }
     }
+
+    private static let notMatchedHere = -2
+    private static let noRoute = -1
 
     /// The decoded path a request target is routed by; `nil` for a target that cannot be decoded (refused later).
     private func routedPath(_ uri: String) -> RequestPath? {
@@ -87,8 +102,18 @@ public final class StaticSite: Sendable {
         return path
     }
 
-    /// The outcome for one request. `cache` belongs to the calling event loop.
+    /// The outcome for one request, with the index of the route that answered in its response. `cache` belongs to
+    /// the calling event loop.
     public func respond(method: HTTPMethod, uri: String, facts: RequestHeaderFacts, cache: OpenFileCache) -> Outcome {
+        var routeIndex = -1
+        var outcome = route(method: method, uri: uri, facts: facts, cache: cache, routeIndex: &routeIndex)
+        outcome.response.routeIndex = routeIndex
+        return outcome
+    }
+
+    private func route(
+        method: HTTPMethod, uri: String, facts: RequestHeaderFacts, cache: OpenFileCache, routeIndex: inout Int
+    ) -> Outcome {
         let isRead = method.isGET || method.isHEAD
         let isHead = method.isHEAD
         guard let target = RequestTarget(uri) else {
@@ -96,6 +121,7 @@ public final class StaticSite: Sendable {
                 response: .simple(.badRequest, closesConnection: true, omitBody: isHead), refusal: "bad request target")
         }
         if isRead, let cached = cache.validEntry(for: target.pathKey) {
+            routeIndex = cached.routeIndex
             return Outcome(response: respond(to: cached, isHead: isHead, facts: facts, cache: cache))
         }
         let path: RequestPath
@@ -109,6 +135,7 @@ public final class StaticSite: Sendable {
         guard let match = router.match(path) else {
             return Outcome(response: .simple(.notFound, omitBody: isHead))
         }
+        routeIndex = match.routeIndex
         guard isRead else {
             return Outcome(response: .simple(.methodNotAllowed, headers: [("Allow", "GET, HEAD")]))
         }
@@ -117,6 +144,7 @@ public final class StaticSite: Sendable {
             wantsDirectory: path.hasTrailingSlash, cacheControl: match.route.cacheControl)
         switch result {
         case .file(let file):
+            file.routeIndex = match.routeIndex
             cache.insert(file, for: target.pathKey)
             return Outcome(response: respond(to: file, isHead: isHead, facts: facts, cache: cache))
         case .directoryWithoutSlash:
@@ -146,7 +174,7 @@ public final class StaticSite: Sendable {
         guard precompressed, facts.acceptsGzip, facts.range == nil, response.status == .ok,
             let variant = precompressedVariant(of: file, cache: cache)
         else { return response }
-        cache.metrics?.precompressedResponses.increment()
+        cache.metrics?.count(.precompressed)
         if isHead {
             return Response(status: .ok, head: variant.fullResponseHead, body: .none(length: variant.identity.size))
         }

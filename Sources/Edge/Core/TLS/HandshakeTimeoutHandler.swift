@@ -10,12 +10,14 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
     private var deadline: Scheduled<Void>?
     /// Counts handshakes and their failures by reason, when the admin listener is on.
     private let metrics: EdgeMetrics?
+    private let loopMetrics: LoopMetrics?
     /// Set once the handshake's outcome is counted, so a failed one is not counted again when the socket closes.
     private var counted = false
 
-    init(timeout: TimeAmount, metrics: EdgeMetrics? = nil) {
+    init(timeout: TimeAmount, metrics: EdgeMetrics? = nil, loopMetrics: LoopMetrics? = nil) {
         self.timeout = timeout
         self.metrics = metrics
+        self.loopMetrics = loopMetrics
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -73,7 +75,7 @@ final class HandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHand
     private func count(failure: String?) {
         guard let metrics, !counted else { return }
         counted = true
-        if let failure { metrics.handshakeFailed(reason: failure) } else { metrics.handshakes.increment() }
+        if let failure { metrics.handshakeFailed(reason: failure) } else { loopMetrics?.count(.handshakes) }
     }
 
     /// A failed handshake's reason as a short label, from BoringSSL's error names: a small, closed set.
