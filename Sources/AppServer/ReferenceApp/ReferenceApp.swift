@@ -1,10 +1,13 @@
 import AppServer
 import Foundation
 import HTTPTypes
+import Logging
 import NIOCore
+import Synchronization
 
-/// The app this repository ships: benchmark routes (TechEmpower rules), an echo, streaming uploads, a health
-/// check, and — only with `app.test_routes: true` — routes the test suite uses to misbehave on purpose.
+/// The app this repository ships: benchmark routes (TechEmpower rules, database tests included), an echo,
+/// streaming uploads, a health check, and — only with `app.test_routes: true` — routes the test suite uses to
+/// misbehave on purpose.
 struct ReferenceApp: HTTPApplication {
     /// Set in `boot`; workers are separate processes, so this is per worker.
     private let state = BootState()
@@ -16,7 +19,16 @@ struct ReferenceApp: HTTPApplication {
         guard FileManager.default.isWritableFile(atPath: mediaDirectory) else {
             throw BootError(message: "media_dir \(mediaDirectory) is not writable")
         }
-        state.set(mediaDirectory: mediaDirectory, testRoutes: try settings.bool("test_routes", default: false))
+        let logger = Logger(label: "appserver.app")
+        let database = try AppDatabase(settings: settings, logger: logger)
+        try await database.migrate()
+        state.set(
+            mediaDirectory: mediaDirectory, testRoutes: try settings.bool("test_routes", default: false),
+            database: database, worldCache: try await database.allWorlds(), logger: logger)
+    }
+
+    func shutdown() async {
+        await state.database?.close()
     }
 
     func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
@@ -36,6 +48,8 @@ struct ReferenceApp: HTTPApplication {
             try await writer.write(.text("application/json"), body: try Greeting.helloWorld.json())
         case (.get, "/healthz"):
             try await writer.write(.text("text/plain"), body: ByteBuffer(string: "ok\n"))
+        case (.get, "/db"), (.get, "/queries"), (.get, "/updates"), (.get, "/fortunes"), (.get, "/cached-queries"):
+            try await answerFromDatabase(route, path: path, writer: writer)
         case (_, "/echo"):
             try await Echo.respond(to: request, writer: writer)
         case (.post, "/upload"):
@@ -54,9 +68,34 @@ struct ReferenceApp: HTTPApplication {
         }
     }
 
+    /// The database routes; a database that cannot answer gets 503 at once, and its cause logged at most once a
+    /// second (a database that is down would otherwise log every request).
+    private func answerFromDatabase(_ route: Substring, path: String, writer: some ResponseWriter) async throws {
+        guard let database = state.database else { throw DatabaseUnavailable(reason: "no database") }
+        do {
+            switch route {
+            case "/db": try await WorldRoutes.db(database: database, writer: writer)
+            case "/queries": try await WorldRoutes.queries(path, database: database, writer: writer)
+            case "/updates": try await WorldRoutes.updates(path, database: database, writer: writer)
+            case "/fortunes": try await Fortunes.respond(database: database, writer: writer)
+            default: try await WorldRoutes.cachedQueries(path, cache: state.worldCache, writer: writer)
+            }
+        } catch let error where !(error is CancellationError) {
+            if state.databaseWarnings.shouldLog() {
+                state.logger.error("database unavailable; answering 503", metadata: ["cause": "\(error)"])
+            }
+            var response = HTTPResponse.text("text/plain")
+            response.status = .serviceUnavailable
+            response.headerFields[.retryAfter] = "1"
+            try await writer.write(response, body: ByteBuffer(string: "503 Service Unavailable\n"))
+        }
+    }
+
     /// The routes above that answer only some methods, for the `Allow` field of a 405.
     private static let allowedMethods: [Substring: String] = [
         "/": "GET, HEAD", "/plaintext": "GET, HEAD", "/json": "GET, HEAD", "/healthz": "GET, HEAD", "/upload": "POST",
+        "/db": "GET, HEAD", "/queries": "GET, HEAD", "/updates": "GET, HEAD", "/fortunes": "GET, HEAD",
+        "/cached-queries": "GET, HEAD",
     ]
 }
 
@@ -88,10 +127,32 @@ struct BootError: Error, CustomStringConvertible {
 final class BootState: @unchecked Sendable {  // written once in boot, before any request
     private(set) var mediaDirectory = "var/media"
     private(set) var testRoutes = false
+    private(set) var database: AppDatabase?
+    /// Every world, read at boot, for `/cached-queries`.
+    private(set) var worldCache: [World] = []
+    private(set) var logger = Logger(label: "appserver.app")
+    let databaseWarnings = OncePerSecond()
 
-    func set(mediaDirectory: String, testRoutes: Bool) {
+    func set(mediaDirectory: String, testRoutes: Bool, database: AppDatabase, worldCache: [World], logger: Logger) {
         self.mediaDirectory = mediaDirectory
         self.testRoutes = testRoutes
+        self.database = database
+        self.worldCache = worldCache
+        self.logger = logger
+    }
+}
+
+/// Says yes at most once a second: for log lines about a cause that repeats with every request.
+final class OncePerSecond: Sendable {
+    private let last = Mutex<ContinuousClock.Instant?>(nil)
+
+    func shouldLog() -> Bool {
+        let now = ContinuousClock.now
+        return last.withLock { last in
+            if let previous = last, now - previous < .seconds(1) { return false }
+            last = now
+            return true
+        }
     }
 }
 

@@ -70,7 +70,9 @@ public struct AppSettings: Sendable {
     /// every path in AppServer's own config is.
     public func path(_ key: String, default defaultValue: String) throws(AppSettingError) -> String {
         let path = try string(key, default: defaultValue)
-        return path.hasPrefix("/") ? path : configDirectory + "/" + path
+        // A config named without a directory (`--config appserver.yaml`) lives in the working directory: an empty
+        // `configDirectory` must not turn `var/media` into `/var/media`.
+        return path.hasPrefix("/") ? path : (configDirectory.isEmpty ? "." : configDirectory) + "/" + path
     }
 }
 

@@ -12,10 +12,14 @@ public protocol HTTPApplication: Sendable {
 
     /// Answers one request by writing a response head and body to `writer`.
     func handle(_ request: AppRequest, writer: some ResponseWriter) async throws
+
+    /// Called once in each worker on a graceful stop, after its last request: close pools, flush buffers.
+    func shutdown() async
 }
 
 extension HTTPApplication {
     public func boot(settings: AppSettings) async throws {}
+    public func shutdown() async {}
 }
 
 /// One request as the app sees it.

@@ -23,7 +23,11 @@ enum WorkerRuntime {
         let signals = SignalWatcher([SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
 
         let settings = AppSettings(
-            values: config.app, configDirectory: configPath.map { ($0 as NSString).deletingLastPathComponent } ?? ".",
+            values: config.app,
+            configDirectory: configPath.map { ($0 as NSString).deletingLastPathComponent }.flatMap {
+                $0.isEmpty ? nil : $0
+            }
+                ?? ".",
             generation: generation)
         do {
             try await app.boot(settings: settings)
@@ -167,6 +171,7 @@ enum WorkerRuntime {
             acceptor.stop()
             registry.closeAll()
         }
+        await app.shutdown()
         await accessLogs.forEach { $0.flush() }
         try? await group.shutdownGracefully()
         logger.info("worker exiting")
