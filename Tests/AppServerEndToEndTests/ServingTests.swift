@@ -115,20 +115,31 @@ import Testing
         form.addField("title", "Holiday")
         form.addFile("file", filename: "beach photo (1).jpg", contents: photo, type: "image/jpeg")
         form.addFile("second", filename: "", contents: [])
+        // An API client gets the file's JSON and where it is.
         let connection = try server.connect()
-        try connection.send(form.request(to: "/upload"))
+        try connection.send(form.request(to: "/upload", accept: "application/json"))
         let response = try connection.readResponse()
         #expect(response.status == 201)
+        #expect(response.header("Location") == "/media/beach_photo__1_.jpg")
         let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
         #expect(object?["name"] as? String == "beach_photo__1_.jpg")
         #expect(object?["size"] as? Int == photo.count)
+        #expect(object?["content_type"] as? String == "image/jpeg")
         #expect(
             FileManager.default.contents(atPath: server.directory.path + "/media/beach_photo__1_.jpg") == Data(photo))
 
-        // `?name=` still decides the name.
+        // A browser is sent back to the home page, which lists the file from the database; `?name=` still decides
+        // the name.
         try connection.send(form.request(to: "/upload?name=chosen.jpg"))
-        #expect(try connection.readResponse().status == 201)
+        let browser = try connection.readResponse()
+        #expect(browser.status == 303 && browser.header("Location") == "/")
         #expect(FileManager.default.contents(atPath: server.directory.path + "/media/chosen.jpg") == Data(photo))
+        let home = try server.request("GET", "/").bodyText
+        #expect(
+            home.contains(
+                #"<a href="/media/chosen.jpg">chosen.jpg</a></td><td>\#(photo.count)</td><td>image/jpeg</td>"#))
+        #expect(home.contains("beach_photo__1_.jpg"))
+        #expect(home.range(of: "chosen.jpg")!.lowerBound < home.range(of: "beach_photo__1_.jpg")!.lowerBound)
     }
 
     @Test func brokenFormsGet400NamingTheProblemAndLeaveNothing() throws {

@@ -125,8 +125,12 @@ import Glibc
         form.addFile("file", filename: "notes.txt", contents: contents, type: "text/plain")
         let connection = try edge.connect()
         try connection.send(form.request(to: "/upload"))
-        #expect(try connection.readResponse().status == 201)
+        let stored = try connection.readResponse()
+        #expect(stored.status == 303 && stored.header("Location") == "/")
         #expect(FileManager.default.contents(atPath: directory.path + "/media/notes.txt") == Data(contents))
+        // Back on the page, the file is listed.
+        try page.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try page.readResponse().bodyText.contains(#"<a href="/media/notes.txt">notes.txt</a>"#))
     }
 
     @Test func bodiesOverTheLimitGet413BeforeAnythingIsSent() throws {

@@ -22,11 +22,12 @@ public struct MultipartForm {
     public var completeBody: [UInt8] { body + Array("--\(boundary)--\r\n".utf8) }
 
     /// A complete HTTP/1.1 POST of the form.
-    public func request(to target: String) -> [UInt8] {
+    /// The form posted to `target`, with `accept` as a browser (`text/html…`) or an API client would send it.
+    public func request(to target: String, accept: String = "text/html,application/xhtml+xml") -> [UInt8] {
         let complete = completeBody
         let head =
             "POST \(target) HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=\(boundary)\r\n"
-            + "Content-Length: \(complete.count)\r\n\r\n"
+            + "Accept: \(accept)\r\nContent-Length: \(complete.count)\r\n\r\n"
         return Array(head.utf8) + complete
     }
 }

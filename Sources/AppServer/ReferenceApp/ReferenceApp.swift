@@ -41,7 +41,7 @@ struct ReferenceApp: HTTPApplication {
         let method = request.method == .head ? .get : request.method
         switch (method, route) {
         case (.get, "/"):
-            try await HomePage.respond(writer: writer)
+            try await HomePage.respond(uploads: try await recentUploads(), writer: writer)
         case (.get, "/plaintext"):
             try await writer.write(Plaintext.head, body: Plaintext.body)
         case (.get, "/json"):
@@ -53,7 +53,8 @@ struct ReferenceApp: HTTPApplication {
         case (_, "/echo"):
             try await Echo.respond(to: request, writer: writer)
         case (.post, "/upload"):
-            try await Upload.respond(to: request, directory: state.mediaDirectory, writer: writer)
+            guard let database = state.database else { throw DatabaseUnavailable(reason: "no database") }
+            try await Upload.respond(to: request, directory: state.mediaDirectory, database: database, writer: writer)
         case (_, let testRoute) where testRoute.hasPrefix("/__test/") && state.testRoutes:
             try await TestRoutes.respond(to: request, route: String(testRoute), writer: writer)
         case (_, let known) where Self.allowedMethods[known] != nil:
@@ -65,6 +66,19 @@ struct ReferenceApp: HTTPApplication {
             var response = HTTPResponse.text("text/plain")
             response.status = .notFound
             try await writer.write(response, body: ByteBuffer(string: "404 Not Found\n"))
+        }
+    }
+
+    /// The home page's list; a database that cannot answer leaves the list out rather than the page.
+    private func recentUploads() async -> [StoredUpload]? {
+        do {
+            return try await state.database?.recentUploads(limit: 20)
+        } catch {
+            if state.databaseWarnings.shouldLog() {
+                state.logger.error(
+                    "database unavailable; the home page lists no uploads", metadata: ["cause": "\(error)"])
+            }
+            return nil
         }
     }
 

@@ -9,6 +9,15 @@ struct World: Codable, Equatable, Sendable {
     var randomNumber: Int
 }
 
+/// An uploaded file as the `uploads` table keeps it.
+struct StoredUpload: Equatable, Sendable {
+    var name: String
+    var size: Int
+    var sha256: String
+    var contentType: String
+    var storedAt: Date
+}
+
 /// A row of TechEmpower's `Fortune` table.
 struct Fortune: Equatable, Sendable {
     var id: Int
@@ -48,6 +57,11 @@ final class AppDatabase: Sendable {
                 "CREATE TABLE IF NOT EXISTS World (id INTEGER PRIMARY KEY, randomNumber INTEGER NOT NULL)")
             _ = try await connection.query(
                 "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER PRIMARY KEY, message TEXT NOT NULL)")
+            _ = try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
+                size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, stored_at REAL NOT NULL)
+                """)
             let worlds = try await connection.query("SELECT COUNT(*) AS n FROM World").first?.column("n")?.integer
             if (worlds ?? 0) < Self.worldCount { try await Self.fill(connection, replacing: false) }
         }
@@ -135,6 +149,36 @@ final class AppDatabase: Sendable {
                     return nil
                 }
                 return Fortune(id: id, message: message)
+            }
+        }
+    }
+
+    /// Records an upload (a file stored again under the same name gets a row of its own).
+    func insert(_ upload: StoredUpload) async throws {
+        try await pool.withConnection { connection in
+            _ = try await connection.query(
+                "INSERT INTO uploads (name, size, sha256, content_type, stored_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .text(upload.name), .integer(upload.size), .text(upload.sha256), .text(upload.contentType),
+                    .float(upload.storedAt.timeIntervalSince1970),
+                ])
+        }
+    }
+
+    /// The latest `limit` uploads, newest first.
+    func recentUploads(limit: Int) async throws -> [StoredUpload] {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                "SELECT name, size, sha256, content_type, stored_at FROM uploads ORDER BY id DESC LIMIT ?",
+                [.integer(limit)]
+            ).compactMap { row in
+                guard let name = row.column("name")?.string, let size = row.column("size")?.integer,
+                    let sha256 = row.column("sha256")?.string, let type = row.column("content_type")?.string,
+                    let time = row.column("stored_at")?.double
+                else { return nil }
+                return StoredUpload(
+                    name: name, size: size, sha256: sha256, contentType: type,
+                    storedAt: Date(timeIntervalSince1970: time))
             }
         }
     }

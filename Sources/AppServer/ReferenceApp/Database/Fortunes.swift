@@ -41,24 +41,8 @@ enum Fortunes {
         var html = "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
         html += "<tr><th>id</th><th>message</th></tr>"
         for fortune in fortunes {
-            html += "<tr><td>\(fortune.id)</td><td>\(escape(fortune.message))</td></tr>"
+            html += "<tr><td>\(fortune.id)</td><td>\(HTMLText.escape(fortune.message))</td></tr>"
         }
         return html + "</table></body></html>"
-    }
-
-    static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count + 16)
-        for character in text.unicodeScalars {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.unicodeScalars.append(character)
-            }
-        }
-        return escaped
     }
 }
