@@ -20,15 +20,37 @@ struct ReferenceApp: HTTPApplication {
             throw BootError(message: "media_dir \(mediaDirectory) is not writable")
         }
         let logger = Logger(label: "appserver.app")
-        let database = try AppDatabase(settings: settings, logger: logger)
-        try await database.migrate()
+        // A database setting that cannot be used fails the boot; a database that is down does not (below).
+        let database = DatabaseReadiness(database: try AppDatabases.open(settings: settings, logger: logger))
         state.set(
             mediaDirectory: mediaDirectory, testRoutes: try settings.bool("test_routes", default: false),
-            database: database, worldCache: try await database.allWorlds(), logger: logger)
+            database: database, logger: logger)
+        do {
+            _ = try await database.ready()
+        } catch {
+            logger.error(
+                "database not ready; its routes answer 503 until it is", metadata: ["cause": "\(error)"])
+        }
     }
 
     func shutdown() async {
-        await state.database?.close()
+        await state.database?.database.close()
+    }
+
+    /// `init-db`: creates the schema if missing and loads the data anew (new random numbers for every world,
+    /// TechEmpower's fortunes), for the database `app.database` names.
+    func run(command: String, settings: AppSettings) async throws {
+        guard command == "init-db" else { throw UnknownCommand(name: command) }
+        let database = try AppDatabases.open(settings: settings, logger: Logger(label: "appserver.app"))
+        do {
+            try await database.migrate()
+            try await database.reload()
+        } catch {
+            await database.close()
+            throw error
+        }
+        await database.close()
+        print("init-db: \(AppDatabases.worldCount) worlds and \(Fortunes.stored.count) fortunes loaded")
     }
 
     func handle(_ request: AppRequest, writer: some ResponseWriter) async throws {
@@ -41,7 +63,7 @@ struct ReferenceApp: HTTPApplication {
         let method = request.method == .head ? .get : request.method
         switch (method, route) {
         case (.get, "/"):
-            try await HomePage.respond(uploads: try await recentUploads(), writer: writer)
+            try await HomePage.respond(uploads: await recentUploads(), writer: writer)
         case (.get, "/plaintext"):
             try await writer.write(Plaintext.head, body: Plaintext.body)
         case (.get, "/json"):
@@ -53,8 +75,10 @@ struct ReferenceApp: HTTPApplication {
         case (_, "/echo"):
             try await Echo.respond(to: request, writer: writer)
         case (.post, "/upload"):
-            guard let database = state.database else { throw DatabaseUnavailable(reason: "no database") }
-            try await Upload.respond(to: request, directory: state.mediaDirectory, database: database, writer: writer)
+            guard let readiness = state.database else { throw DatabaseUnavailable(reason: "no database") }
+            try await Upload.respond(
+                to: request, directory: state.mediaDirectory, database: try await readiness.ready().database,
+                writer: writer)
         case (_, let testRoute) where testRoute.hasPrefix("/__test/") && state.testRoutes:
             try await TestRoutes.respond(to: request, route: String(testRoute), writer: writer)
         case (_, let known) where Self.allowedMethods[known] != nil:
@@ -72,7 +96,7 @@ struct ReferenceApp: HTTPApplication {
     /// The home page's list; a database that cannot answer leaves the list out rather than the page.
     private func recentUploads() async -> [StoredUpload]? {
         do {
-            return try await state.database?.recentUploads(limit: 20)
+            return try await state.database?.ready().database.recentUploads(limit: 20)
         } catch {
             if state.databaseWarnings.shouldLog() {
                 state.logger.error(
@@ -85,16 +109,18 @@ struct ReferenceApp: HTTPApplication {
     /// The database routes; a database that cannot answer gets 503 at once, and its cause logged at most once a
     /// second (a database that is down would otherwise log every request).
     private func answerFromDatabase(_ route: Substring, path: String, writer: some ResponseWriter) async throws {
-        guard let database = state.database else { throw DatabaseUnavailable(reason: "no database") }
+        guard let readiness = state.database else { throw DatabaseUnavailable(reason: "no database") }
         do {
+            let (database, cache) = try await readiness.ready()
             switch route {
             case "/db": try await WorldRoutes.db(database: database, writer: writer)
             case "/queries": try await WorldRoutes.queries(path, database: database, writer: writer)
             case "/updates": try await WorldRoutes.updates(path, database: database, writer: writer)
             case "/fortunes": try await Fortunes.respond(database: database, writer: writer)
-            default: try await WorldRoutes.cachedQueries(path, cache: state.worldCache, writer: writer)
+            default: try await WorldRoutes.cachedQueries(path, cache: cache, writer: writer)
             }
         } catch let error where !(error is CancellationError) {
+            if !(error is DatabaseUnavailable) { readiness.failed(error) }
             if state.databaseWarnings.shouldLog() {
                 state.logger.error("database unavailable; answering 503", metadata: ["cause": "\(error)"])
             }
@@ -141,17 +167,14 @@ struct BootError: Error, CustomStringConvertible {
 final class BootState: @unchecked Sendable {  // written once in boot, before any request
     private(set) var mediaDirectory = "var/media"
     private(set) var testRoutes = false
-    private(set) var database: AppDatabase?
-    /// Every world, read at boot, for `/cached-queries`.
-    private(set) var worldCache: [World] = []
+    private(set) var database: DatabaseReadiness?
     private(set) var logger = Logger(label: "appserver.app")
     let databaseWarnings = OncePerSecond()
 
-    func set(mediaDirectory: String, testRoutes: Bool, database: AppDatabase, worldCache: [World], logger: Logger) {
+    func set(mediaDirectory: String, testRoutes: Bool, database: DatabaseReadiness, logger: Logger) {
         self.mediaDirectory = mediaDirectory
         self.testRoutes = testRoutes
         self.database = database
-        self.worldCache = worldCache
         self.logger = logger
     }
 }

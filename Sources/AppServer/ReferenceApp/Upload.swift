@@ -14,7 +14,7 @@ import NIOCore
 /// `Location`.
 enum Upload {
     static func respond(
-        to request: AppRequest, directory: String, database: AppDatabase, writer: some ResponseWriter
+        to request: AppRequest, directory: String, database: any AppDatabase, writer: some ResponseWriter
     ) async throws {
         let boundary: String?
         do {

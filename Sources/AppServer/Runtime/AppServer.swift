@@ -30,6 +30,8 @@ struct AppServerCommand: ParsableCommand {
     @Flag(name: .long, help: "Validate the configuration and exit: 0 if usable, 1 with one line per problem.")
     var check = false
     @Flag(name: .long, help: .hidden) var worker = false
+    @Option(name: .long, help: "Run one of the app's commands (the reference app: init-db) and exit.")
+    var run: String?
     @OptionGroup var overrides: CommandLineOverrides
 
     func run<App: HTTPApplication>(app: App) async -> Int32 {
@@ -49,6 +51,16 @@ struct AppServerCommand: ParsableCommand {
             return 0
         }
         LineLogHandler.bootstrap(level: Logger.Level(rawValue: loaded.logLevel) ?? .info, format: loaded.logFormat)
+        if let command = run {
+            do {
+                try await app.run(
+                    command: command, settings: AppSettings(config: loaded, configPath: config, generation: 1))
+                return 0
+            } catch {
+                FileHandle.standardError.write(Data("appserver: --run \(command): \(error)\n".utf8))
+                return 1
+            }
+        }
         var logger = Logger(label: worker ? "appserver.worker" : "appserver.master")
         logger[metadataKey: "pid"] = "\(getpid())"
         if worker {

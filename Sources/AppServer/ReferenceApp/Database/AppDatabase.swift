@@ -1,7 +1,58 @@
 import AppServer
 import Foundation
 import Logging
-import SQLiteNIO
+
+/// The reference app's data: TechEmpower's `World` (10,000 rows) and `Fortune` tables, and the uploads, in the
+/// database `app.database` names: `sqlite:PATH` (the default, `sqlite:var/app.db` beside the config file) or a
+/// `postgres://` URL.
+///
+/// At boot the schema is created when missing and the tables are filled when empty, so a fresh checkout serves
+/// `/db` at once; every step can run again, and in several workers at once, without harm.
+protocol AppDatabase: Sendable {
+    /// Creates the tables if missing and fills them if empty.
+    func migrate() async throws
+    /// Loads the data anew: every world gets a new random number, and the fortunes are TechEmpower's again.
+    func reload() async throws
+    func world(id: Int) async throws -> World?
+    /// The worlds with `ids`, each fetched by its own query (TechEmpower's rule for `/queries`).
+    func worlds(ids: [Int]) async throws -> [World]
+    func allWorlds() async throws -> [World]
+    /// Writes `worlds`' random numbers in one transaction.
+    func update(_ worlds: [World]) async throws
+    func fortunes() async throws -> [Fortune]
+    func insert(_ upload: StoredUpload) async throws
+    /// The latest `limit` uploads, newest first.
+    func recentUploads(limit: Int) async throws -> [StoredUpload]
+    /// Closes the connections (a graceful stop).
+    func close() async
+}
+
+enum AppDatabases {
+    static let worldCount = 10_000
+
+    /// The database `settings` name (`database`, `database_pool`); throws naming a setting that cannot be used.
+    static func open(settings: AppSettings, logger: Logger) throws -> any AppDatabase {
+        let location = try settings.string("database", default: "sqlite:var/app.db")
+        let poolSize = try settings.int("database_pool", default: 4)
+        guard poolSize >= 1 else { throw BootError(message: "database_pool: must be at least 1, not \(poolSize)") }
+        if location.hasPrefix("sqlite:"), location.count > "sqlite:".count {
+            // Relative to the config file's directory, as `path` settings are.
+            let path = try AppSettings(
+                values: ["database": .string(String(location.dropFirst("sqlite:".count)))],
+                configDirectory: settings.configDirectory, generation: settings.generation
+            ).path("database", default: "")
+            return try SQLiteStore(path: path, poolSize: poolSize, logger: logger)
+        }
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            do {
+                return PostgresStore(location: try PostgresLocation(url: location), poolSize: poolSize, logger: logger)
+            } catch let error as PostgresLocation.Invalid {
+                throw BootError(message: "database: \(error)")
+            }
+        }
+        throw BootError(message: "database: '\(location)' is neither sqlite:PATH nor a postgres:// URL")
+    }
+}
 
 /// A row of TechEmpower's `World` table.
 struct World: Codable, Equatable, Sendable {
@@ -22,173 +73,4 @@ struct StoredUpload: Equatable, Sendable {
 struct Fortune: Equatable, Sendable {
     var id: Int
     var message: String
-}
-
-/// The reference app's data: TechEmpower's `World` (10,000 rows) and `Fortune` tables, in the SQLite file that
-/// `database:` names (`sqlite:var/app.db` under the config file's directory by default).
-///
-/// The schema is created at boot when missing, and the tables are filled when empty, so a fresh checkout serves
-/// `/db` at once; every step can run again, and in several workers at once, without harm.
-final class AppDatabase: Sendable {
-    static let worldCount = 10_000
-
-    private let pool: SQLitePool
-
-    /// The database `settings` name (`database`, `database_pool`); throws naming a setting that cannot be used.
-    init(settings: AppSettings, logger: Logger) throws {
-        let location = try settings.string("database", default: "sqlite:var/app.db")
-        guard location.hasPrefix("sqlite:"), location.count > "sqlite:".count else {
-            throw BootError(message: "database: '\(location)' is not sqlite:PATH, the database this build supports")
-        }
-        // Relative to the config file's directory, as `path` settings are.
-        let resolved = try AppSettings(
-            values: ["database": .string(String(location.dropFirst("sqlite:".count)))],
-            configDirectory: settings.configDirectory, generation: settings.generation
-        ).path("database", default: "")
-        try FileManager.default.createDirectory(
-            atPath: (resolved as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        pool = SQLitePool(path: resolved, size: try settings.int("database_pool", default: 4), logger: logger)
-    }
-
-    /// Creates the tables if missing and fills them if empty.
-    func migrate() async throws {
-        try await pool.withConnection { connection in
-            _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS World (id INTEGER PRIMARY KEY, randomNumber INTEGER NOT NULL)")
-            _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER PRIMARY KEY, message TEXT NOT NULL)")
-            _ = try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-                size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, stored_at REAL NOT NULL)
-                """)
-            let worlds = try await connection.query("SELECT COUNT(*) AS n FROM World").first?.column("n")?.integer
-            if (worlds ?? 0) < Self.worldCount { try await Self.fill(connection, replacing: false) }
-        }
-    }
-
-    /// Loads the data anew: every world gets a new random number, and the fortunes are TechEmpower's again.
-    func reload() async throws {
-        try await pool.withConnection { connection in try await Self.fill(connection, replacing: true) }
-    }
-
-    private static func fill(_ connection: SQLiteConnection, replacing: Bool) async throws {
-        let verb = replacing ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            for start in stride(from: 1, through: worldCount, by: 500) {
-                let ids = start..<min(start + 500, worldCount + 1)
-                let values = ids.map { "(\($0), \(Int.random(in: 1...worldCount)))" }.joined(separator: ",")
-                _ = try await connection.query("\(verb) INTO World (id, randomNumber) VALUES \(values)")
-            }
-            for fortune in Fortunes.stored {
-                _ = try await connection.query(
-                    "\(verb) INTO Fortune (id, message) VALUES (?, ?)",
-                    [.integer(fortune.id), .text(fortune.message)])
-            }
-            _ = try await connection.query("COMMIT")
-        } catch {
-            _ = try? await connection.query("ROLLBACK")
-            throw error
-        }
-    }
-
-    /// The world with `id`.
-    func world(id: Int) async throws -> World? {
-        try await pool.withConnection { connection in
-            try await connection.query("SELECT id, randomNumber FROM World WHERE id = ?", [.integer(id)]).first
-                .flatMap(Self.world)
-        }
-    }
-
-    /// The worlds with `ids`, each fetched by its own query (TechEmpower's rule for `/queries`), on one
-    /// connection.
-    func worlds(ids: [Int]) async throws -> [World] {
-        try await pool.withConnection { connection in
-            var found: [World] = []
-            for id in ids {
-                let row = try await connection.query(
-                    "SELECT id, randomNumber FROM World WHERE id = ?", [.integer(id)]
-                ).first
-                if let world = row.flatMap(Self.world) { found.append(world) }
-            }
-            return found
-        }
-    }
-
-    /// Every world, for the in-process cache of `/cached-queries`.
-    func allWorlds() async throws -> [World] {
-        try await pool.withConnection { connection in
-            try await connection.query("SELECT id, randomNumber FROM World").compactMap(Self.world)
-        }
-    }
-
-    /// Writes `worlds`' random numbers in one transaction.
-    func update(_ worlds: [World]) async throws {
-        try await pool.withConnection { connection in
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
-                for world in worlds {
-                    _ = try await connection.query(
-                        "UPDATE World SET randomNumber = ? WHERE id = ?",
-                        [.integer(world.randomNumber), .integer(world.id)])
-                }
-                _ = try await connection.query("COMMIT")
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
-            }
-        }
-    }
-
-    /// Every fortune.
-    func fortunes() async throws -> [Fortune] {
-        try await pool.withConnection { connection in
-            try await connection.query("SELECT id, message FROM Fortune").compactMap { row in
-                guard let id = row.column("id")?.integer, let message = row.column("message")?.string else {
-                    return nil
-                }
-                return Fortune(id: id, message: message)
-            }
-        }
-    }
-
-    /// Records an upload (a file stored again under the same name gets a row of its own).
-    func insert(_ upload: StoredUpload) async throws {
-        try await pool.withConnection { connection in
-            _ = try await connection.query(
-                "INSERT INTO uploads (name, size, sha256, content_type, stored_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    .text(upload.name), .integer(upload.size), .text(upload.sha256), .text(upload.contentType),
-                    .float(upload.storedAt.timeIntervalSince1970),
-                ])
-        }
-    }
-
-    /// The latest `limit` uploads, newest first.
-    func recentUploads(limit: Int) async throws -> [StoredUpload] {
-        try await pool.withConnection { connection in
-            try await connection.query(
-                "SELECT name, size, sha256, content_type, stored_at FROM uploads ORDER BY id DESC LIMIT ?",
-                [.integer(limit)]
-            ).compactMap { row in
-                guard let name = row.column("name")?.string, let size = row.column("size")?.integer,
-                    let sha256 = row.column("sha256")?.string, let type = row.column("content_type")?.string,
-                    let time = row.column("stored_at")?.double
-                else { return nil }
-                return StoredUpload(
-                    name: name, size: size, sha256: sha256, contentType: type,
-                    storedAt: Date(timeIntervalSince1970: time))
-            }
-        }
-    }
-
-    func close() async {
-        await pool.close()
-    }
-
-    private static func world(_ row: SQLiteRow) -> World? {
-        guard let id = row.column("id")?.integer, let number = row.column("randomNumber")?.integer else { return nil }
-        return World(id: id, randomNumber: number)
-    }
 }

@@ -29,7 +29,7 @@ enum Fortunes {
     /// The one added to every response, as the test's rules say.
     static let added = Fortune(id: 0, message: "Additional fortune added at request time.")
 
-    static func respond(database: AppDatabase, writer: some ResponseWriter) async throws {
+    static func respond(database: any AppDatabase, writer: some ResponseWriter) async throws {
         var fortunes = try await database.fortunes()
         fortunes.append(added)
         fortunes.sort { $0.message < $1.message }

@@ -8,19 +8,19 @@ import NIOCore
 /// `/cached-queries?count=N` (N worlds from the in-process cache). N is clamped to 1...500; missing or not a
 /// number, it is 1.
 enum WorldRoutes {
-    static func db(database: AppDatabase, writer: some ResponseWriter) async throws {
+    static func db(database: any AppDatabase, writer: some ResponseWriter) async throws {
         guard let world = try await database.world(id: randomID()) else {
             throw DatabaseUnavailable(reason: "World has no rows; run `appserver --config FILE --run init-db`")
         }
         try await writer.write(.text("application/json"), body: ByteBuffer(bytes: try JSONEncoder().encode(world)))
     }
 
-    static func queries(_ path: String, database: AppDatabase, writer: some ResponseWriter) async throws {
+    static func queries(_ path: String, database: any AppDatabase, writer: some ResponseWriter) async throws {
         let worlds = try await database.worlds(ids: (0..<count(in: path, parameter: "queries")).map { _ in randomID() })
         try await writer.write(.text("application/json"), body: ByteBuffer(bytes: try JSONEncoder().encode(worlds)))
     }
 
-    static func updates(_ path: String, database: AppDatabase, writer: some ResponseWriter) async throws {
+    static func updates(_ path: String, database: any AppDatabase, writer: some ResponseWriter) async throws {
         var worlds = try await database.worlds(ids: (0..<count(in: path, parameter: "queries")).map { _ in randomID() })
         for index in worlds.indices { worlds[index].randomNumber = randomID() }
         // Written in id order, so two requests updating the same rows never wait on each other in a cycle.
@@ -34,7 +34,7 @@ enum WorldRoutes {
         try await writer.write(.text("application/json"), body: ByteBuffer(bytes: try JSONEncoder().encode(worlds)))
     }
 
-    static func randomID() -> Int { Int.random(in: 1...AppDatabase.worldCount) }
+    static func randomID() -> Int { Int.random(in: 1...AppDatabases.worldCount) }
 
     /// The request's `parameter` as TechEmpower counts it: 1...500, and 1 when missing or not a number.
     static func count(in path: String, parameter: String) -> Int {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The app's own settings (the `app:` mapping of the config file) and facts about the worker it runs in.
 ///
 /// Read a setting with the typed accessors: a value of the wrong type is an error that names the key, which makes
@@ -68,6 +70,13 @@ public struct AppSettings: Sendable {
 
     /// The path under `key` (or `defaultValue`), resolved against the config file's directory when relative, as
     /// every path in AppServer's own config is.
+    /// The settings under `app:` of `config`, read from `configPath`.
+    init(config: AppServerConfig, configPath: String?, generation: Int) {
+        // A config named without a directory (`--config appserver.yaml`) lives in the working directory.
+        let directory = configPath.map { ($0 as NSString).deletingLastPathComponent }.flatMap { $0.isEmpty ? nil : $0 }
+        self.init(values: config.app, configDirectory: directory ?? ".", generation: generation)
+    }
+
     public func path(_ key: String, default defaultValue: String) throws(AppSettingError) -> String {
         let path = try string(key, default: defaultValue)
         // A config named without a directory (`--config appserver.yaml`) lives in the working directory: an empty

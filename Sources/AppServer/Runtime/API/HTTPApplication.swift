@@ -15,11 +15,29 @@ public protocol HTTPApplication: Sendable {
 
     /// Called once in each worker on a graceful stop, after its last request: close pools, flush buffers.
     func shutdown() async
+
+    /// Runs one of the app's own commands (`appserver --config FILE --run NAME`) with the settings under `app:`, in
+    /// place of serving: loading data, migrating a schema. Throwing ends the command with exit code 1.
+    func run(command: String, settings: AppSettings) async throws
 }
 
 extension HTTPApplication {
     public func boot(settings: AppSettings) async throws {}
     public func shutdown() async {}
+
+    public func run(command: String, settings: AppSettings) async throws {
+        throw UnknownCommand(name: command)
+    }
+}
+
+/// `--run NAME` named a command the app does not have.
+public struct UnknownCommand: Error, CustomStringConvertible {
+    public var name: String
+    public var description: String { "this app has no command '\(name)'" }
+
+    public init(name: String) {
+        self.name = name
+    }
 }
 
 /// One request as the app sees it.

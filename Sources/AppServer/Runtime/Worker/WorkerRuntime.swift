@@ -22,13 +22,7 @@ enum WorkerRuntime {
         let board = try? StatusBoard(descriptor: ProcessSpawner.statusFD)
         let signals = SignalWatcher([SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
 
-        let settings = AppSettings(
-            values: config.app,
-            configDirectory: configPath.map { ($0 as NSString).deletingLastPathComponent }.flatMap {
-                $0.isEmpty ? nil : $0
-            }
-                ?? ".",
-            generation: generation)
+        let settings = AppSettings(config: config, configPath: configPath, generation: generation)
         do {
             try await app.boot(settings: settings)
         } catch {

@@ -1,0 +1,68 @@
+import Logging
+import Synchronization
+
+/// The reference app's database and whether it is ready: schema made, data there, the world cache read. A
+/// database that is down at boot does not stop the worker (its other routes serve); its routes answer 503 until
+/// a request finds it reachable and readies it.
+///
+/// After a failure, requests for the next second are answered at once without trying, so a database that is down
+/// costs a burst of requests one wait, not one each.
+final class DatabaseReadiness: Sendable {
+    let database: any AppDatabase
+    private let state = Mutex<(ready: Bool, cache: [World], failedAt: ContinuousClock.Instant?, cause: String)>(
+        (false, [], nil, ""))
+
+    init(database: any AppDatabase) {
+        self.database = database
+    }
+
+    /// The database and the world cache once ready; readies them first if they are not (throws if it cannot).
+    func ready() async throws -> (database: any AppDatabase, cache: [World]) {
+        let (isReady, cache, failedAt, cause) = state.withLock { ($0.ready, $0.cache, $0.failedAt, $0.cause) }
+        if let failedAt, ContinuousClock.now - failedAt < .seconds(1) {
+            throw DatabaseUnavailable(reason: "failed less than a second ago: \(cause)")
+        }
+        if isReady { return (database, cache) }
+        do {
+            try await database.migrate()
+            let worlds = try await database.allWorlds()
+            state.withLock {
+                $0.ready = true
+                $0.cache = worlds
+            }
+            return (database, worlds)
+        } catch {
+            failed(error)
+            throw error
+        }
+    }
+
+    /// A request found the database failing: the next second's requests are answered without trying.
+    func failed(_ error: any Error) {
+        let now = ContinuousClock.now
+        state.withLock {
+            $0.failedAt = now
+            $0.cause = "\(error)"
+        }
+    }
+}
+
+/// Runs `operation`, giving up after `limit`: a database that stopped answering gets its requests a 503 then,
+/// rather than holding them (postgres-nio's pool waits for a connection for as long as it takes).
+func withinTime<Result: Sendable>(
+    _ limit: Duration, _ operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Result?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let result = first else {
+            throw DatabaseUnavailable(
+                reason: "no answer from the database within \(limit) (is it running, and reachable as configured?)")
+        }
+        return result
+    }
+}
