@@ -195,12 +195,14 @@ def start_edge(stack, template, ready, scheme="http", socket_path="", logged=Fal
     wait_ready(f"{scheme}://127.0.0.1:{stack.port}{ready}", process)
 
 
-def start_appserver(stack, workers=None, admin=False):
+def start_appserver(stack, workers=None, admin=False, database=None):
     sock = os.path.join(stack.work, "app.sock")
     conf = os.path.join(stack.work, "appserver.yaml")
+    database = database or f"sqlite:{stack.work}/app.db"
     with open(conf, "w") as f:
         f.write(f"bind: unix:{sock}\nsocket_mode: \"0666\"\nworkers: {workers or CORES}\naccess_log: off\n"
-                f"log_level: warning\nforwarded_allow: [\"0\"]\napp: {{media_dir: {stack.work}/media}}\n")
+                f"log_level: warning\nforwarded_allow: [\"0\"]\n"
+                f"app: {{media_dir: {stack.work}/media, database: \"{database}\"}}\n")
         if admin:
             f.write(f"admin: {{listen: 127.0.0.1:{free_port()}}}\n")
     stack.processes.append(pinned([f"{BIN}/appserver", "--config", conf]))
@@ -217,6 +219,111 @@ def start_gunicorn(stack, worker_class):
     stack.processes.append(pinned(argv + ["wsgi_hello:app"]))
     wait_socket(sock)
     return sock
+
+
+def start_django(stack, worker_class, workers=3):
+    """nginx's upstream for the database scenarios: gunicorn running the Django site in django_site/, on the
+    benchmark's PostgreSQL."""
+    sock = os.path.join(stack.work, "gunicorn.sock")
+    database = bench_postgres()
+    argv = [f"{VENV}/bin/gunicorn", "--workers", str(workers), "--worker-class", worker_class,
+            "--bind", f"unix:{sock}", "--umask", "0", "--log-level", "warning",
+            "--chdir", os.path.join(BENCH, "django_site")]
+    if worker_class == "gthread":
+        argv += ["--threads", "4"]
+    env = dict(os.environ, DATABASE_HOST=database.socket_dir, DATABASE_PORT=str(database.port),
+               DATABASE_NAME="tfb", DATABASE_USER="bench")
+    stack.processes.append(pinned(argv + ["tfb.wsgi:application"], env=env))
+    wait_socket(sock)
+    return sock
+
+
+@dataclass
+class BenchPostgres:
+    """The PostgreSQL both sides of the database scenarios use, started once per run: initdb in the run's
+    directory (as the postgres user when run as root), its own socket, pinned to the servers' CPU."""
+    work: str
+    port: int = 0
+    process: object = None
+
+    @property
+    def socket_dir(self):
+        return os.path.join(self.work, "pg-socket")
+
+    def url(self):
+        return f"postgres:///tfb?host={self.socket_dir}&port={self.port}&user=bench"
+
+    def start(self):
+        versions = sorted(int(v) for v in os.listdir("/usr/lib/postgresql") if v.isdigit())
+        bin_dir = f"/usr/lib/postgresql/{versions[-1]}/bin"
+        as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"] \
+            if os.geteuid() == 0 else []
+        os.makedirs(self.socket_dir, exist_ok=True)
+        if as_postgres:
+            subprocess.run(["chown", "-R", "postgres:postgres", self.work], check=True)
+        data = os.path.join(self.work, "pg-data")
+        subprocess.run(as_postgres + [f"{bin_dir}/initdb", "-D", data, "-U", "bench", "--auth=trust", "-E", "UTF8"],
+                       check=True, capture_output=True)
+        self.port = free_port()
+        self.process = pinned(as_postgres + [f"{bin_dir}/postgres", "-D", data, "-k", self.socket_dir,
+                                             "-p", str(self.port), "-c", "listen_addresses=",
+                                             "-c", "max_connections=200"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if subprocess.run([f"{bin_dir}/pg_isready", "-h", self.socket_dir, "-p", str(self.port)],
+                              capture_output=True).returncode == 0:
+                break
+            time.sleep(0.05)
+        subprocess.run([f"{bin_dir}/createdb", "-h", self.socket_dir, "-p", str(self.port), "-U", "bench", "tfb"],
+                       check=True)
+        # The reference app's own command makes the tables and loads the data both sides read.
+        conf = os.path.join(self.work, "init-db.yaml")
+        with open(conf, "w") as f:
+            f.write(f"bind: unix:{self.work}/unused.sock\napp: {{database: \"{self.url()}\"}}\n")
+        subprocess.run([f"{BIN}/appserver", "--config", conf, "--run", "init-db"], check=True, capture_output=True)
+        say(f"PostgreSQL for the database scenarios on {self.socket_dir} (port {self.port})")
+
+    def stop(self):
+        if self.process:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=30)
+
+
+BENCH_POSTGRES = []
+
+
+def bench_postgres():
+    if not BENCH_POSTGRES:
+        server = BenchPostgres(work=tempfile.mkdtemp(prefix="edge-harness-pg."))
+        os.chmod(server.work, 0o755)
+        server.start()
+        BENCH_POSTGRES.append(server)
+    return BENCH_POSTGRES[0]
+
+
+def checked(stack, path, check):
+    """Raises unless `path` answers as TechEmpower's rules say (`check` gets the body), so a database scenario
+    never times wrong answers."""
+    response = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", f"http://127.0.0.1:{stack.port}{path}"],
+                              capture_output=True, text=True).stdout
+    body, _, status = response.rpartition("\n")
+    if status != "200" or not check(body):
+        raise RuntimeError(f"{path} answered {status}: {body[:200]}")
+    return stack
+
+
+def valid_world(world):
+    return set(world) == {"id", "randomNumber"} and 1 <= world["id"] <= 10000 and 1 <= world["randomNumber"] <= 10000
+
+
+def valid_worlds(count):
+    return lambda body: len(json.loads(body)) == count and all(valid_world(w) for w in json.loads(body))
+
+
+def valid_fortunes(body):
+    rows = body.count("<tr>") - 1
+    return (rows == 13 and "Additional fortune added at request time." in body and "&lt;script&gt;" in body
+            and "\u30d5\u30ec\u30fc\u30e0\u30ef\u30fc\u30af\u306e\u30d9\u30f3\u30c1\u30de\u30fc\u30af" in body)
 
 
 def wait_socket(path):
@@ -611,6 +718,20 @@ def scenarios(payload):
          lambda s: start_edge(s, "edge-proxy.yaml.template", "/plaintext", socket_path=start_appserver(s, admin=True),
                               admin=True),
          lambda s: wrk(s, "/plaintext")),
+        # TechEmpower's database tests through the whole seed stack, both sides on the same PostgreSQL.
+        *[(f"db-{name}-{worker_class}", f"{title}, PostgreSQL, vs Django on gunicorn {worker_class}", "rps",
+           f"nginx → gunicorn {worker_class} (3) → Django", "Edge → AppServer",
+           lambda s, wc=worker_class, p=path: start_nginx(s, "nginx-proxy.conf.template", p,
+                                                          socket_path=start_django(s, wc)),
+           lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
+                                        socket_path=start_appserver(s, database=bench_postgres().url())),
+           lambda s, p=path, c=check: wrk(checked(s, p, c), p))
+          for worker_class in ("sync", "gthread")
+          for name, title, path, check in (
+              ("db", "/db", "/db", lambda b: valid_world(json.loads(b))),
+              ("queries", "/queries?queries=20", "/queries?queries=20", valid_worlds(20)),
+              ("fortunes", "/fortunes", "/fortunes", valid_fortunes),
+              ("updates", "/updates?queries=20", "/updates?queries=20", valid_worlds(20)))],
         ("idle-10k", "10,000 idle keep-alive connections (RSS added)", "added", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
          lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
@@ -689,6 +810,9 @@ def run_all():
             results.append(summarise(name, title, metric, base_label, ours_label, runs))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        for server in BENCH_POSTGRES:
+            server.stop()
+            shutil.rmtree(server.work, ignore_errors=True)
     return results
 
 

@@ -110,25 +110,31 @@ struct ReferenceApp: HTTPApplication {
     /// second (a database that is down would otherwise log every request).
     private func answerFromDatabase(_ route: Substring, path: String, writer: some ResponseWriter) async throws {
         guard let readiness = state.database else { throw DatabaseUnavailable(reason: "no database") }
+        let answer: WorldRoutes.Answer
         do {
             let (database, cache) = try await readiness.ready()
             switch route {
-            case "/db": try await WorldRoutes.db(database: database, writer: writer)
-            case "/queries": try await WorldRoutes.queries(path, database: database, writer: writer)
-            case "/updates": try await WorldRoutes.updates(path, database: database, writer: writer)
-            case "/fortunes": try await Fortunes.respond(database: database, writer: writer)
-            default: try await WorldRoutes.cachedQueries(path, cache: cache, writer: writer)
+            case "/db": answer = try await WorldRoutes.db(database: database)
+            case "/queries": answer = try await WorldRoutes.queries(path, database: database)
+            case "/updates": answer = try await WorldRoutes.updates(path, database: database)
+            case "/fortunes": answer = try await Fortunes.answer(database: database)
+            default: answer = try WorldRoutes.cachedQueries(path, cache: cache)
             }
-        } catch let error where !(error is CancellationError) {
+        } catch let error where !(error is CancellationError) && !Task.isCancelled {
+            // (A cancelled task is a client that left: not the database's failure.)
             if !(error is DatabaseUnavailable) { readiness.failed(error) }
             if state.databaseWarnings.shouldLog() {
-                state.logger.error("database unavailable; answering 503", metadata: ["cause": "\(error)"])
+                // `reflecting`: postgres-nio's errors describe themselves in general words otherwise.
+                state.logger.error(
+                    "database unavailable; answering 503", metadata: ["cause": "\(String(reflecting: error))"])
             }
             var response = HTTPResponse.text("text/plain")
             response.status = .serviceUnavailable
             response.headerFields[.retryAfter] = "1"
             try await writer.write(response, body: ByteBuffer(string: "503 Service Unavailable\n"))
+            return
         }
+        try await writer.write(answer.head, body: answer.body)
     }
 
     /// The routes above that answer only some methods, for the `Allow` field of a 405.

@@ -29,11 +29,11 @@ enum Fortunes {
     /// The one added to every response, as the test's rules say.
     static let added = Fortune(id: 0, message: "Additional fortune added at request time.")
 
-    static func respond(database: any AppDatabase, writer: some ResponseWriter) async throws {
+    static func answer(database: any AppDatabase) async throws -> WorldRoutes.Answer {
         var fortunes = try await database.fortunes()
         fortunes.append(added)
         fortunes.sort { $0.message < $1.message }
-        try await writer.write(.text("text/html; charset=utf-8"), body: ByteBuffer(string: page(fortunes)))
+        return (.text("text/html; charset=utf-8"), ByteBuffer(string: page(fortunes)))
     }
 
     /// The page, from its template, with every value escaped.

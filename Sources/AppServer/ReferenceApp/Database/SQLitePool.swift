@@ -100,11 +100,18 @@ final class SQLitePool: Sendable {
         let connection = try await SQLiteConnection.open(
             storage: .file(path: path), threadPool: .singleton, logger: logger,
             on: MultiThreadedEventLoopGroup.singleton.any())
-        // WAL lets readers go on while one process writes; a busy file is waited for, not failed at once.
-        _ = try await connection.query("PRAGMA journal_mode = WAL")
-        _ = try await connection.query("PRAGMA busy_timeout = 5000")
-        _ = try await connection.query("PRAGMA synchronous = NORMAL")
-        return connection
+        do {
+            // A busy file is waited for, not failed at once (set first: switching to WAL takes a lock too, which
+            // the other workers booting at the same moment contend for); WAL lets readers go on while one
+            // process writes.
+            _ = try await connection.query("PRAGMA busy_timeout = 5000")
+            _ = try await connection.query("PRAGMA journal_mode = WAL")
+            _ = try await connection.query("PRAGMA synchronous = NORMAL")
+            return connection
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 
     private func release(_ connection: SQLiteConnection) {
