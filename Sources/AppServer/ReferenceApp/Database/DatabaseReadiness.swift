@@ -5,8 +5,9 @@ import Synchronization
 /// database that is down at boot does not stop the worker (its other routes serve); its routes answer 503 until
 /// a request finds it reachable and readies it.
 ///
-/// After a failure, requests for the next second are answered at once without trying, so a database that is down
-/// costs a burst of requests one wait, not one each.
+/// After a failure to reach it, requests for the next second are answered at once without trying, so a database
+/// that is down costs a burst of requests one wait, not one each. A ready database that is merely slow (a query
+/// past its time limit under load) fails that request alone.
 final class DatabaseReadiness: Sendable {
     let database: any AppDatabase
     private let state = Mutex<(ready: Bool, cache: [World], failedAt: ContinuousClock.Instant?, cause: String)>(
@@ -37,10 +38,12 @@ final class DatabaseReadiness: Sendable {
         }
     }
 
-    /// A request found the database failing: the next second's requests are answered without trying.
+    /// A request found the database failing: the next second's requests are answered without trying, unless the
+    /// database is ready and the failure is only a slow answer.
     func failed(_ error: any Error) {
         let now = ContinuousClock.now
         state.withLock {
+            if $0.ready && error is TimeLimitExceeded { return }
             $0.failedAt = now
             $0.cause = "\(error)"
         }
@@ -59,10 +62,15 @@ func withinTime<Result: Sendable>(
             return nil
         }
         defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else {
-            throw DatabaseUnavailable(
-                reason: "no answer from the database within \(limit) (is it running, and reachable as configured?)")
-        }
+        guard let first = try await group.next(), let result = first else { throw TimeLimitExceeded(limit: limit) }
         return result
+    }
+}
+
+/// The database did not answer within its time limit: down, unreachable, or overloaded.
+struct TimeLimitExceeded: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String {
+        "no answer from the database within \(limit) (is it running, reachable as configured, and not overloaded?)"
     }
 }

@@ -39,7 +39,7 @@ final class PostgresStore: AppDatabase {
     }
 
     /// How long a request's database work may take before it is answered 503.
-    private static let requestLimit = Duration.seconds(2)
+    private static let requestLimit = Duration.seconds(5)
     /// How long making the schema and filling empty tables may take (a worker's boot waits for it).
     private static let migrateLimit = Duration.seconds(5)
     /// How long loading the data anew (`--run init-db`) may take.
