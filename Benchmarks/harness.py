@@ -221,18 +221,21 @@ def start_gunicorn(stack, worker_class):
     return sock
 
 
-def start_django(stack, worker_class, workers=3):
+def start_django(stack, worker_class, workers=3, sqlite=False):
     """nginx's upstream for the database scenarios: gunicorn running the Django site in django_site/, on the
-    benchmark's PostgreSQL."""
+    benchmark's PostgreSQL (or its SQLite file)."""
     sock = os.path.join(stack.work, "gunicorn.sock")
-    database = bench_postgres()
     argv = [f"{VENV}/bin/gunicorn", "--workers", str(workers), "--worker-class", worker_class,
             "--bind", f"unix:{sock}", "--umask", "0", "--log-level", "warning",
             "--chdir", os.path.join(BENCH, "django_site")]
     if worker_class == "gthread":
         argv += ["--threads", "4"]
-    env = dict(os.environ, DATABASE_HOST=database.socket_dir, DATABASE_PORT=str(database.port),
-               DATABASE_NAME="tfb", DATABASE_USER="bench")
+    if sqlite:
+        env = dict(os.environ, DATABASE_PATH=bench_sqlite())
+    else:
+        database = bench_postgres()
+        env = dict(os.environ, DATABASE_HOST=database.socket_dir, DATABASE_PORT=str(database.port),
+                   DATABASE_NAME="tfb", DATABASE_USER="bench")
     stack.processes.append(pinned(argv + ["tfb.wsgi:application"], env=env))
     wait_socket(sock)
     return sock
@@ -290,6 +293,24 @@ class BenchPostgres:
 
 
 BENCH_POSTGRES = []
+BENCH_SQLITE = []
+
+
+def bench_sqlite():
+    """The SQLite file both sides of the db-sqlite-* scenarios read, made once per run by the reference app's
+    `--run init-db`."""
+    if not BENCH_SQLITE:
+        work = tempfile.mkdtemp(prefix="edge-harness-sqlite.")
+        os.chmod(work, 0o777)
+        path = os.path.join(work, "tfb.db")
+        conf = os.path.join(work, "init-db.yaml")
+        with open(conf, "w") as f:
+            f.write(f"bind: unix:{work}/unused.sock\napp: {{database: \"sqlite:{path}\"}}\n")
+        subprocess.run([f"{BIN}/appserver", "--config", conf, "--run", "init-db"], check=True, capture_output=True)
+        for name in os.listdir(work):
+            os.chmod(os.path.join(work, name), 0o666)
+        BENCH_SQLITE.append(path)
+    return BENCH_SQLITE[0]
 
 
 def bench_postgres():
@@ -732,6 +753,16 @@ def scenarios(payload):
               ("queries", "/queries?queries=20", "/queries?queries=20", valid_worlds(20)),
               ("fortunes", "/fortunes", "/fortunes", valid_fortunes),
               ("updates", "/updates?queries=20", "/updates?queries=20", valid_worlds(20)))],
+        # The same on SQLite, the database `scripts/run` users get.
+        *[(f"db-sqlite-{name}", f"{title}, SQLite, vs Django on gunicorn sync", "rps",
+           "nginx → gunicorn sync (3) → Django", "Edge → AppServer",
+           lambda s, p=path: start_nginx(s, "nginx-proxy.conf.template", p, socket_path=start_django(s, "sync", sqlite=True)),
+           lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
+                                        socket_path=start_appserver(s, database=f"sqlite:{bench_sqlite()}")),
+           lambda s, p=path, c=check: wrk(checked(s, p, c), p))
+          for name, title, path, check in (
+              ("db", "/db", "/db", lambda b: valid_world(json.loads(b))),
+              ("fortunes", "/fortunes", "/fortunes", valid_fortunes))],
         ("idle-10k", "10,000 idle keep-alive connections (RSS added)", "added", "nginx", "Edge",
          lambda s: start_nginx(s, "nginx-static.conf.template", "/static/1k.txt"),
          lambda s: start_edge(s, "edge-static.yaml.template", "/static/1k.txt"),
@@ -813,6 +844,8 @@ def run_all():
         for server in BENCH_POSTGRES:
             server.stop()
             shutil.rmtree(server.work, ignore_errors=True)
+        for path in BENCH_SQLITE:
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
     return results
 
 
