@@ -50,4 +50,20 @@ import Glibc
         let lines = server.log.lines.filter { $0.contains("database unavailable") }.count - before
         #expect(lines >= 1 && lines < 10, "\(server.log.text)")
     }
+
+    @Test func aDatabaseThatGoesDownWhileServingGets503() throws {
+        var postgres: PostgresServer? = try PostgresServer(databases: ["app"])
+        let url = postgres!.url(database: "app")
+        let server = try AppServerProcess(config: "workers: 1\napp: {database: \"\(url)\"}")
+        #expect(try server.request("GET", "/db").status == 200)
+        #expect(try server.request("GET", "/fortunes").status == 200)
+        postgres = nil  // stopped (fast shutdown: its sessions end) and removed
+        for _ in 0..<6 {
+            let response = try server.request("GET", "/db")
+            #expect(response.status == 503 && response.header("Retry-After") == "1")
+        }
+        #expect(try server.request("GET", "/plaintext").status == 200)
+        let lines = server.log.lines.filter { $0.contains("database unavailable") }.count
+        #expect(lines >= 1 && lines < 6, "\(server.log.text)")
+    }
 }

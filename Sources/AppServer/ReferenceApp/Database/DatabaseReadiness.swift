@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// After a failure to reach it, requests for the next second are answered at once without trying, so a database
 /// that is down costs a burst of requests one wait, not one each. A ready database that is merely slow (a query
-/// past its time limit under load) fails that request alone.
+/// past its time limit under load, while connections to it succeed) fails that request alone.
 final class DatabaseReadiness: Sendable {
     let database: any AppDatabase
     private let state = Mutex<(ready: Bool, cache: [World], failedAt: ContinuousClock.Instant?, cause: String)>(
@@ -43,7 +43,7 @@ final class DatabaseReadiness: Sendable {
     func failed(_ error: any Error) {
         let now = ContinuousClock.now
         state.withLock {
-            if $0.ready && error is TimeLimitExceeded { return }
+            if $0.ready, let exceeded = error as? TimeLimitExceeded, !exceeded.unreachable { return }
             $0.failedAt = now
             $0.cause = "\(error)"
         }
@@ -70,6 +70,8 @@ func withinTime<Result: Sendable>(
 /// The database did not answer within its time limit: down, unreachable, or overloaded.
 struct TimeLimitExceeded: Error, CustomStringConvertible {
     var limit: Duration
+    /// Set when connecting to the database failed meanwhile: it is down or unreachable, not slow.
+    var unreachable = false
     var description: String {
         "no answer from the database within \(limit) (is it running, reachable as configured, and not overloaded?)"
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// The reference app's data in PostgreSQL (`database: postgres://…`), through postgres-nio: its client is a pool
 /// of connections made as requests need them (at most `database_pool`), and, unlike binding libpq, whose calls block,
@@ -10,6 +11,7 @@ final class PostgresStore: AppDatabase {
     private let client: PostgresClient
     private let running: Task<Void, Never>
     private let logger: Logger
+    private let connectFailures: ConnectFailureLog
 
     init(location: PostgresLocation, poolSize: Int, logger: Logger) {
         var configuration: PostgresClient.Configuration
@@ -29,9 +31,11 @@ final class PostgresStore: AppDatabase {
         // A server that is down is known within a second: the request gets 503 rather than waiting.
         configuration.options.connectTimeout = .seconds(1)
         // The pool's own log says each failed connection attempt, several a second while the server is down; the
-        // app says it once a second instead.
-        var background = logger
-        background.logLevel = .critical
+        // app says it once a second instead. The lines are only noted, as the sign that the server cannot be
+        // reached (rather than slow).
+        let connectFailures = ConnectFailureLog()
+        self.connectFailures = connectFailures
+        let background = Logger(label: logger.label) { _ in connectFailures }
         let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
         self.logger = logger
@@ -46,7 +50,7 @@ final class PostgresStore: AppDatabase {
     private static let loadLimit = Duration.seconds(60)
 
     func migrate() async throws {
-        try await withinTime(Self.migrateLimit) { try await self.migrateNow() }
+        try await timed(Self.migrateLimit) { try await self.migrateNow() }
     }
 
     private func migrateNow() async throws {
@@ -68,7 +72,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func reload() async throws {
-        try await withinTime(Self.loadLimit) {
+        try await timed(Self.loadLimit) {
             try await self.client.withTransaction(logger: self.logger) { connection in
                 try await Self.fill(connection, replacing: true, logger: self.logger)
             }
@@ -97,7 +101,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func worlds(ids: [Int]) async throws -> [World] {
-        try await withinTime(Self.requestLimit) { try await self.fetchWorlds(ids: ids) }
+        try await timed(Self.requestLimit) { try await self.fetchWorlds(ids: ids) }
     }
 
     private func fetchWorlds(ids: [Int]) async throws -> [World] {
@@ -115,7 +119,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func allWorlds() async throws -> [World] {
-        try await withinTime(Self.migrateLimit) { try await self.fetchAllWorlds() }
+        try await timed(Self.migrateLimit) { try await self.fetchAllWorlds() }
     }
 
     private func fetchAllWorlds() async throws -> [World] {
@@ -128,7 +132,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func update(_ worlds: [World]) async throws {
-        try await withinTime(Self.requestLimit) { try await self.write(worlds) }
+        try await timed(Self.requestLimit) { try await self.write(worlds) }
     }
 
     private func write(_ worlds: [World]) async throws {
@@ -142,7 +146,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func fortunes() async throws -> [Fortune] {
-        try await withinTime(Self.requestLimit) { try await self.fetchFortunes() }
+        try await timed(Self.requestLimit) { try await self.fetchFortunes() }
     }
 
     private func fetchFortunes() async throws -> [Fortune] {
@@ -155,7 +159,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func insert(_ upload: StoredUpload) async throws {
-        try await withinTime(Self.requestLimit) { try await self.record(upload) }
+        try await timed(Self.requestLimit) { try await self.record(upload) }
     }
 
     private func record(_ upload: StoredUpload) async throws {
@@ -168,7 +172,7 @@ final class PostgresStore: AppDatabase {
     }
 
     func recentUploads(limit: Int) async throws -> [StoredUpload] {
-        try await withinTime(Self.requestLimit) { try await self.fetchRecentUploads(limit: limit) }
+        try await timed(Self.requestLimit) { try await self.fetchRecentUploads(limit: limit) }
     }
 
     private func fetchRecentUploads(limit: Int) async throws -> [StoredUpload] {
@@ -185,8 +189,45 @@ final class PostgresStore: AppDatabase {
         return found
     }
 
+    /// `withinTime`, with a time limit that passes while connections fail reported as the server being
+    /// unreachable (not merely slow).
+    private func timed<Result: Sendable>(
+        _ limit: Duration, _ operation: @escaping @Sendable () async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await withinTime(limit, operation)
+        } catch var exceeded as TimeLimitExceeded {
+            exceeded.unreachable = connectFailures.failedLately
+            throw exceeded
+        }
+    }
+
     func close() async {
         running.cancel()
         _ = await running.value
+    }
+}
+
+/// postgres-nio's background log, kept only for what it says about connecting: the time of the last failed
+/// attempt.
+private final class ConnectFailureLog: LogHandler, @unchecked Sendable {  // the time is behind a lock
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    /// A connection attempt failed within the last 10 s.
+    var failedLately: Bool {
+        lastFailure.withLock { $0.map { ContinuousClock.now - $0 < .seconds(10) } ?? false }
+    }
+
+    func log(event: LogEvent) {
+        guard "\(event.message)".localizedCaseInsensitiveContains("connection creation failed") else { return }
+        let now = ContinuousClock.now
+        lastFailure.withLock { $0 = now }
     }
 }
