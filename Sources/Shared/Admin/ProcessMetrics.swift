@@ -50,10 +50,9 @@ public final class ProcessMetrics: Sendable {
             return max(0, cpu - counted)
         }
         cpuSeconds.increment(by: increase)
-        if let pages = Self.statm() {
-            let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
-            residentBytes.record(pages.resident * pageSize)
-            virtualBytes.record(pages.size * pageSize)
+        if let memory = Self.memory(ofProcess: "self") {
+            residentBytes.record(memory.resident)
+            virtualBytes.record(memory.size)
         }
         openDescriptors.record(Self.openDescriptorCount())
         var limit = rlimit()
@@ -64,12 +63,13 @@ public final class ProcessMetrics: Sendable {
         Double(time.tv_sec) + Double(time.tv_usec) / 1e6
     }
 
-    /// Total and resident size in pages, from `/proc/self/statm`.
-    private static func statm() -> (size: Double, resident: Double)? {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+    /// Total and resident size in bytes of process `pid` (`self`, or a number), from `/proc/PID/statm`.
+    public static func memory(ofProcess pid: String) -> (size: Double, resident: Double)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
         let fields = text.split(separator: " ")
         guard fields.count >= 2, let size = Double(fields[0]), let resident = Double(fields[1]) else { return nil }
-        return (size, resident)
+        let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+        return (size * pageSize, resident * pageSize)
     }
 
     private static func openDescriptorCount() -> Int {

@@ -39,8 +39,7 @@ final class SQLiteStore: AppDatabase {
 
     private static func fill(_ connection: SQLiteConnection, replacing: Bool) async throws {
         let verb = replacing ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
+        try await transaction(on: connection) {
             for start in stride(from: 1, through: worldCount, by: 500) {
                 let ids = start..<min(start + 500, worldCount + 1)
                 let values = ids.map { "(\($0), \(Int.random(in: 1...worldCount)))" }.joined(separator: ",")
@@ -51,6 +50,15 @@ final class SQLiteStore: AppDatabase {
                     "\(verb) INTO Fortune (id, message) VALUES (?, ?)",
                     [.integer(fortune.id), .text(fortune.message)])
             }
+        }
+    }
+
+    /// Runs `body` in a transaction that takes the write lock at once (so two workers never both read, then both
+    /// wait to write); rolled back if `body` throws.
+    private static func transaction(on connection: SQLiteConnection, _ body: () async throws -> Void) async throws {
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            try await body()
             _ = try await connection.query("COMMIT")
         } catch {
             _ = try? await connection.query("ROLLBACK")
@@ -91,17 +99,12 @@ final class SQLiteStore: AppDatabase {
     /// Writes `worlds`' random numbers in one transaction.
     func update(_ worlds: [World]) async throws {
         try await pool.withConnection { connection in
-            _ = try await connection.query("BEGIN IMMEDIATE")
-            do {
+            try await Self.transaction(on: connection) {
                 for world in worlds {
                     _ = try await connection.query(
                         "UPDATE World SET randomNumber = ? WHERE id = ?",
                         [.integer(world.randomNumber), .integer(world.id)])
                 }
-                _ = try await connection.query("COMMIT")
-            } catch {
-                _ = try? await connection.query("ROLLBACK")
-                throw error
             }
         }
     }

@@ -130,7 +130,8 @@ final class MasterMetrics: Sendable {
         backoff.record(current.respawnDelay)
         inFlight.record(
             current.workers.reduce(0) { $0 + Int($1.board.requestStats(loops: current.loopsPerWorker).inFlight) })
-        workersMemory.record(current.workers.reduce(0) { $0 + (Self.residentBytes(of: $1.pid) ?? 0) })
+        workersMemory.record(
+            current.workers.reduce(0) { $0 + (ProcessMetrics.memory(ofProcess: "\($1.pid)")?.resident ?? 0) })
         process.update()
         return registry.exposition()
     }
@@ -145,22 +146,11 @@ final class MasterMetrics: Sendable {
                 for index in 0..<5 where now.byStatusClass[index] > before.byStatusClass[index] {
                     requestsByClass[index].increment(by: Int64(now.byStatusClass[index] - before.byStatusClass[index]))
                 }
-                for (nanoseconds, times) in now.durations.increase(since: before.durations) {
-                    let seconds = Double(nanoseconds) / 1e9
-                    for _ in 0..<times { durations.record(seconds) }
-                }
+                BucketedDurations.record(now.durations.increase(since: before.durations), in: durations)
                 state.answered &+= now.answered &- before.answered
                 state.byPID[pid] = now
             }
             return state.answered
         }
-    }
-
-    /// A process' resident memory from `/proc/PID/statm`.
-    static func residentBytes(of pid: Int32) -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
-        return pages * sysconf(Int32(_SC_PAGESIZE))
     }
 }

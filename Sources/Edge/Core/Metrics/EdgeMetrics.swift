@@ -179,14 +179,14 @@ public final class EdgeMetrics: Sendable {
                         state.answered &+= count
                     }
                     let histogram = requestHistogram(key: key, in: &state)
-                    Self.record(durations, in: histogram)
+                    BucketedDurations.record(durations, in: histogram)
                 }
                 for (index, amount) in changes.counters.enumerated() where amount > 0 {
                     counted[index].increment(by: Int64(amount))
                 }
                 for (server, durations) in changes.upstreamResponses {
                     let histogram = upstreamResponseHistogram(server: server, in: &state)
-                    Self.record(durations, in: histogram)
+                    BucketedDurations.record(durations, in: histogram)
                 }
             }
             guard connectionsComplete else { return }
@@ -210,16 +210,6 @@ public final class EdgeMetrics: Sendable {
             ], factory: registry)
         state.requestCounters[counterKey] = made
         return made
-    }
-
-    /// Records each duration (nanoseconds) its number of times, in seconds. Histograms are held as swift-metrics'
-    /// `RecorderHandler`s from the factory, not wrapped in a `Recorder`: its `record` is generic and converts each
-    /// value through dynamic casts, which tripled the cost of recording in bulk.
-    private static func record(_ durations: [(nanoseconds: Int64, times: Int)], in histogram: any RecorderHandler) {
-        for (nanoseconds, times) in durations {
-            let seconds = Double(nanoseconds) / 1e9
-            for _ in 0..<times { histogram.record(seconds) }
-        }
     }
 
     private func requestHistogram(key: Int, in state: inout State) -> any RecorderHandler {

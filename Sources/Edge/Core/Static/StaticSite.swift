@@ -77,22 +77,19 @@ public final class StaticSite: Sendable {
     /// lie, with no string made.
     func routeIndex(forTarget uri: String) -> Int? {
         // The usual target (origin form, plain path) is matched on the bytes it arrived in.
-        let matched: Int? = uri.utf8.withContiguousStorageIfAvailable { bytes in
-            guard bytes.first == UInt8(ascii: "/") else { return Self.notMatchedHere }
-            let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
-            let path = UnsafeBufferPointer(rebasing: bytes[..<end])
-            guard RequestPath.isPlain(path) else { return Self.notMatchedHere }
-            return router.routeIndex(forPlainPath: path) ?? Self.noRoute
-        }
-        switch matched {
-        case Self.noRoute: return nil
-        case let index? where index >= 0: return index
-        default: return routedPath(uri).flatMap(router.routeIndex(for:))
-        }
+        if case .some(.some(let index)) = uri.utf8.withContiguousStorageIfAvailable(plainRouteIndex) { return index }
+        return routedPath(uri).flatMap(router.routeIndex(for:))
     }
 
-    private static let notMatchedHere = -2
-    private static let noRoute = -1
+    /// The route of an origin-form target whose path is plain, matched on its bytes (`.some(nil)`: no route);
+    /// `nil` for any other target, which is routed by decoding it.
+    private func plainRouteIndex(_ bytes: UnsafeBufferPointer<UInt8>) -> Int?? {
+        guard bytes.first == UInt8(ascii: "/") else { return nil }
+        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+        let path = UnsafeBufferPointer(rebasing: bytes[..<end])
+        guard RequestPath.isPlain(path) else { return nil }
+        return .some(router.routeIndex(forPlainPath: path))
+    }
 
     /// The decoded path a request target is routed by; `nil` for a target that cannot be decoded (refused later).
     private func routedPath(_ uri: String) -> RequestPath? {
