@@ -104,6 +104,44 @@ import Testing
         #expect(!upstream.requestLines.contains { $0.contains("/plaintext") }, "\(upstream.requestLines)")
     }
 
+    /// Fields HTTP/2 forbids (a connection-specific one, an upper-case name) make a request malformed: it is
+    /// answered 400 and never reaches the upstream, and the connection's next stream is served.
+    @Test(arguments: [("connection", "keep-alive"), ("X-Upper", "1"), ("te", "gzip")])
+    func aRequestWithAFieldHTTP2ForbidsGets400(field: (String, String)) throws {
+        let bad = [
+            (":method", "GET"), (":scheme", "https"), (":path", "/forbidden"), (":authority", "localhost"), field,
+        ]
+        let good = [(":method", "GET"), (":scheme", "https"), (":path", "/static/a.txt"), (":authority", "localhost")]
+        let received = try #require(
+            try exchange(
+                Self.frame(type: 1, flags: 5, stream: 1, payload: Self.block(bad))
+                    + Self.frame(type: 1, flags: 5, stream: 3, payload: Self.block(good))),
+            "the connection was still open after 20 seconds")
+        let answer = try #require(received.first { $0.type == 1 && $0.stream == 1 }, "no response HEADERS")
+        // `:status: 400` is entry 12 of HPACK's static table: one byte, 0x80 | 12, for the whole header block.
+        #expect(answer.payload == [0x8C], "\(answer.payload)")
+        #expect(received.contains { $0.type == 1 && $0.stream == 3 }, "no response HEADERS on stream 3")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.contains { $0.contains("\"GET /static/a.txt HTTP/2.0\" 200 ") }, "\(lines)")
+        #expect(!upstream.requestLines.contains { $0.contains("/forbidden") }, "\(upstream.requestLines)")
+    }
+
+    /// Trailers with a pseudo-field end the request as NIO ended one with a protocol error: RST_STREAM
+    /// (PROTOCOL_ERROR), the upload aborted, logged 400.
+    @Test func trailersWithAPseudoFieldResetTheStream() throws {
+        let fields = [(":method", "POST"), (":scheme", "https"), (":path", "/sink/up"), (":authority", "localhost")]
+        let frames =
+            Self.frame(type: 1, flags: 4, stream: 1, payload: Self.block(fields))
+            + Self.frame(type: 0, flags: 0, stream: 1, payload: Data("hello".utf8))
+            + Self.frame(type: 1, flags: 5, stream: 1, payload: Self.block([(":path", "/smuggled")]))
+        let received = try #require(try exchange(frames), "the connection was still open after 20 seconds")
+        let reset = received.first { $0.type == 3 && $0.stream == 1 }
+        #expect(reset?.payload == [0, 0, 0, 1], "no RST_STREAM(PROTOCOL_ERROR) for stream 1: \(received.map(\.type))")
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.count == 1 && lines[0].contains("\"POST /sink/up HTTP/2.0\" 400 "), "\(lines)")
+        #expect(edge.waitForLog(containing: "malformed request") != nil)
+    }
+
     /// A client that resets its stream in the middle of an upload (RST_STREAM: HTTP/2's way of hanging up on one
     /// request) aborts the proxied request: the upstream connection is closed rather than left waiting for the rest
     /// of the body, the access log says 499, and the connection's other streams go on.

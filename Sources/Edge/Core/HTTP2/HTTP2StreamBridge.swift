@@ -35,6 +35,10 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
                 startRequest(headers.headers, endStream: headers.endStream, context: context)
             } else if headers.endStream {
                 // Trailers: HTTP/1 gets the body's end; Edge does not forward request trailers.
+                guard HTTP2RequestTranslation.isValidTrailers(headers.headers) else {
+                    resetMalformedStream(reason: "HTTP/2 trailers with a pseudo-field or a forbidden field", context)
+                    return
+                }
                 endRequestBody(context: context)
             }
         case .data(let frame):
@@ -86,6 +90,14 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
         } else {
             context.fireErrorCaught(error)
         }
+    }
+
+    /// Resets the stream as NIO does for a protocol error (RST_STREAM `PROTOCOL_ERROR`) and tells the handler
+    /// behind, which logs the request as malformed.
+    private func resetMalformedStream(reason: String, _ context: ChannelHandlerContext) {
+        responseEnded = true
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
+        context.fireErrorCaught(MalformedRequestError(reason: reason))
     }
 
     private func respondDirectly(status: Int, context: ChannelHandlerContext) {
