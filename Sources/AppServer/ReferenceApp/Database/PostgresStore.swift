@@ -210,8 +210,11 @@ final class PostgresStore: AppDatabase {
 
 /// postgres-nio's background log, kept only for what it says about connecting: the time of the last failed
 /// attempt.
+///
+/// At `info`, where postgres-nio reports a failed attempt: below it, the pool logs each lease and release of a
+/// connection, and building and searching those lines took more than half of a worker's CPU on `/db`.
 private final class ConnectFailureLog: LogHandler, @unchecked Sendable {  // the time is behind a lock
-    var logLevel: Logger.Level = .trace
+    var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     private let lastFailure = Mutex<ContinuousClock.Instant?>(nil)
 
