@@ -56,7 +56,9 @@ final class PostgresStore: AppDatabase {
     private func migrateNow() async throws {
         try await client.withTransaction(logger: logger) { connection in
             // Workers boot together: one at a time creates and fills (CREATE TABLE IF NOT EXISTS races otherwise).
-            try await connection.query("SELECT pg_advisory_xact_lock(7411)", logger: logger)
+            // The lock is this database's: apps with databases of their own on one server do not wait for each other.
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(hashtext('appserver migrate ' || current_database()))", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS world (id integer PRIMARY KEY, randomnumber integer NOT NULL)",
                 logger: logger)
