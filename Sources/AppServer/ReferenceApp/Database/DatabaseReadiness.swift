@@ -1,4 +1,6 @@
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// The reference app's database and whether it is ready: schema made, data there, the world cache read. A
@@ -58,12 +60,25 @@ func withinTime<Result: Sendable>(
     try await withThrowingTaskGroup(of: Result?.self) { group in
         group.addTask { try await operation() }
         group.addTask {
-            try await Task.sleep(for: limit)
+            try await sleepOnEventLoop(for: limit)
             return nil
         }
         defer { group.cancelAll() }
         guard let first = try await group.next(), let result = first else { throw TimeLimitExceeded(limit: limit) }
         return result
+    }
+}
+
+/// `Task.sleep`, on the timers of the event loop the task runs on (a worker's app code runs on its connection's
+/// loop): Swift's own sleep hands each timer to a thread of its own and back, and every query of a request is
+/// timed. Off an event loop, Swift's sleep.
+private func sleepOnEventLoop(for limit: Duration) async throws {
+    guard let loop = MultiThreadedEventLoopGroup.currentEventLoop else { return try await Task.sleep(for: limit) }
+    let timer = loop.scheduleTask(in: TimeAmount(limit)) {}
+    try await withTaskCancellationHandler {
+        try await timer.futureResult.get()
+    } onCancel: {
+        timer.cancel()
     }
 }
 
