@@ -55,6 +55,14 @@ import Testing
         #expect(headers.contains { $0["name"] == "X-Custom" && $0["value"] == "yes" })
     }
 
+    /// A worker gives the app its event loops at boot (`AppSettings.eventLoopGroup`), and they are the loops its
+    /// requests are handled on: a database client started on them answers without a hop between threads.
+    @Test func theAppGetsTheLoopsThatServeIt() throws {
+        for _ in 0..<4 {
+            #expect(try server.request("GET", "/__test/loop").bodyText == "worker loop")
+        }
+    }
+
     @Test func streamedResponsesLeaveAsTheyAreWritten() throws {
         // The second event comes a minute after the first. The first must be readable at once: a worker that held
         // the response back would fail this read at the connection's receive timeout, not by a stopwatch.

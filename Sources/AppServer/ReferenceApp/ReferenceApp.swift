@@ -24,7 +24,7 @@ struct ReferenceApp: HTTPApplication {
         let database = DatabaseReadiness(database: try AppDatabases.open(settings: settings, logger: logger))
         state.set(
             mediaDirectory: mediaDirectory, testRoutes: try settings.bool("test_routes", default: false),
-            database: database, logger: logger)
+            database: database, logger: logger, workerLoops: settings.eventLoopGroup)
         do {
             _ = try await database.ready()
         } catch {
@@ -80,7 +80,8 @@ struct ReferenceApp: HTTPApplication {
                 to: request, directory: state.mediaDirectory, database: try await readiness.ready().database,
                 writer: writer)
         case (_, let testRoute) where testRoute.hasPrefix("/__test/") && state.testRoutes:
-            try await TestRoutes.respond(to: request, route: String(testRoute), writer: writer)
+            try await TestRoutes.respond(
+                to: request, route: String(testRoute), workerLoops: state.workerLoops, writer: writer)
         case (_, let known) where Self.allowedMethods[known] != nil:
             var response = HTTPResponse.text("text/plain")
             response.status = .methodNotAllowed
@@ -175,13 +176,19 @@ final class BootState: @unchecked Sendable {  // written once in boot, before an
     private(set) var testRoutes = false
     private(set) var database: DatabaseReadiness?
     private(set) var logger = Logger(label: "appserver.app")
+    /// The worker's event loops, as `AppSettings` gave them.
+    private(set) var workerLoops: (any EventLoopGroup)?
     let databaseWarnings = OncePerSecond()
 
-    func set(mediaDirectory: String, testRoutes: Bool, database: DatabaseReadiness, logger: Logger) {
+    func set(
+        mediaDirectory: String, testRoutes: Bool, database: DatabaseReadiness, logger: Logger,
+        workerLoops: (any EventLoopGroup)?
+    ) {
         self.mediaDirectory = mediaDirectory
         self.testRoutes = testRoutes
         self.database = database
         self.logger = logger
+        self.workerLoops = workerLoops
     }
 }
 

@@ -2,6 +2,7 @@ import AppServer
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -13,7 +14,9 @@ enum TestRoutes {
         var description: String { "the test route failed on purpose" }
     }
 
-    static func respond(to request: AppRequest, route: String, writer: some ResponseWriter) async throws {
+    static func respond(
+        to request: AppRequest, route: String, workerLoops: (any EventLoopGroup)?, writer: some ResponseWriter
+    ) async throws {
         let milliseconds = Int(request.query["ms"] ?? "") ?? 0
         switch route {
         case "/__test/sleep":
@@ -40,6 +43,13 @@ enum TestRoutes {
         case "/__test/throw":
             // The app fails before answering: AppServer answers 500 and logs the failure.
             throw TestRouteFailure()
+        case "/__test/loop":
+            // Whether the handler runs on one of the loops `AppSettings.eventLoopGroup` gave the app at boot.
+            let current = MultiThreadedEventLoopGroup.currentEventLoop
+            let onWorkerLoop = current.map { current in workerLoops?.makeIterator().contains { $0 === current } ?? false
+            }
+            try await writer.write(
+                .text("text/plain"), body: ByteBuffer(string: onWorkerLoop == true ? "worker loop" : "elsewhere"))
         case "/__test/pid":
             try await writer.write(.text("text/plain"), body: ByteBuffer(string: "\(getpid())"))
         default:

@@ -45,7 +45,9 @@ enum AppDatabases {
         }
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             do {
-                return PostgresStore(location: try PostgresLocation(url: location), poolSize: poolSize, logger: logger)
+                return PostgresStore(
+                    location: try PostgresLocation(url: location), poolSize: poolSize,
+                    eventLoopGroup: settings.eventLoopGroup, logger: logger)
             } catch let error as PostgresLocation.Invalid {
                 throw BootError(message: "database: \(error)")
             }

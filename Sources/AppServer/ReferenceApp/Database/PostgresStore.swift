@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import NIOSSL
 import PostgresNIO
 import Synchronization
@@ -13,7 +14,9 @@ final class PostgresStore: AppDatabase {
     private let logger: Logger
     private let connectFailures: ConnectFailureLog
 
-    init(location: PostgresLocation, poolSize: Int, logger: Logger) {
+    /// Connections live on `eventLoopGroup` when given (the worker's loops: no thread hop between a query and the
+    /// request that asked), otherwise on postgres-nio's own.
+    init(location: PostgresLocation, poolSize: Int, eventLoopGroup: (any EventLoopGroup)?, logger: Logger) {
         var configuration: PostgresClient.Configuration
         switch location.address {
         case .unixSocket(let path):
@@ -36,7 +39,9 @@ final class PostgresStore: AppDatabase {
         let connectFailures = ConnectFailureLog()
         self.connectFailures = connectFailures
         let background = Logger(label: logger.label) { _ in connectFailures }
-        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        let client = PostgresClient(
+            configuration: configuration, eventLoopGroup: eventLoopGroup ?? PostgresClient.defaultEventLoopGroup,
+            backgroundLogger: background)
         self.client = client
         self.logger = logger
         running = Task { await client.run() }

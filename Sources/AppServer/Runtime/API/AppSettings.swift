@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// The app's own settings (the `app:` mapping of the config file) and facts about the worker it runs in.
 ///
@@ -11,11 +12,19 @@ public struct AppSettings: Sendable {
     public var configDirectory: String
     /// This worker's generation (1 at start, +1 per reload).
     public var generation: Int
+    /// The worker's event loops, for the app's clients that run on NIO (a database driver, an HTTP client): on the
+    /// loops that serve the requests, a query's answer reaches its handler without a hop between threads. `nil`
+    /// where no worker runs the app (`--run` commands, `AppTestClient`); clients then use their own.
+    public var eventLoopGroup: (any EventLoopGroup)?
 
-    public init(values: [String: ConfigValue], configDirectory: String, generation: Int) {
+    public init(
+        values: [String: ConfigValue], configDirectory: String, generation: Int,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
         self.values = values
         self.configDirectory = configDirectory
         self.generation = generation
+        self.eventLoopGroup = eventLoopGroup
     }
 
     /// The string under `key`, `nil` when the key is absent.
@@ -68,15 +77,19 @@ public struct AppSettings: Sendable {
         return strings
     }
 
-    /// The path under `key` (or `defaultValue`), resolved against the config file's directory when relative, as
-    /// every path in AppServer's own config is.
     /// The settings under `app:` of `config`, read from `configPath`.
-    init(config: AppServerConfig, configPath: String?, generation: Int) {
+    init(
+        config: AppServerConfig, configPath: String?, generation: Int, eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
         // A config named without a directory (`--config appserver.yaml`) lives in the working directory.
         let directory = configPath.map { ($0 as NSString).deletingLastPathComponent }.flatMap { $0.isEmpty ? nil : $0 }
-        self.init(values: config.app, configDirectory: directory ?? ".", generation: generation)
+        self.init(
+            values: config.app, configDirectory: directory ?? ".", generation: generation,
+            eventLoopGroup: eventLoopGroup)
     }
 
+    /// The path under `key` (or `defaultValue`), resolved against the config file's directory when relative, as
+    /// every path in AppServer's own config is.
     public func path(_ key: String, default defaultValue: String) throws(AppSettingError) -> String {
         let path = try string(key, default: defaultValue)
         // A config named without a directory (`--config appserver.yaml`) lives in the working directory: an empty

@@ -22,7 +22,10 @@ enum WorkerRuntime {
         let board = try? StatusBoard(descriptor: ProcessSpawner.statusFD)
         let signals = SignalWatcher([SIGTERM, SIGINT, SIGQUIT, SIGUSR1])
 
-        let settings = AppSettings(config: config, configPath: configPath, generation: generation)
+        // Made before the app boots, so that its clients (a database pool) can run on the loops that serve it.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threadsPerWorker)
+        let settings = AppSettings(
+            config: config, configPath: configPath, generation: generation, eventLoopGroup: group)
         do {
             try await app.boot(settings: settings)
         } catch {
@@ -37,7 +40,6 @@ enum WorkerRuntime {
             logger.critical("\(error)")
             return WorkerExit.bootFailureCode
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: config.threadsPerWorker)
         let accessLogs: PerLoop<AccessLogBuffer>
         do {
             let format = config.accessLogFormat
