@@ -37,11 +37,22 @@ SERVER_CPU = os.environ.get("SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("CLIENT_CPU", "1")
 ONLY = set(filter(None, os.environ.get("SCENARIOS", "").split(",")))
 CORES = os.cpu_count() or 1
-GUNICORN_WORKERS = 2 * CORES + 1
-# The database scenarios size both sides by each one's own rule for the one CPU the servers are pinned to: gunicorn
-# 2 x 1 + 1 = 3 workers (as the seed's issue asks), AppServer one worker per core. Two AppServer workers on one CPU
-# took turns with eight PostgreSQL backends: 3,000-3,200 /db requests a second against 5,400-6,200 with one.
-DB_APPSERVER_WORKERS = 1
+
+
+def cpu_count(spec):
+    """How many CPUs a taskset list names (`0`, `0-1`, `0,2`)."""
+    count = 0
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        count += int(last or first) - int(first) + 1
+    return count
+
+
+# Each side is sized by its own rule for the CPUs the servers are pinned to, not the machine's: gunicorn
+# 2 x cores + 1 workers (3 on one CPU, as the issues ask), AppServer one worker per core. Two AppServer workers on
+# one CPU took turns with PostgreSQL's backends: 3,000-3,200 /db requests a second against 5,400-6,200 with one.
+SERVER_CORES = cpu_count(SERVER_CPU)
+GUNICORN_WORKERS = 2 * SERVER_CORES + 1
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -204,7 +215,7 @@ def start_appserver(stack, workers=None, admin=False, database=None):
     conf = os.path.join(stack.work, "appserver.yaml")
     database = database or f"sqlite:{stack.work}/app.db"
     with open(conf, "w") as f:
-        f.write(f"bind: unix:{sock}\nsocket_mode: \"0666\"\nworkers: {workers or CORES}\naccess_log: off\n"
+        f.write(f"bind: unix:{sock}\nsocket_mode: \"0666\"\nworkers: {workers or SERVER_CORES}\naccess_log: off\n"
                 f"log_level: warning\nforwarded_allow: [\"0\"]\n"
                 f"app: {{media_dir: {stack.work}/media, database: \"{database}\"}}\n")
         if admin:
@@ -225,7 +236,7 @@ def start_gunicorn(stack, worker_class):
     return sock
 
 
-def start_django(stack, worker_class, workers=3, sqlite=False):
+def start_django(stack, worker_class, workers=GUNICORN_WORKERS, sqlite=False):
     """nginx's upstream for the database scenarios: gunicorn running the Django site in django_site/, on the
     benchmark's PostgreSQL (or its SQLite file)."""
     sock = os.path.join(stack.work, "gunicorn.sock")
@@ -749,8 +760,7 @@ def scenarios(payload):
            lambda s, wc=worker_class, p=path: start_nginx(s, "nginx-proxy.conf.template", p,
                                                           socket_path=start_django(s, wc)),
            lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
-                                        socket_path=start_appserver(s, workers=DB_APPSERVER_WORKERS,
-                                                                    database=bench_postgres().url())),
+                                        socket_path=start_appserver(s, database=bench_postgres().url())),
            lambda s, p=path, c=check: wrk(checked(s, p, c), p))
           for worker_class in ("sync", "gthread")
           for name, title, path, check in (
@@ -763,8 +773,7 @@ def scenarios(payload):
            "nginx → gunicorn sync (3) → Django", "Edge → AppServer",
            lambda s, p=path: start_nginx(s, "nginx-proxy.conf.template", p, socket_path=start_django(s, "sync", sqlite=True)),
            lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
-                                        socket_path=start_appserver(s, workers=DB_APPSERVER_WORKERS,
-                                                                    database=f"sqlite:{bench_sqlite()}")),
+                                        socket_path=start_appserver(s, database=f"sqlite:{bench_sqlite()}")),
            lambda s, p=path, c=check: wrk(checked(s, p, c), p))
           for name, title, path, check in (
               ("db", "/db", "/db", lambda b: valid_world(json.loads(b))),
