@@ -391,12 +391,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         upstream: AccessLogEntry.UpstreamFacts? = nil, requestID: String? = nil, traceID: String? = nil,
         refusedLine: (method: String, target: String, version: String)? = nil
     ) {
+        // The clock is read once for both, and not at all when neither wants it.
+        let now = recorder.needsTime ? context.eventLoop.now : logged.start
         recorder.count(
             target: logged.head?.target, method: logged.head?.method, routeIndex: response.routeIndex,
-            status: response.status.code,
-            start: logged.start, now: context.eventLoop.now, bodyBytes: response.body.byteCount)
+            status: response.status.code, start: logged.start, now: now, bodyBytes: response.body.byteCount)
         var entry = recorder.entry(
-            for: logged.head, status: response.status, facts: facts, start: logged.start, now: context.eventLoop.now,
+            for: logged.head, status: response.status, facts: facts, start: logged.start, now: now,
             refusedLine: refusedLine, client: clientAddress(of: logged.head))
         entry?.upstream = upstream
         entry?.requestID = requestID

@@ -12,22 +12,25 @@ struct ResponseRecorder {
     let listenerID: Int
 
     var isEnabled: Bool { resources.accessLog.isEnabled }
+    /// Whether a response's time is wanted: for the metrics or the access log.
+    var needsTime: Bool { resources.metrics != nil || isEnabled }
 
     /// Counts a response in the metrics: by listener, route, method and status class, with the time since the
     /// head arrived, and its body bytes.
+    ///
     /// `target` and `method` are the request's (`nil` for a head refused before it was parsed); `routeIndex` the
-    /// route that answered, when known (-1: routed here, from `target`).
-    /// `target` and `now` are read only when metrics are on, `target` only when the route is not known.
+    /// route that answered, when known (-1: routed here, from `target`), which is read only when metrics are on and the
+    /// route is not known.
     func count(
         target: @autoclosure () -> String?, method: HTTPMethod?, routeIndex: Int = -1, status: Int, start: NIODeadline,
-        now: @autoclosure () -> NIODeadline, bodyBytes: Int
+        now: NIODeadline, bodyBytes: Int
     ) {
         guard let metrics = resources.metrics else { return }
         let route = routeIndex >= 0 ? routeIndex : target().flatMap(settings.site.routeIndex(forTarget:))
         metrics.recordResponse(
             listener: listenerID, route: route.map { settings.routeMetricIDs[$0] } ?? settings.noRouteMetricID,
             method: method.map(LoopMetrics.methodIndex) ?? 0, status: status,
-            nanoseconds: (now() - start).nanoseconds, bodyBytes: bodyBytes)
+            nanoseconds: (now - start).nanoseconds, bodyBytes: bodyBytes)
     }
 
     /// The line for a response, `nil` when logging is off; `facts` and `client` are evaluated only when it is on.
@@ -36,7 +39,7 @@ struct ResponseRecorder {
     /// `refusedLine` (the request line of a head refused for its fields) stands in for it.
     func entry(
         for head: RequestHead?, status: HTTPStatus, facts: @autoclosure () -> RequestHeaderFacts?, start: NIODeadline,
-        now: @autoclosure () -> NIODeadline, refusedLine: (method: String, target: String, version: String)? = nil,
+        now: NIODeadline, refusedLine: (method: String, target: String, version: String)? = nil,
         client: @autoclosure () -> String
     ) -> AccessLogEntry? {
         guard isEnabled else { return nil }
@@ -47,7 +50,7 @@ struct ResponseRecorder {
             method: head?.method.rawValue ?? refusedLine?.method ?? "-",
             uri: head?.target ?? refusedLine?.target ?? "-", version: version, status: status.code, bodyBytesSent: 0,
             referer: facts?.referer, userAgent: facts?.userAgent,
-            requestTime: Double((now() - start).nanoseconds) / 1e9, scheme: transport.scheme)
+            requestTime: Double((now - start).nanoseconds) / 1e9, scheme: transport.scheme)
     }
 
     /// Records a proxied request that ended (or was cut), with the upstream's fields in its log line. `request` is
