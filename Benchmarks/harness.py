@@ -756,7 +756,7 @@ def scenarios(payload):
          lambda s: wrk(s, "/plaintext")),
         # TechEmpower's database tests through the whole seed stack, both sides on the same PostgreSQL.
         *[(f"db-{name}-{worker_class}", f"{title}, PostgreSQL, vs Django on gunicorn {worker_class}", "rps",
-           f"nginx → gunicorn {worker_class} (3) → Django", "Edge → AppServer",
+           f"nginx → gunicorn {worker_class} ({GUNICORN_WORKERS}) → Django", "Edge → AppServer",
            lambda s, wc=worker_class, p=path: start_nginx(s, "nginx-proxy.conf.template", p,
                                                           socket_path=start_django(s, wc)),
            lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
@@ -770,7 +770,7 @@ def scenarios(payload):
               ("updates", "/updates?queries=20", "/updates?queries=20", valid_worlds(20)))],
         # The same on SQLite, the database `scripts/run` users get.
         *[(f"db-sqlite-{name}", f"{title}, SQLite, vs Django on gunicorn sync", "rps",
-           "nginx → gunicorn sync (3) → Django", "Edge → AppServer",
+           f"nginx → gunicorn sync ({GUNICORN_WORKERS}) → Django", "Edge → AppServer",
            lambda s, p=path: start_nginx(s, "nginx-proxy.conf.template", p, socket_path=start_django(s, "sync", sqlite=True)),
            lambda s, p=path: start_edge(s, "edge-proxy.yaml.template", p,
                                         socket_path=start_appserver(s, database=f"sqlite:{bench_sqlite()}")),
