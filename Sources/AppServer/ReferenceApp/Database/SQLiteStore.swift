@@ -15,41 +15,50 @@ final class SQLiteStore: AppDatabase {
         pool = SQLitePool(path: path, size: poolSize, logger: logger)
     }
 
-    /// Creates the tables if missing and fills them if empty.
+    /// Creates the tables if missing and fills them if empty, holding the write lock throughout: workers booting
+    /// together on a new file take turns. (Statements in autocommit mode read first and then ask for the write
+    /// lock; one that finds another worker has written meanwhile fails with "database is locked" at once, without
+    /// waiting `busy_timeout`.)
     func migrate() async throws {
         try await pool.withConnection { connection in
-            _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS World (id INTEGER PRIMARY KEY, randomNumber INTEGER NOT NULL)")
-            _ = try await connection.query(
-                "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER PRIMARY KEY, message TEXT NOT NULL)")
-            _ = try await connection.query(
-                """
-                CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-                size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, stored_at REAL NOT NULL)
-                """)
-            let worlds = try await connection.query("SELECT COUNT(*) AS n FROM World").first?.column("n")?.integer
-            if (worlds ?? 0) < Self.worldCount { try await Self.fill(connection, replacing: false) }
+            try await Self.transaction(on: connection) {
+                try await Self.createAndFill(connection)
+            }
         }
+    }
+
+    private static func createAndFill(_ connection: SQLiteConnection) async throws {
+        _ = try await connection.query(
+            "CREATE TABLE IF NOT EXISTS World (id INTEGER PRIMARY KEY, randomNumber INTEGER NOT NULL)")
+        _ = try await connection.query(
+            "CREATE TABLE IF NOT EXISTS Fortune (id INTEGER PRIMARY KEY, message TEXT NOT NULL)")
+        _ = try await connection.query(
+            """
+            CREATE TABLE IF NOT EXISTS uploads (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
+            size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT NOT NULL, stored_at REAL NOT NULL)
+            """)
+        let worlds = try await connection.query("SELECT COUNT(*) AS n FROM World").first?.column("n")?.integer
+        if (worlds ?? 0) < worldCount { try await fill(connection, replacing: false) }
     }
 
     /// Loads the data anew: every world gets a new random number, and the fortunes are TechEmpower's again.
     func reload() async throws {
-        try await pool.withConnection { connection in try await Self.fill(connection, replacing: true) }
+        try await pool.withConnection { connection in
+            try await Self.transaction(on: connection) { try await Self.fill(connection, replacing: true) }
+        }
     }
 
+    /// Writes every world and fortune; the caller holds a transaction.
     private static func fill(_ connection: SQLiteConnection, replacing: Bool) async throws {
         let verb = replacing ? "INSERT OR REPLACE" : "INSERT OR IGNORE"
-        try await transaction(on: connection) {
-            for start in stride(from: 1, through: worldCount, by: 500) {
-                let ids = start..<min(start + 500, worldCount + 1)
-                let values = ids.map { "(\($0), \(Int.random(in: 1...worldCount)))" }.joined(separator: ",")
-                _ = try await connection.query("\(verb) INTO World (id, randomNumber) VALUES \(values)")
-            }
-            for fortune in Fortunes.stored {
-                _ = try await connection.query(
-                    "\(verb) INTO Fortune (id, message) VALUES (?, ?)",
-                    [.integer(fortune.id), .text(fortune.message)])
-            }
+        for start in stride(from: 1, through: worldCount, by: 500) {
+            let ids = start..<min(start + 500, worldCount + 1)
+            let values = ids.map { "(\($0), \(Int.random(in: 1...worldCount)))" }.joined(separator: ",")
+            _ = try await connection.query("\(verb) INTO World (id, randomNumber) VALUES \(values)")
+        }
+        for fortune in Fortunes.stored {
+            _ = try await connection.query(
+                "\(verb) INTO Fortune (id, message) VALUES (?, ?)", [.integer(fortune.id), .text(fortune.message)])
         }
     }
 
