@@ -85,9 +85,10 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         let streams = OrderedStreamDelegate(
             management.http2StreamDelegate, gauge: gauge.map { NIOLoopBound($0, eventLoop: channel.eventLoop) })
-        // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there, and a head that
-        // does not arrive in time ends it too.
+        // Before the HTTP/2 handler, on the bytes: a flush's frames go to TLS as one record, a GOAWAY for an error
+        // ends the connection there, and a head that does not arrive in time ends it too.
         try sync.addHandlers(
+            TLSWriteGatherer(),
             HTTP2ErrorCloseHandler(
                 streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger),
             HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger), PlaintextCopy())
