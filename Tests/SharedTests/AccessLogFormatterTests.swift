@@ -65,4 +65,36 @@ import Testing
         #expect(object?["upstream_time"] as? Double == 60.0)
         #expect(object?["request_id"] as? String == "0f1e2d3c")
     }
+
+    /// A line is written into room reserved for it beforehand: fields made only of bytes that must be escaped (each
+    /// becoming four bytes in combined, six in JSON), numbers at their longest and a buffer already holding lines
+    /// still fit, whole and correct.
+    @Test func linesOfEscapesAndLongNumbersFitTheirRoom() throws {
+        var worst = entry
+        let controls = String(repeating: "\u{1}", count: 3000)
+        worst.uri = controls
+        worst.userAgent = controls
+        worst.referer = String(repeating: "\"", count: 500)
+        worst.bodyBytesSent = Int.max
+        worst.status = Int.min
+        worst.requestTime = 1e15
+        worst.upstream = .init(address: controls, status: Int.max, seconds: 1e15)
+        worst.requestID = controls
+        worst.traceID = controls
+        for format in [AccessLogFormat.combined, .json] {
+            var buffer = ByteBuffer(string: "an earlier line\n")
+            AccessLogFormatter.write(worst, format: format, into: &buffer)
+            let text = String(buffer: buffer)
+            #expect(text.hasPrefix("an earlier line\n") && text.hasSuffix("\n"))
+            if format == .json {
+                let object = try JSONSerialization.jsonObject(with: Data(text.dropFirst(16).utf8)) as? [String: Any]
+                #expect(object?["user_agent"] as? String == controls)
+                #expect(object?["body_bytes_sent"] as? Int == Int.max)
+                #expect(object?["status"] as? Int == Int.min)
+            } else {
+                #expect(text.contains(" " + String(Int.min) + " " + String(Int.max) + " \""))
+                #expect(text.contains(String(repeating: "\\x01", count: 3000)))
+            }
+        }
+    }
 }
