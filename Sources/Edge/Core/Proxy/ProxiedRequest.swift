@@ -99,7 +99,7 @@ final class ProxiedRequest: ProxyClient {
     /// string).
     var upstreamFacts: AccessLogEntry.UpstreamFacts {
         .init(
-            address: exchange.server?.description ?? "-", status: exchange.upstreamStatus ?? 0,
+            address: exchange.serverName ?? "-", status: exchange.upstreamStatus ?? 0,
             seconds: exchange.upstreamSeconds)
     }
 
@@ -144,7 +144,7 @@ final class ProxiedRequest: ProxyClient {
         gzip?.release()
         gzip = nil
         let metadata: Logger.Metadata = [
-            "upstream": "\(exchange.upstream)", "server": "\(exchange.server.map(\.description) ?? "-")",
+            "upstream": "\(exchange.upstream)", "server": "\(exchange.serverName ?? "-")",
             "cause": "\(failure.cause)", "status": "\(failure.status.code)", "request_id": "\(request.id)",
             "client": "\(request.peerAddress)",
         ]

@@ -73,7 +73,8 @@ final class ProxyExchange: UpstreamListener {
     private var switchingHead: ResponseHead?
     /// For the access log: which server answered and with what.
     private var chosen: PooledServer?
-    var server: UpstreamServer? { chosen?.server }
+    /// The chosen server's name for the logs, `nil` before one is chosen.
+    var serverName: String? { chosen?.name }
     private(set) var upstreamStatus: Int?
     private var startedAt: NIODeadline?
     /// When the request went to the server, for `edge_upstream_response_duration_seconds`.
@@ -112,7 +113,7 @@ final class ProxyExchange: UpstreamListener {
             return
         }
         chosen = server
-        if attempts > 1 { pool.metrics?.upstreamEvent(.retry, server: server.server.description) }
+        if attempts > 1 { pool.metrics?.upstreamEvent(.retry, server: server.name) }
         if let idle = pool.takeIdle(server) {
             use(idle, reused: true)
             return
@@ -345,7 +346,7 @@ final class ProxyExchange: UpstreamListener {
         phase = .done
         noteUpstreamTime()
         if let metrics = pool.metrics, let kind = failure.upstreamFailureKind {
-            metrics.upstreamEvent(.failure(kind), server: chosen?.server.description ?? upstream)
+            metrics.upstreamEvent(.failure(kind), server: chosen?.name ?? upstream)
         }
         if let connection { pool.release(connection, reusable: false) }
         connection = nil

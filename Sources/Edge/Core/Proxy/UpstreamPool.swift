@@ -15,6 +15,8 @@ struct UpstreamServer: Hashable, Sendable, CustomStringConvertible {
 /// hashing server names into dictionaries.
 final class PooledServer {
     let server: UpstreamServer
+    /// `server` as logs name it, made once: every proxied request's log line has it.
+    let name: String
     /// Idle connections kept at most (`upstreams.NAME.keepalive`).
     let keepalive: Int
     fileprivate(set) var active = 0
@@ -25,6 +27,7 @@ final class PooledServer {
 
     init(_ server: UpstreamServer, keepalive: Int, metricsID: Int = 0) {
         self.server = server
+        self.name = server.description
         self.keepalive = keepalive
         self.metricsID = metricsID
     }
@@ -133,7 +136,7 @@ final class UpstreamPool {
         connected.assumeIsolated().whenComplete { [metrics, eventLoop] result in
             if let metrics, case .success = result {
                 metrics.upstreamConnected(
-                    server: server.server.description, nanoseconds: (eventLoop.now - started).nanoseconds)
+                    server: server.name, nanoseconds: (eventLoop.now - started).nanoseconds)
             }
             completion(
                 result.flatMap { channel in
@@ -170,9 +173,9 @@ final class UpstreamPool {
     func connectFailed(_ server: PooledServer, reason: String) {
         server.active -= 1
         metrics?.upstreamEvent(
-            .failure(reason.lowercased().contains("timeout") ? "timeout" : "refused"), server: server.server.description
+            .failure(reason.lowercased().contains("timeout") ? "timeout" : "refused"), server: server.name
         )
-        metrics?.upstreamDown(server.server.description, for: Self.failTimeout)
+        metrics?.upstreamDown(server.name, for: Self.failTimeout)
         if server.downUntil <= eventLoop.now {
             logger.warning(
                 "cannot connect to upstream server; skipping it for a while",
