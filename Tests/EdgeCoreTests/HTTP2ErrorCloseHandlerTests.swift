@@ -12,7 +12,7 @@ import Testing
 /// stand-in for the HTTP/2 handler that records what still reaches it.
 @Suite struct HTTP2ErrorCloseHandlerTests {
     let channel = EmbeddedChannel()
-    let streams = OrderedStreamDelegate(IgnoringStreamDelegate())
+    let streams = HTTP2StreamTracker(gauge: nil)
     let received = Received()
     let readsAsked = ReadCounter()
     let logs = CapturedLogs()
@@ -25,13 +25,16 @@ import Testing
         let logger = Logger(label: "test") { _ in CapturingLogHandler(logs) }
         try channel.pipeline.syncOperations.addHandlers(
             readsAsked,
-            HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: logger), received)
+            HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: logger), received, streams)
         try channel.connect(to: SocketAddress(ipAddress: "192.0.2.7", port: 443)).wait()
     }
 
     @Test func afterAnErrorGoAwayNothingIsReadOrWrittenAndTheConnectionCloses() throws {
-        streams.streamCreated(1, channel: channel)
-        streams.streamCreated(5, channel: channel)
+        for id in [1, 5] {
+            channel.pipeline.fireUserInboundEventTriggered(
+                NIOHTTP2StreamCreatedEvent(
+                    streamID: HTTP2StreamID(id), localInitialWindowSize: 65535, remoteInitialWindowSize: 65535))
+        }
         try channel.writeInbound(ByteBuffer(string: "before"))
         #expect(received.reads == ["before"])
 
@@ -86,11 +89,6 @@ final class Received: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reads.append(String(buffer: unwrapInboundIn(data)))
     }
-}
-
-final class IgnoringStreamDelegate: NIOHTTP2StreamDelegate {
-    func streamCreated(_ id: HTTP2StreamID, channel: any Channel) {}
-    func streamClosed(_ id: HTTP2StreamID, channel: any Channel) {}
 }
 
 final class CapturedLogs: Sendable {

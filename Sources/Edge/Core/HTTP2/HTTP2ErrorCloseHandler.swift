@@ -37,12 +37,12 @@ final class HTTP2ErrorCloseHandler: ChannelDuplexHandler {
     /// Kept outside `state`: mutated in place on every write, where a copy taken out of the enum would copy its
     /// buffer too.
     private var boundaries = HTTP2FrameBoundaries()
-    private let streams: OrderedStreamDelegate
+    private let streams: HTTP2StreamTracker
     private let resources: LoopResources
     private let logger: Logger
 
     /// `streams` knows the highest stream this connection opened.
-    init(streams: OrderedStreamDelegate, resources: LoopResources, logger: Logger) {
+    init(streams: HTTP2StreamTracker, resources: LoopResources, logger: Logger) {
         self.streams = streams
         self.resources = resources
         self.logger = logger

@@ -117,6 +117,22 @@ final class LoopMetrics {
         counters[what.rawValue] &+= UInt64(max(0, amount))
     }
 
+    /// What a static file's lookup counts: open-file cache hits and misses, gzip and precompressed answers.
+    struct LookupCounts: Equatable {
+        fileprivate let values: [UInt64]
+    }
+
+    private static let lookupCounted: [Counted] = [.cacheHits, .cacheMisses, .gzip, .precompressed]
+
+    /// The lookup counts now, to put back (`restore`) when a lookup turns out to be a trial that another will repeat.
+    var lookupCounts: LookupCounts {
+        LookupCounts(values: Self.lookupCounted.map { counters[$0.rawValue] })
+    }
+
+    func restore(_ counts: LookupCounts) {
+        for (what, value) in zip(Self.lookupCounted, counts.values) { counters[what.rawValue] = value }
+    }
+
     /// A connection left slot `from` (-1: it was not counted) for `to` (-1: it is no longer counted).
     func connectionMoved(from: Int, to: Int) {
         if from >= 0 { connections[from] -= 1 }

@@ -83,27 +83,33 @@ enum ConnectionPipeline {
         stream.outboundBufferSizeHighWatermark = 16 * 1024
         stream.outboundBufferSizeLowWatermark = 8 * 1024
         let sync = channel.pipeline.syncOperations
-        let streams = OrderedStreamDelegate(
-            management.http2StreamDelegate, gauge: gauge.map { NIOLoopBound($0, eventLoop: channel.eventLoop) })
+        let resources = generation.resources.forLoop(channel.eventLoop)
+        let streams = HTTP2StreamTracker(gauge: gauge)
         // Before the HTTP/2 handler, on the bytes: a flush's frames go to TLS as one record, a GOAWAY for an error
         // ends the connection there, and a head that does not arrive in time ends it too.
         try sync.addHandlers(
             TLSWriteGatherer(),
-            HTTP2ErrorCloseHandler(
-                streams: streams, resources: generation.resources.forLoop(channel.eventLoop), logger: settings.logger),
+            HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: settings.logger),
             HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger), PlaintextCopy())
-        _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: streams
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                // Streams run on their connection's loop, so they share its caches and upstream pool.
-                let resources = generation.resources.forLoop(streamChannel.eventLoop)
-                try streamChannel.pipeline.syncOperations.addHandlers(
-                    HTTP2StreamBridge(),
-                    HTTP1ConnectionHandler(
-                        settings: settings, resources: resources, transport: .http2Stream, listener: role))
-            }
-        }
+        // Behind it, frames: requests answered from memory are answered at once; the others get a stream channel.
+        try sync.addHandlers(
+            NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream),
+            streams,
+            HTTP2FastPath(settings: settings, resources: resources, listener: role),
+            HTTP2StreamMultiplexer(
+                mode: .server, channel: channel, targetWindowSize: stream.targetWindowSize,
+                outboundBufferSizeHighWatermark: stream.outboundBufferSizeHighWatermark,
+                outboundBufferSizeLowWatermark: stream.outboundBufferSizeLowWatermark
+            ) { streamChannel in
+                streamChannel.eventLoop.makeCompletedFuture {
+                    // Streams run on their connection's loop, so they share its caches and upstream pool.
+                    let resources = generation.resources.forLoop(streamChannel.eventLoop)
+                    try streamChannel.pipeline.syncOperations.addHandlers(
+                        HTTP2StreamBridge(),
+                        HTTP1ConnectionHandler(
+                            settings: settings, resources: resources, transport: .http2Stream, listener: role))
+                }
+            })
         try sync.addHandler(HTTP2ErrorReasonRelay())
         try sync.addHandler(management)
         // Between the HTTP/2 handler and the manager, to see the frames the manager writes.

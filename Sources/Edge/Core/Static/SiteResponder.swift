@@ -20,6 +20,30 @@ enum SiteResponder {
         let descriptor = openFile(
             of: &outcome, secondLookFor: head, facts: facts, settings: settings, resources: resources,
             allocator: allocator())
+        logOutcome(outcome, of: head, settings: settings, peer: peer)
+        return (outcome.response, descriptor)
+    }
+
+    /// The response to `head` when nothing of it is on disk (a file from the cache, a redirect, a refusal, an error),
+    /// logged as `respond` logs; `nil` when its body is a file to open, with nothing counted or logged, for the caller
+    /// to answer through `respond`. HTTP/2 answers the first kind on the connection itself (`HTTP2FastPath`).
+    static func respondFromMemory(
+        to head: RequestHead, facts: RequestHeaderFacts, settings: ConnectionSettings, resources: LoopResources,
+        allocator: @autoclosure () -> ByteBufferAllocator, peer: String
+    ) -> Response? {
+        let counts = resources.metrics?.lookupCounts
+        let outcome = lookUp(head, facts: facts, settings: settings, resources: resources, allocator: allocator())
+        if case .file = outcome.response.body {
+            if let counts { resources.metrics?.restore(counts) }
+            return nil
+        }
+        logOutcome(outcome, of: head, settings: settings, peer: peer)
+        return outcome.response
+    }
+
+    private static func logOutcome(
+        _ outcome: StaticSite.Outcome, of head: RequestHead, settings: ConnectionSettings, peer: String
+    ) {
         if let refusal = outcome.refusal {
             settings.logger.warning(
                 "refused request", metadata: ["client": "\(peer)", "uri": "\(head.target)", "reason": "\(refusal)"])
@@ -28,7 +52,6 @@ enum SiteResponder {
             settings.logger.error(
                 "cannot serve file", metadata: ["client": "\(peer)", "uri": "\(head.target)", "reason": "\(failure)"])
         }
-        return (outcome.response, descriptor)
     }
 
     private static func lookUp(

@@ -1,0 +1,232 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+import Shared
+
+/// Answers on the connection itself, within the read that brought it, an HTTP/2 request without a body whose answer
+/// is in memory: a cached file, a redirect, a refusal, one of Edge's own errors. Frames in, frames out.
+///
+/// Every other request (proxied, with a body, on a route with a `rate_limit`, with a file to send from disk, or
+/// malformed) goes on to the stream multiplexer behind, which gives it a stream channel of its own with
+/// `HTTP2StreamBridge` and `HTTP1ConnectionHandler`. A stream channel, its pipeline and the HTTP/1 text between them
+/// were 60 % of a small file's instructions over HTTP/2.
+///
+/// Both ways build the same request head (from the same HTTP/1 translation), ask the same responder, and write the
+/// same fields, access log line and metrics.
+final class HTTP2FastPath: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    private let settings: ConnectionSettings
+    private let resources: LoopResources
+    private let listener: ListenerRole
+    private let recorder: ResponseRecorder
+    private var peer = ConnectionPeer()
+    /// Streams answered here: what else the client sends on them (a reset, a window update) is not passed on.
+    private var answered: Set<HTTP2StreamID> = []
+    /// Answered streams whose last frame has not left yet, with the time it must leave by (`distantFuture` until a
+    /// loop tick after the flush, when one still unwritten is given `timeouts.send`). Without a deadline a client
+    /// that keeps a stream's window shut would hold its response for ever.
+    private var unwritten: [HTTP2StreamID: NIODeadline] = [:]
+    private var waitCheck: Scheduled<Void>?
+    private var needsFlush = false
+
+    init(settings: ConnectionSettings, resources: LoopResources, listener: ListenerRole) {
+        self.settings = settings
+        self.resources = resources
+        self.listener = listener
+        self.recorder = ResponseRecorder(
+            resources: resources, transport: .http2Stream, settings: settings, listenerID: listener.metricsID)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        peer.opened(context.channel)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        waitCheck?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if answered.contains(frame.streamID) { return }
+        guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID != .rootStream,
+            let head = requestHead(headers.headers), answersHere(head)
+        else {
+            context.fireChannelRead(data)
+            return
+        }
+        let start = recorder.needsTime ? context.eventLoop.now : .uptimeNanoseconds(0)
+        let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
+        var response: Response
+        if let refused = admissionRefusal(of: head) {
+            response = refused
+        } else if let fromMemory = SiteResponder.respondFromMemory(
+            to: head, facts: facts, settings: settings, resources: resources, allocator: context.channel.allocator,
+            peer: peer.address)
+        {
+            response = fromMemory
+        } else {
+            context.fireChannelRead(data)
+            return
+        }
+        if response.isSimple, settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
+            response = response.withErrorPage(page)
+        }
+        answered.insert(frame.streamID)
+        write(response, on: frame.streamID, to: head, facts: facts, start: start, context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent, answered.remove(closed.streamID) != nil {
+            unwritten[closed.streamID] = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    // MARK: - Which requests
+
+    /// The request's head as the HTTP/1 side would read it: the same translation and parser, so both ways agree on
+    /// what is valid. `nil` for a malformed request, one over the size limits, or one that announces a body: the
+    /// stream channel's way answers those.
+    private func requestHead(_ fields: HPACKHeaders) -> RequestHead? {
+        guard let request = HTTP2RequestTranslation.http1Request(from: fields, hasBody: false) else { return nil }
+        var parser = HTTP1RequestParser(
+            limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
+        var bytes = ByteBuffer()
+        bytes.writeString(request.text)
+        parser.append(bytes)
+        guard case .head(let head)? = try? parser.next(), head.bodyFraming == .none else { return nil }
+        return head
+    }
+
+    /// Requests that may be answered here: not proxied, and not counted against a `rate_limit` (whose wait holds the
+    /// stream).
+    private func answersHere(_ head: RequestHead) -> Bool {
+        let site = settings.site
+        if site.upstream(for: head.target) != nil { return false }
+        return !site.hasRateLimits || site.rateLimit(for: head.target) == nil
+    }
+
+    private func admissionRefusal(of head: RequestHead) -> Response? {
+        let client = settings.site.hasAccessRules ? peer.clientAddress(of: head, realIP: settings.realIP) : nil
+        return RequestAdmission.refusal(of: head, settings: settings, peer: peer.address, client: client)
+    }
+
+    // MARK: - Writing
+
+    private func write(
+        _ response: Response, on stream: HTTP2StreamID, to head: RequestHead, facts: RequestHeaderFacts,
+        start: NIODeadline, context: ChannelHandlerContext
+    ) {
+        let now = recorder.needsTime ? context.eventLoop.now : start
+        recorder.count(
+            target: head.target, method: head.method, routeIndex: response.routeIndex, status: response.status.code,
+            start: start, now: now, bodyBytes: response.body.byteCount)
+        if var entry = recorder.entry(
+            for: head, status: response.status, facts: facts, start: start, now: now,
+            client: peer.clientAddress(of: head, realIP: settings.realIP))
+        {
+            entry.bodyBytesSent = response.body.byteCount
+            recorder.append(entry)
+        }
+        guard let (fields, body) = http2Response(response, isHEAD: head.method.isHEAD) else {
+            // Edge wrote something it cannot read back: a bug, not the client's fault.
+            settings.logger.error("cannot encode a response for HTTP/2", metadata: ["uri": "\(head.target)"])
+            context.write(
+                wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.internalError))), promise: nil)
+            needsFlush = true
+            return
+        }
+        let last = context.eventLoop.makePromise(of: Void.self)
+        if let body {
+            context.write(
+                wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .headers(.init(headers: fields)))), promise: nil)
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(streamID: stream, payload: .data(.init(data: .byteBuffer(body), endStream: true)))),
+                promise: last)
+        } else {
+            context.write(
+                wrapOutboundOut(
+                    HTTP2Frame(streamID: stream, payload: .headers(.init(headers: fields, endStream: true)))),
+                promise: last)
+        }
+        needsFlush = true
+        noteWaiting(stream, until: last.futureResult, context: context)
+    }
+
+    /// The response's fields and body as the stream channel's way sends them: its head with `Date` and the
+    /// listener's HSTS, and its body, read back as HTTP/1 (a gzipped body is framed in chunks) and turned into
+    /// HTTP/2 fields and one body (`nil` for none); `nil` if it does not read back.
+    private func http2Response(_ response: Response, isHEAD: Bool) -> (HPACKHeaders, ByteBuffer?)? {
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(response.head.readableBytes + 96)
+        bytes.writeImmutableBuffer(response.head)
+        bytes.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        if let hsts = listener.hstsHeaderLine { bytes.writeImmutableBuffer(hsts) }
+        bytes.writeStaticString("\r\n")
+        var parser = HTTP1ResponseParser()
+        parser.expectResponse(toHEAD: isHEAD)
+        parser.append(bytes)
+        if case .memory(let body) = response.body { parser.append(body) }
+        var fields: HPACKHeaders?
+        var body: ByteBuffer?
+        while let event = try? parser.next() {
+            switch event {
+            case .head(let head):
+                fields = HTTP2RequestTranslation.http2ResponseFields(head)
+            case .body(var piece):
+                if body == nil {
+                    body = piece
+                } else {
+                    body!.writeBuffer(&piece)
+                }
+            case .end:
+                guard let fields else { break }
+                return (fields, body.flatMap { $0.readableBytes > 0 ? $0 : nil })
+            }
+        }
+        return nil
+    }
+
+    // MARK: - Responses the client's window holds back
+
+    /// A response's last frame normally leaves at the flush that ends this read; one still held back a loop tick
+    /// later waits for the client's window, and gets `timeouts.send` to leave.
+    private func noteWaiting(
+        _ stream: HTTP2StreamID, until written: EventLoopFuture<Void>, context: ChannelHandlerContext
+    ) {
+        unwritten[stream] = .distantFuture
+        written.assumeIsolated().whenComplete { [self] _ in unwritten[stream] = nil }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            guard unwritten[stream] == .distantFuture else { return }
+            unwritten[stream] = context.eventLoop.now + settings.sendTimeout
+            scheduleWaitCheck(context: context)
+        }
+    }
+
+    private func scheduleWaitCheck(context: ChannelHandlerContext) {
+        guard waitCheck == nil, let next = unwritten.values.min(), next != .distantFuture else { return }
+        waitCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
+            waitCheck = nil
+            let now = context.eventLoop.now
+            for (stream, deadline) in unwritten where deadline <= now {
+                unwritten[stream] = nil
+                settings.logger.info("client stopped reading; closing", metadata: ["client": "\(peer.address)"])
+                context.writeAndFlush(
+                    wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.cancel))), promise: nil)
+            }
+            scheduleWaitCheck(context: context)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Shared
+import TestSupport
+import Testing
+
+@testable import EdgeCore
+
+/// Which HTTP/2 requests the connection answers itself, from frames: a request without a body whose answer is in
+/// memory. Every other frame goes on, untouched, to the stream multiplexer (here `passedOn`), and a request that
+/// goes on leaves no count behind in the metrics, since its stream channel counts it.
+@Suite struct HTTP2FastPathTests {
+    let site = TestDirectory()
+    let channel = EmbeddedChannel()
+    let passedOn = PassedOnFrames()
+    let metrics = LoopMetrics()
+
+    init() throws {
+        site.write("site/small.txt", "small")
+        site.write("site/large.bin", String(repeating: "x", count: 200 * 1024))
+        let file = site.write(
+            "edge.yaml",
+            """
+            upstreams: {app: {servers: ["unix:\(site.path)/app.sock"]}}
+            routes:
+              - {prefix: /site/, dir: \(site.path)/site}
+              - {prefix: /limited/, dir: \(site.path)/site, rate_limit: {rate: 10/s}}
+              - {prefix: /, upstream: app}
+            """)
+        let settings = ConnectionSettings(config: try EdgeConfig.load(from: file).config, logger: Logger(label: "test"))
+        let resources = LoopResources(
+            eventLoop: channel.embeddedEventLoop, files: OpenFileCache(metrics: metrics),
+            accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined),
+            metrics: metrics)
+        try channel.pipeline.syncOperations.addHandlers(
+            HTTP2FastPath(settings: settings, resources: resources, listener: .plain), passedOn)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    private func request(
+        _ path: String, method: String = "GET", stream: Int = 1, endStream: Bool = true
+    ) throws -> [HTTP2Frame] {
+        let fields: HPACKHeaders = [
+            ":method": method, ":scheme": "https", ":path": path, ":authority": "localhost",
+        ]
+        try channel.writeInbound(
+            HTTP2Frame(streamID: HTTP2StreamID(stream), payload: .headers(.init(headers: fields, endStream: endStream)))
+        )
+        channel.pipeline.fireChannelReadComplete()
+        var written: [HTTP2Frame] = []
+        while let frame = try channel.readOutbound(as: HTTP2Frame.self) { written.append(frame) }
+        return written
+    }
+
+    @Test func aCachedFileIsAnsweredOnTheConnection() throws {
+        let frames = try request("/site/small.txt")
+        #expect(passedOn.frames.isEmpty)
+        guard frames.count == 2, case .headers(let headers) = frames[0].payload,
+            case .data(let data) = frames[1].payload,
+            case .byteBuffer(let body) = data.data
+        else {
+            Issue.record("not HEADERS then DATA: \(frames)")
+            return
+        }
+        #expect(headers.headers.first(name: ":status") == "200" && !headers.endStream)
+        #expect(headers.headers.first(name: "content-length") == "5")
+        #expect(headers.headers.first(name: "date") != nil)
+        #expect(String(buffer: body) == "small" && data.endStream)
+
+        // A HEAD, a missing file and a refused method are answered here too: nothing of theirs is on disk.
+        let head = try request("/site/small.txt", method: "HEAD", stream: 3)
+        #expect(head.count == 1 && passedOn.frames.isEmpty, "\(head)")
+        let missing = try request("/site/missing.txt", stream: 5)
+        if case .headers(let fields)? = missing.first?.payload {
+            #expect(fields.headers.first(name: ":status") == "404")
+        } else {
+            Issue.record("no 404: \(missing)")
+        }
+    }
+
+    @Test(arguments: [
+        ("/app/page", "GET", true),  // proxied
+        ("/site/small.txt", "GET", false),  // a body follows
+        ("/limited/small.txt", "GET", true),  // a rate limit may make it wait
+        ("/site/large.bin", "GET", true),  // sent from disk, by the stream channel
+    ])
+    func otherRequestsGoOnUntouchedAndUncounted(path: String, method: String, endStream: Bool) throws {
+        let before = metrics.lookupCounts
+        let written = try request(path, method: method, endStream: endStream)
+        #expect(written.isEmpty, "\(written)")
+        #expect(passedOn.frames.count == 1 && passedOn.frames.first?.streamID == 1)
+        #expect(metrics.lookupCounts == before, "a request passed on was counted here")
+    }
+
+    @Test func framesForAStreamAnsweredHereStayHere() throws {
+        _ = try request("/site/small.txt")
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
+        #expect(passedOn.frames.isEmpty)
+        try channel.writeInbound(HTTP2Frame(streamID: 3, payload: .rstStream(.cancel)))
+        #expect(passedOn.frames.map(\.streamID) == [3])
+    }
+}
+
+/// The frames that reached the handler behind the fast path.
+final class PassedOnFrames: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    private(set) var frames: [HTTP2Frame] = []
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        frames.append(unwrapInboundIn(data))
+    }
+}
