@@ -17,6 +17,8 @@ import Testing
     let channel = EmbeddedChannel()
     let passedOn = PassedOnFrames()
     let metrics = LoopMetrics()
+    let settings: ConnectionSettings
+    let resources: LoopResources
 
     init() throws {
         site.write("site/small.txt", "small")
@@ -30,8 +32,8 @@ import Testing
               - {prefix: /limited/, dir: \(site.path)/site, rate_limit: {rate: 10/s}}
               - {prefix: /, upstream: app}
             """)
-        let settings = ConnectionSettings(config: try EdgeConfig.load(from: file).config, logger: Logger(label: "test"))
-        let resources = LoopResources(
+        settings = ConnectionSettings(config: try EdgeConfig.load(from: file).config, logger: Logger(label: "test"))
+        resources = LoopResources(
             eventLoop: channel.embeddedEventLoop, files: OpenFileCache(metrics: metrics),
             accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined),
             metrics: metrics)
@@ -95,6 +97,31 @@ import Testing
         #expect(metrics.lookupCounts == before, "a request passed on was counted here")
     }
 
+    /// A cached file's HTTP/2 response is made once and kept with the file, for the connections of every listener:
+    /// one with HSTS must not get a response kept for one without, nor the other way round.
+    @Test func aKeptResponseServesOnlyTheListenerItWasMadeFor() throws {
+        #expect(try hsts(of: request("/site/small.txt")) == nil)
+        #expect(try hsts(of: request("/site/small.txt", stream: 3)) == nil)
+        var secure = ListenerRole()
+        secure.hstsHeaderLine = ByteBuffer(string: "Strict-Transport-Security: max-age=60\r\n")
+        let other = EmbeddedChannel()
+        try other.pipeline.syncOperations.addHandler(
+            HTTP2FastPath(settings: settings, resources: resources, listener: secure))
+        let fields: HPACKHeaders = [
+            ":method": "GET", ":scheme": "https", ":path": "/site/small.txt", ":authority": "x",
+        ]
+        try other.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: fields, endStream: true))))
+        other.pipeline.fireChannelReadComplete()
+        #expect(try hsts(of: [try #require(try other.readOutbound(as: HTTP2Frame.self))]) == "max-age=60")
+        #expect(try hsts(of: request("/site/small.txt", stream: 5)) == nil)
+        _ = try other.finish(acceptAlreadyClosed: true)
+    }
+
+    private func hsts(of frames: [HTTP2Frame]) throws -> String? {
+        guard case .headers(let headers)? = frames.first?.payload else { throw HTTP2FastPathTestError.noHeaders }
+        return headers.headers.first(name: "strict-transport-security")
+    }
+
     @Test func framesForAStreamAnsweredHereStayHere() throws {
         _ = try request("/site/small.txt")
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .rstStream(.cancel)))
@@ -103,6 +130,8 @@ import Testing
         #expect(passedOn.frames.map(\.streamID) == [3])
     }
 }
+
+enum HTTP2FastPathTestError: Error { case noHeaders }
 
 /// The frames that reached the handler behind the fast path.
 final class PassedOnFrames: ChannelInboundHandler {

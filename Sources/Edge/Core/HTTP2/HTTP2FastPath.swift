@@ -79,7 +79,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent, answered.remove(closed.streamID) != nil {
+        if !answered.isEmpty, let closed = event as? StreamClosedEvent, answered.remove(closed.streamID) != nil {
             unwritten[closed.streamID] = nil
         }
         context.fireUserInboundEventTriggered(event)
@@ -139,7 +139,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
             entry.bodyBytesSent = response.body.byteCount
             recorder.append(entry)
         }
-        guard let (fields, body) = http2Response(response, isHEAD: head.method.isHEAD) else {
+        guard let (fields, body) = http2Form(of: response, isHEAD: head.method.isHEAD) else {
             // Edge wrote something it cannot read back: a bug, not the client's fault.
             settings.logger.error("cannot encode a response for HTTP/2", metadata: ["uri": "\(head.target)"])
             context.write(
@@ -165,35 +165,47 @@ final class HTTP2FastPath: ChannelInboundHandler {
         noteWaiting(stream, until: last.futureResult, context: context)
     }
 
+    /// The response as HTTP/2 sends it; a cached file's is made once per second (`CachedFile.http2Response`).
+    private func http2Form(of response: Response, isHEAD: Bool) -> (HPACKHeaders, ByteBuffer?)? {
+        let dateLine = resources.dates.dateHeaderLine()
+        guard let file = response.wholeFile, !isHEAD else {
+            return http2Response(response, isHEAD: isHEAD, dateLine: dateLine)
+        }
+        if let kept = file.http2Response, kept.dateLine == dateLine, kept.hstsLine == listener.hstsHeaderLine {
+            return (kept.fields, kept.body)
+        }
+        guard let (fields, body) = http2Response(response, isHEAD: false, dateLine: dateLine) else { return nil }
+        file.http2Response = HTTP2CachedResponse(
+            dateLine: dateLine, hstsLine: listener.hstsHeaderLine, fields: fields, body: body)
+        return (fields, body)
+    }
+
     /// The response's fields and body as the stream channel's way sends them: its head with `Date` and the
-    /// listener's HSTS, and its body, read back as HTTP/1 (a gzipped body is framed in chunks) and turned into
-    /// HTTP/2 fields and one body (`nil` for none); `nil` if it does not read back.
-    private func http2Response(_ response: Response, isHEAD: Bool) -> (HPACKHeaders, ByteBuffer?)? {
+    /// listener's HSTS, read back as HTTP/1 and turned into HTTP/2 fields; its body as it is, or undone from HTTP/1
+    /// chunks (a gzip stream). `nil` if it does not read back.
+    private func http2Response(
+        _ response: Response, isHEAD: Bool, dateLine: ByteBuffer
+    ) -> (HPACKHeaders, ByteBuffer?)? {
         var bytes = ByteBuffer()
-        bytes.reserveCapacity(response.head.readableBytes + 96)
+        bytes.reserveCapacity(response.head.readableBytes + dateLine.readableBytes + 64)
         bytes.writeImmutableBuffer(response.head)
-        bytes.writeImmutableBuffer(resources.dates.dateHeaderLine())
+        bytes.writeImmutableBuffer(dateLine)
         if let hsts = listener.hstsHeaderLine { bytes.writeImmutableBuffer(hsts) }
         bytes.writeStaticString("\r\n")
         var parser = HTTP1ResponseParser()
         parser.expectResponse(toHEAD: isHEAD)
         parser.append(bytes)
-        if case .memory(let body) = response.body { parser.append(body) }
-        var fields: HPACKHeaders?
-        var body: ByteBuffer?
+        guard case .head(let head)? = try? parser.next() else { return nil }
+        let fields = HTTP2RequestTranslation.http2ResponseFields(head)
+        guard case .memory(let memory) = response.body, !isHEAD, memory.readableBytes > 0 else { return (fields, nil) }
+        guard head.bodyFraming == .chunked else { return (fields, memory) }
+        parser.append(memory)
+        var body = ByteBuffer()
         while let event = try? parser.next() {
             switch event {
-            case .head(let head):
-                fields = HTTP2RequestTranslation.http2ResponseFields(head)
-            case .body(var piece):
-                if body == nil {
-                    body = piece
-                } else {
-                    body!.writeBuffer(&piece)
-                }
-            case .end:
-                guard let fields else { break }
-                return (fields, body.flatMap { $0.readableBytes > 0 ? $0 : nil })
+            case .head: return nil
+            case .body(var piece): body.writeBuffer(&piece)
+            case .end: return (fields, body.readableBytes > 0 ? body : nil)
             }
         }
         return nil

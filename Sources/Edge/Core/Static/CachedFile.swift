@@ -49,6 +49,8 @@ public final class CachedFile {
     /// compression settings belong to one serving generation, so the settings cannot change under a kept copy.
     var gzipped: CachedFile?
     var varied: CachedFile?
+    /// This file's response as HTTP/2 sends it, kept by `HTTP2FastPath` for the requests of the same second.
+    var http2Response: HTTP2CachedResponse?
     /// The key `OpenFileCache` holds this entry under (cleared when it leaves the cache), and the memory it charged.
     var cacheKey: String?
     var chargedMemory = 0
