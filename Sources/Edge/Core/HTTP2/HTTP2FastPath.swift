@@ -102,9 +102,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
         guard let request = HTTP2RequestTranslation.http1Request(from: fields, hasBody: false) else { return nil }
         var parser = HTTP1RequestParser(
             limits: .init(maxURILength: settings.maxURILength, maxHeaderSize: settings.maxHeaderSize))
-        var bytes = ByteBuffer()
-        bytes.writeString(request.text)
-        parser.append(bytes)
+        parser.append(request.bytes)
         guard case .head(let head)? = try? parser.next(), head.bodyFraming == .none else { return nil }
         return head
     }

@@ -69,9 +69,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
         }
         chunkedRequestBody = request.chunkedBody
         responseParser.expectResponse(toHEAD: request.isHEAD)
-        var bytes = context.channel.allocator.buffer(capacity: request.text.utf8.count)
-        bytes.writeString(request.text)
-        context.fireChannelRead(wrapInboundOut(bytes))
+        context.fireChannelRead(wrapInboundOut(request.bytes))
     }
 
     private func endRequestBody(context: ChannelHandlerContext) {
