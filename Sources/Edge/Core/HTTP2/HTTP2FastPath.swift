@@ -52,7 +52,8 @@ final class HTTP2FastPath: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         if answered.contains(frame.streamID) { return }
         guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID != .rootStream,
-            let head = requestHead(headers.headers), answersHere(head)
+            let path = headers.headers.first(name: ":path"), answersHere(path),
+            let head = requestHead(headers.headers)
         else {
             context.fireChannelRead(data)
             return
@@ -107,12 +108,13 @@ final class HTTP2FastPath: ChannelInboundHandler {
         return head
     }
 
-    /// Requests that may be answered here: not proxied, and not counted against a `rate_limit` (whose wait holds the
-    /// stream).
-    private func answersHere(_ head: RequestHead) -> Bool {
+    /// Requests that may be answered here, by their `:path` (which becomes the HTTP/1 target unchanged): not
+    /// proxied, and not counted against a `rate_limit` (whose wait holds the stream). Asked before anything is
+    /// translated, so a request that goes on costs nothing here.
+    private func answersHere(_ path: String) -> Bool {
         let site = settings.site
-        if site.upstream(for: head.target) != nil { return false }
-        return !site.hasRateLimits || site.rateLimit(for: head.target) == nil
+        if site.upstream(for: path) != nil { return false }
+        return !site.hasRateLimits || site.rateLimit(for: path) == nil
     }
 
     private func admissionRefusal(of head: RequestHead) -> Response? {
