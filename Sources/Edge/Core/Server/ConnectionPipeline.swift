@@ -85,11 +85,11 @@ enum ConnectionPipeline {
         let sync = channel.pipeline.syncOperations
         let resources = generation.resources.forLoop(channel.eventLoop)
         let streams = HTTP2StreamTracker(gauge: gauge)
-        // Before the HTTP/2 handler, on the bytes: a flush's frames go to TLS as one record, a GOAWAY for an error
-        // ends the connection there, and a head that does not arrive in time ends it too.
+        // Before the HTTP/2 handler, on the bytes: a GOAWAY for an error ends the connection there, a flush's frames
+        // go to it and to TLS as one write (one TLS record), and a head that does not arrive in time ends it too.
         try sync.addHandlers(
-            TLSWriteGatherer(),
             HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: settings.logger),
+            TLSWriteGatherer(),
             HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger), PlaintextCopy())
         // Behind it, frames: requests answered from memory are answered at once; the others get a stream channel.
         try sync.addHandlers(
