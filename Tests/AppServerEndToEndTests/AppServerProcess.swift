@@ -27,7 +27,11 @@ final class AppServerProcess: @unchecked Sendable {
         configPath = directory.write("appserver.yaml", Self.yaml(socketPath: socketPath, config))
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["--config", configPath] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // No Swift backtracer for the workers the tests abort or crash on purpose: it symbolicates the debug build
+        // for seconds, the master kills the worker 5 s after aborting it, and a backtracer caught by that kill was
+        // seen to hold the master's standard error (this log's pipe) open for eight minutes.
+        let quiet = ["SWIFT_BACKTRACE": "enable=no"]
+        process.environment = ProcessInfo.processInfo.environment.merging(quiet) { $1 }.merging(environment) { $1 }
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
