@@ -10,6 +10,10 @@ import Testing
     let upstream: FakeUpstream
     /// Reads a request body until Edge closes the connection.
     let sink: FakeUpstream
+    /// A 64 KiB response: more than a stream may hold waiting for the client's window.
+    let large: FakeUpstream
+    /// Sends part of a response, then resets the connection.
+    let cut: FakeUpstream
     let edge: EdgeProcess
 
     init() throws {
@@ -18,13 +22,27 @@ import Testing
         upstream = try FakeUpstream(
             directory: directory, name: "up.sock", behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
         sink = try FakeUpstream(directory: directory, name: "sink.sock", behaviour: .swallowChunkedBody)
+        large = try FakeUpstream(
+            directory: directory, name: "large.sock",
+            behaviour: .fixed("HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n" + String(repeating: "x", count: 65536))
+        )
+        cut = try FakeUpstream(directory: directory, name: "cut.sock", behaviour: .resetMidResponse)
         edge = try EdgeProcess(
             directory: directory, listen: certificates.tlsListener,
             // Short timeouts end the raw connection (and so s_client) soon after the exchange.
             config: """
-                upstreams: {app: {servers: ["unix:up.sock"]}, sink: {servers: ["unix:sink.sock"]}}
-                routes: [{prefix: /static/, dir: site}, {prefix: /sink/, upstream: sink}, {prefix: /, upstream: app}]
-                timeouts: {keepalive: 1s, shutdown: 1s, body: 1s}
+                upstreams:
+                  app: {servers: ["unix:up.sock"]}
+                  sink: {servers: ["unix:sink.sock"]}
+                  large: {servers: ["unix:large.sock"]}
+                  cut: {servers: ["unix:cut.sock"]}
+                routes:
+                  - {prefix: /static/, dir: site}
+                  - {prefix: /sink/, upstream: sink}
+                  - {prefix: /large/, upstream: large}
+                  - {prefix: /cut/, upstream: cut}
+                  - {prefix: /, upstream: app}
+                timeouts: {keepalive: 1s, shutdown: 1s, body: 1s, send: 1s}
                 """)
     }
 
@@ -158,10 +176,12 @@ import Testing
         #expect(edge.waitForLog(containing: "malformed request") != nil)
     }
 
-    /// A client that resets its stream in the middle of an upload (RST_STREAM: HTTP/2's way of hanging up on one
-    /// request) aborts the proxied request: the upstream connection is closed rather than left waiting for the rest
-    /// of the body, the access log says 499, and the connection's other streams go on.
-    @Test func aStreamResetMidUploadAbortsItsUpstreamRequest() throws {
+    /// A client that resets its stream before the answer (RST_STREAM: HTTP/2's way of hanging up on one request),
+    /// in the middle of an upload or while its GET waits for the app, aborts the proxied request: the upstream
+    /// connection is closed rather than left waiting, the access log says 499, and the connection's other streams go
+    /// on. (A proxied GET is carried on the connection, an upload on a stream channel: both ways are covered.)
+    @Test(arguments: [true, false])
+    func aStreamResetBeforeItsAnswerAbortsItsUpstreamRequest(uploading: Bool) throws {
         let received = directory.path + "/received.bin"
         directory.write("received.bin", "")
         let client = Process()
@@ -177,12 +197,18 @@ import Testing
         defer { if client.isRunning { client.terminate() } }
         let send = input.fileHandleForWriting
 
-        let upload = [(":method", "POST"), (":scheme", "https"), (":path", "/sink/up"), (":authority", "localhost")]
-        send.write(
+        let method = uploading ? "POST" : "GET"
+        let request = [(":method", method), (":scheme", "https"), (":path", "/sink/up"), (":authority", "localhost")]
+        let preface =
             Data("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + Self.frame(type: 4, flags: 0, stream: 0, payload: Data())
-                + Self.frame(type: 1, flags: 4, stream: 1, payload: Self.block(upload))
-                + Self.frame(type: 0, flags: 0, stream: 1, payload: Data(repeating: 0x61, count: 8000)))
-        #expect(sink.waitForRequests(1), "the upload never reached the upstream")
+        if uploading {
+            send.write(
+                preface + Self.frame(type: 1, flags: 4, stream: 1, payload: Self.block(request))
+                    + Self.frame(type: 0, flags: 0, stream: 1, payload: Data(repeating: 0x61, count: 8000)))
+        } else {
+            send.write(preface + Self.frame(type: 1, flags: 5, stream: 1, payload: Self.block(request)))
+        }
+        #expect(sink.waitForRequests(1), "the request never reached the upstream")
         send.write(Self.frame(type: 3, flags: 0, stream: 1, payload: Data([0, 0, 0, 8])))  // CANCEL
         #expect(sink.waitForClosed(1), "the upstream connection was left open after the reset")
 
@@ -193,8 +219,50 @@ import Testing
         let frames = Self.frames(in: Array(try Data(contentsOf: URL(fileURLWithPath: received))))
         #expect(frames.contains { $0.type == 1 && $0.stream == 3 }, "no response HEADERS on stream 3")
         let lines = try edge.stopAndReadAccessLog()
-        #expect(lines.contains { $0.contains("\"POST /sink/up HTTP/2.0\" 499 ") }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"\(method) /sink/up HTTP/2.0\" 499 ") }, "\(lines)")
         #expect(lines.contains { $0.contains("\"GET /static/a.txt HTTP/2.0\" 200 ") }, "\(lines)")
+    }
+
+    /// Proxied responses the client's window (0 from the start) holds back are given up after `timeouts.send`, the
+    /// large one with the upstream request it was still reading, the small one with its last frame unsent: each
+    /// stream is reset (CANCEL) and logged with the status it began with.
+    @Test func proxiedResponsesAWindowHoldsBackAreGivenUp() throws {
+        let zeroWindow = Data([0, 4, 0, 0, 0, 0])  // SETTINGS_INITIAL_WINDOW_SIZE = 0
+        var frames = Self.frame(type: 4, flags: 0, stream: 0, payload: zeroWindow)
+        for (stream, path) in [(1, "/large/page"), (3, "/small")] {
+            let fields = [(":method", "GET"), (":scheme", "https"), (":path", path), (":authority", "localhost")]
+            frames += Self.frame(type: 1, flags: 5, stream: UInt32(stream), payload: Self.block(fields))
+        }
+        let received = try #require(try exchange(frames), "the connection was still open after 20 seconds")
+        for stream: UInt32 in [1, 3] {
+            let response = received.filter { $0.stream == stream }
+            #expect(response.first?.type == 1, "stream \(stream) got no HEADERS first: \(response.map(\.type))")
+            #expect(!response.contains { $0.flags & 1 == 1 }, "stream \(stream) ended though its window was shut")
+            #expect(
+                response.last.map { $0.type == 3 && $0.payload == [0, 0, 0, 8] } == true,
+                "stream \(stream) was not reset with CANCEL: \(response.map(\.type))")
+        }
+        #expect(large.waitForClosed(1), "the large response's upstream connection was left open")
+        #expect(edge.waitForLog(containing: "client stopped reading; closing") != nil)
+        let lines = try edge.stopAndReadAccessLog()
+        #expect(lines.contains { $0.contains("\"GET /large/page HTTP/2.0\" 200 ") }, "\(lines)")
+        #expect(lines.contains { $0.contains("\"GET /small HTTP/2.0\" 200 ") }, "\(lines)")
+    }
+
+    /// An upstream that fails in the middle of its response: the client gets the stream reset (INTERNAL_ERROR), never
+    /// an end that would pass a truncated body for a whole one.
+    @Test func aResponseCutByTheUpstreamResetsTheStream() throws {
+        let fields = [(":method", "GET"), (":scheme", "https"), (":path", "/cut/x"), (":authority", "localhost")]
+        let received = try #require(
+            try exchange(Self.frame(type: 1, flags: 5, stream: 1, payload: Self.block(fields))),
+            "the connection was still open after 20 seconds")
+        let response = received.filter { $0.stream == 1 }
+        #expect(response.first?.type == 1, "\(response.map(\.type))")
+        #expect(!response.contains { $0.flags & 1 == 1 }, "the stream ended as if the body were whole")
+        #expect(
+            response.last.map { $0.type == 3 && $0.payload == [0, 0, 0, 2] } == true,
+            "not reset with INTERNAL_ERROR: \(response.map(\.type))")
+        #expect(edge.waitForLog(containing: "proxy failed") != nil)
     }
 
     typealias Frame = (type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8])

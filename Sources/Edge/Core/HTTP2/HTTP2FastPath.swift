@@ -3,16 +3,18 @@ import NIOHPACK
 import NIOHTTP2
 import Shared
 
-/// Answers on the connection itself, within the read that brought it, an HTTP/2 request without a body whose answer
-/// is in memory: a cached file, a redirect, a refusal, one of Edge's own errors. Frames in, frames out.
+/// Carries on the HTTP/2 connection itself the requests without a body that need no stream channel: those whose
+/// answer is in memory (a cached file, a redirect, a refusal, one of Edge's own errors), answered within the read
+/// that brought them, and proxied ones, each an `HTTP2ProxiedStream` until its response has been written. Frames in,
+/// frames out.
 ///
-/// Every other request (proxied, with a body, on a route with a `rate_limit`, with a file to send from disk, or
-/// malformed) goes on to the stream multiplexer behind, which gives it a stream channel of its own with
-/// `HTTP2StreamBridge` and `HTTP1ConnectionHandler`. A stream channel, its pipeline and the HTTP/1 text between them
-/// were 60 % of a small file's instructions over HTTP/2.
+/// Every other request (with a body, on a route with a `rate_limit`, with a file to send from disk, or malformed)
+/// goes on to the stream multiplexer behind, which gives it a stream channel of its own with `HTTP2StreamBridge` and
+/// `HTTP1ConnectionHandler`. A stream channel, its pipeline and the HTTP/1 text between them were 60 % of a small
+/// file's instructions over HTTP/2.
 ///
-/// Both ways build the same request head (from the same HTTP/1 translation), ask the same responder, and write the
-/// same fields, access log line and metrics.
+/// Both ways build the same request head (from the same HTTP/1 translation), ask the same responder or proxy, and
+/// write the same fields, access log line and metrics.
 final class HTTP2FastPath: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -31,6 +33,13 @@ final class HTTP2FastPath: ChannelInboundHandler {
     private var unwritten: [HTTP2StreamID: NIODeadline] = [:]
     private var waitCheck: Scheduled<Void>?
     private var needsFlush = false
+    /// Proxied requests whose response is still coming.
+    private var proxied: [HTTP2StreamID: HTTP2ProxiedStream] = [:]
+    /// Kept for the proxied streams, whose responses arrive outside the connection's reads.
+    private var context: ChannelHandlerContext?
+    /// Within a read burst, whose end flushes.
+    private var reading = false
+    private var flushScheduled = false
 
     init(settings: ConnectionSettings, resources: LoopResources, listener: ListenerRole) {
         self.settings = settings
@@ -41,28 +50,45 @@ final class HTTP2FastPath: ChannelInboundHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         peer.opened(context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         waitCheck?.cancel()
+        clientLeftEveryProxiedStream(now: context.eventLoop.now)
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        clientLeftEveryProxiedStream(now: context.eventLoop.now)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         let frame = unwrapInboundIn(data)
         if answered.contains(frame.streamID) { return }
         guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID != .rootStream,
-            let path = headers.headers.first(name: ":path"), answersHere(path),
+            let path = headers.headers.first(name: ":path"), let way = way(for: path),
             let head = requestHead(headers.headers)
         else {
             context.fireChannelRead(data)
             return
         }
-        let start = recorder.needsTime ? context.eventLoop.now : .uptimeNanoseconds(0)
+        let start = recorder.needsTime || way != .answer ? context.eventLoop.now : .uptimeNanoseconds(0)
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
         var response: Response
         if let refused = admissionRefusal(of: head) {
             response = refused
+        } else if case .proxy(let upstream) = way {
+            guard let pool = resources.upstreams else {
+                context.fireChannelRead(data)
+                return
+            }
+            answered.insert(frame.streamID)
+            startProxy(head, facts: facts, upstream: upstream, pool: pool, on: frame.streamID, start: start)
+            return
         } else if let fromMemory = SiteResponder.respondFromMemory(
             to: head, facts: facts, settings: settings, resources: resources, allocator: context.channel.allocator,
             peer: peer.address)
@@ -82,16 +108,28 @@ final class HTTP2FastPath: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if !answered.isEmpty, let closed = event as? StreamClosedEvent, answered.remove(closed.streamID) != nil {
             unwritten[closed.streamID] = nil
+            if let stream = proxied.removeValue(forKey: closed.streamID) {
+                // Closed before its response was written: the client reset it.
+                clientLeft(stream, now: context.eventLoop.now)
+            }
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
         if needsFlush {
             needsFlush = false
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            for stream in proxied.values { stream.connectionBecameWritable() }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     // MARK: - Which requests
@@ -108,13 +146,20 @@ final class HTTP2FastPath: ChannelInboundHandler {
         return head
     }
 
-    /// Requests that may be answered here, by their `:path` (which becomes the HTTP/1 target unchanged): not
-    /// proxied, and not counted against a `rate_limit` (whose wait holds the stream). Asked before anything is
-    /// translated, so a request that goes on costs nothing here.
-    private func answersHere(_ path: String) -> Bool {
+    private enum Way: Equatable {
+        /// Answered from memory if its answer is there, else passed on.
+        case answer
+        case proxy(upstream: String)
+    }
+
+    /// How a request is carried here, by its `:path` (which becomes the HTTP/1 target unchanged); `nil` for a route
+    /// with a `rate_limit` (whose wait holds the stream), which goes on. Asked before anything is translated, so a
+    /// request that goes on costs nothing here.
+    private func way(for path: String) -> Way? {
         let site = settings.site
-        if site.upstream(for: path) != nil { return false }
-        return !site.hasRateLimits || site.rateLimit(for: path) == nil
+        if site.hasRateLimits && site.rateLimit(for: path) != nil { return nil }
+        guard listener.httpsRedirect == nil, let upstream = site.upstream(for: path) else { return .answer }
+        return .proxy(upstream: upstream)
     }
 
     private func admissionRefusal(of head: RequestHead) -> Response? {
@@ -124,9 +169,11 @@ final class HTTP2FastPath: ChannelInboundHandler {
 
     // MARK: - Writing
 
+    /// Writes `response` for the request on `stream`, with its log line (naming the upstream for a proxied request
+    /// that failed before its response began).
     private func write(
         _ response: Response, on stream: HTTP2StreamID, to head: RequestHead, facts: RequestHeaderFacts,
-        start: NIODeadline, context: ChannelHandlerContext
+        start: NIODeadline, context: ChannelHandlerContext, proxy: ProxiedRequest? = nil
     ) {
         let now = recorder.needsTime ? context.eventLoop.now : start
         recorder.count(
@@ -137,6 +184,11 @@ final class HTTP2FastPath: ChannelInboundHandler {
             client: peer.clientAddress(of: head, realIP: settings.realIP))
         {
             entry.bodyBytesSent = response.body.byteCount
+            if let proxy {
+                entry.upstream = proxy.upstreamFacts
+                entry.requestID = proxy.request.id
+                entry.traceID = proxy.request.traceID
+            }
             recorder.append(entry)
         }
         guard let (fields, body) = http2Form(of: response, isHEAD: head.method.isHEAD) else {
@@ -144,7 +196,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
             settings.logger.error("cannot encode a response for HTTP/2", metadata: ["uri": "\(head.target)"])
             context.write(
                 wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.internalError))), promise: nil)
-            needsFlush = true
+            flushSoon()
             return
         }
         let last = context.eventLoop.makePromise(of: Void.self)
@@ -161,7 +213,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
                     HTTP2Frame(streamID: stream, payload: .headers(.init(headers: fields, endStream: true)))),
                 promise: last)
         }
-        needsFlush = true
+        flushSoon()
         noteWaiting(stream, until: last.futureResult, context: context)
     }
 
@@ -211,6 +263,49 @@ final class HTTP2FastPath: ChannelInboundHandler {
         return nil
     }
 
+    // MARK: - Proxied streams
+
+    /// Sends a proxied request on its way, as `HTTP1ConnectionHandler` does for HTTP/1.x, with an
+    /// `HTTP2ProxiedStream` for a connection.
+    private func startProxy(
+        _ head: RequestHead, facts: RequestHeaderFacts, upstream: String, pool: UpstreamPool, on id: HTTP2StreamID,
+        start: NIODeadline
+    ) {
+        guard let context else { return }
+        let client = ProxyHeaders.clientFacts(
+            peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
+            scheme: ConnectionTransport.http2Stream.scheme, port: peer.localPort,
+            traceContext: settings.traceContext, newRequestID: RequestIDGenerator.newRequestID)
+        let exchange = ProxyExchange(
+            upstream: upstream, request: UpstreamRequest(head, client: client, allocator: context.channel.allocator),
+            requestID: client.requestID, pool: pool, eventLoop: context.eventLoop,
+            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
+        let stream = HTTP2ProxiedStream(
+            id: id, request: RequestInProgress(head: head, start: start), carrier: self, eventLoop: context.eventLoop,
+            sendTimeout: settings.sendTimeout)
+        let proxy = ProxiedRequest(
+            .init(
+                id: client.requestID, traceID: client.trace?.traceID, clientAddress: client.address,
+                peerAddress: peer.address, facts: facts, minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
+            exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
+            connection: stream)
+        proxied[id] = stream
+        stream.start(proxy)
+    }
+
+    /// Logs a proxied request whose client went away: 499 ("client closed request") if no response had begun, as
+    /// nginx does, else the response's status with the bytes that went out.
+    private func clientLeft(_ stream: HTTP2ProxiedStream, now: NIODeadline) {
+        guard let proxy = stream.clientLeft() else { return }
+        recorder.proxied(proxy, request: stream.request, status: proxy.headSent ? proxy.upstreamStatus : 499, now: now)
+    }
+
+    private func clientLeftEveryProxiedStream(now: NIODeadline) {
+        let streams = proxied.values
+        proxied = [:]
+        for stream in streams { clientLeft(stream, now: now) }
+    }
+
     // MARK: - Responses the client's window holds back
 
     /// A response's last frame normally leaves at the flush that ends this read; one still held back a loop tick
@@ -240,5 +335,71 @@ final class HTTP2FastPath: ChannelInboundHandler {
             }
             scheduleWaitCheck(context: context)
         }
+    }
+}
+
+extension HTTP2FastPath: HTTP2StreamCarrier {
+    var allocator: ByteBufferAllocator? { context?.channel.allocator }
+
+    var connectionIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func write(_ payload: HTTP2Frame.FramePayload, on stream: HTTP2StreamID, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream, payload: payload)), promise: promise)
+    }
+
+    /// Within a read burst its end flushes; otherwise (an upstream's read) once the loop has run this tick's other
+    /// reads, so the responses of streams whose upstreams answered together leave in one write.
+    func flushSoon() {
+        if reading {
+            needsFlush = true
+            return
+        }
+        guard !flushScheduled, let context else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            flushScheduled = false
+            self.context?.flush()
+        }
+    }
+
+    func proxiedStreamEnded(_ stream: HTTP2ProxiedStream, _ proxy: ProxiedRequest, written: EventLoopFuture<Void>?) {
+        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        recorder.proxied(proxy, request: stream.request, status: proxy.upstreamStatus, now: context.eventLoop.now)
+        flushSoon()
+        if let written { noteWaiting(stream.id, until: written, context: context) }
+    }
+
+    /// Answers with the failure's status, or resets the stream if its response had begun: the client must not take
+    /// a truncated body for a whole one.
+    func proxiedStreamFailed(_ stream: HTTP2ProxiedStream, _ proxy: ProxiedRequest, _ failure: ProxyFailure) {
+        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        guard !proxy.headSent else {
+            recorder.proxied(proxy, request: stream.request, status: proxy.upstreamStatus, now: context.eventLoop.now)
+            context.write(
+                wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.internalError))), promise: nil)
+            flushSoon()
+            return
+        }
+        var response = Response.simple(failure.status, headers: [("X-Request-ID", proxy.request.id)])
+        if settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
+            response = response.withErrorPage(page)
+        }
+        let head = stream.request.head
+        write(
+            response, on: stream.id, to: head, facts: proxy.request.facts, start: stream.request.start,
+            context: context, proxy: proxy)
+    }
+
+    /// The client took nothing of the response for `timeouts.send`: the stream is reset and its request abandoned.
+    func proxiedStreamStalled(_ stream: HTTP2ProxiedStream) {
+        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        settings.logger.info("client stopped reading; closing", metadata: ["client": "\(peer.address)"])
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.cancel))), promise: nil)
+        flushSoon()
+        clientLeft(stream, now: context.eventLoop.now)
     }
 }

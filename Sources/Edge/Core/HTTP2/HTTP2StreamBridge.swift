@@ -19,9 +19,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
     private var requestStarted = false
     /// A request body without `content-length` is sent on as HTTP/1.1 chunks.
     private var chunkedRequestBody = false
-    private var responseParser = HTTP1ResponseParser()
-    /// A response head parsed but not yet sent, so an empty body can end the stream on the HEADERS frame itself.
-    private var pendingHead: HPACKHeaders?
+    private var responseFramer = HTTP2ResponseFramer()
     private var responseEnded = false
     /// Completes when the frame ending the response has gone to the connection (after flow control allowed it).
     private var responseWritten: EventLoopFuture<Void>?
@@ -68,7 +66,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
             return
         }
         chunkedRequestBody = request.chunkedBody
-        responseParser.expectResponse(toHEAD: request.isHEAD)
+        responseFramer.expectResponse(toHEAD: request.isHEAD)
         context.fireChannelRead(wrapInboundOut(request.bytes))
     }
 
@@ -121,36 +119,16 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
             if let responseWritten { responseWritten.cascade(to: promise) } else { promise?.succeed(()) }
             return
         }
-        responseParser.append(bytes)
-        var frames: [HTTP2Frame.FramePayload] = []
+        var frames: [HTTP2Frame.FramePayload]
         do {
-            while let event = try responseParser.next() {
-                switch event {
-                case .head(let head):
-                    pendingHead = HTTP2RequestTranslation.http2ResponseFields(head)
-                case .body(let body):
-                    if let head = pendingHead.take() { frames.append(.headers(.init(headers: head))) }
-                    frames.append(.data(.init(data: .byteBuffer(body))))
-                case .end:
-                    if let head = pendingHead.take() {
-                        frames.append(.headers(.init(headers: head, endStream: true)))
-                    } else if case .data(var last)? = frames.last {
-                        // A body that ends in this write ends the stream on its own DATA frame: an empty frame
-                        // after it cost a tenth of a small file's response.
-                        last.endStream = true
-                        frames[frames.count - 1] = .data(last)
-                    } else {
-                        frames.append(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
-                    }
-                    responseEnded = true
-                }
-            }
+            frames = try responseFramer.frames(for: bytes)
         } catch {
             // Edge wrote something it cannot parse back: a bug, not the client's fault; reset the stream.
             promise?.fail(error)
             context.close(promise: nil)
             return
         }
+        responseEnded = responseFramer.ended
         guard let last = frames.popLast() else {
             promise?.succeed(())
             return
@@ -169,9 +147,7 @@ final class HTTP2StreamBridge: ChannelDuplexHandler {
     /// A flush with a head still held back (a proxied response whose body has not started) sends the head, so
     /// server-sent events and long polls see it at once.
     func flush(context: ChannelHandlerContext) {
-        if let head = pendingHead.take() {
-            context.write(wrapOutboundOut(.headers(.init(headers: head))), promise: nil)
-        }
+        if let head = responseFramer.takeHeldHead() { context.write(wrapOutboundOut(head), promise: nil) }
         context.flush()
     }
 }
