@@ -103,6 +103,26 @@ import Testing
             ])
     }
 
+    /// A request id, new with every response, must not take the place of fields that repeat in HPACK's table (nor
+    /// make NIO's encoder look through a table full of them); a cookie never enters it.
+    @Test func fieldsNewWithEveryResponseAreNotIndexed() throws {
+        var parser = HTTP1ResponseParser()
+        parser.append(
+            ByteBuffer(
+                string:
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Request-ID: abc\r\nSet-Cookie: s=1\r\n"
+                    + "Content-Length: 0\r\n\r\n"))
+        guard case .head(let head) = try #require(try parser.next()) else {
+            Issue.record("no head")
+            return
+        }
+        let indexing = Dictionary(
+            uniqueKeysWithValues: HTTP2RequestTranslation.http2ResponseFields(head).map { ($0.name, $0.indexable) })
+        #expect(indexing["content-type"] == .indexable)
+        #expect(indexing["x-request-id"] == .nonIndexable)
+        #expect(indexing["set-cookie"] == .neverIndexed)
+    }
+
     @Test func malformedRequestsAreRefused() {
         let good: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "x"), (":path", "/")]
         #expect(

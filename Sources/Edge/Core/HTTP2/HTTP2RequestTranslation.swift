@@ -124,9 +124,22 @@ enum HTTP2RequestTranslation {
                 }
                 return name.count
             }
-            fields.add(name: lowered, value: String(decoding: value, as: UTF8.self))
+            fields.add(name: lowered, value: String(decoding: value, as: UTF8.self), indexing: indexing(of: lowered))
         }
         return fields
+    }
+
+    /// Whether HPACK may keep a response field in the connection's table for later responses. A value new with
+    /// every response (a request id) would only push out the ones that repeat, and NIO's encoder looks through the
+    /// whole table for each field it writes: with the table full of request ids, encoding a proxied response's
+    /// fields cost more than the rest of its way out. Cookies are never indexed, as RFC 7541 §7.1.3 advises for
+    /// secrets a compression side channel could reveal.
+    private static func indexing(of name: String) -> HPACKIndexing {
+        switch name {
+        case "x-request-id", "traceparent", "tracestate": .nonIndexable
+        case "set-cookie": .neverIndexed
+        default: .indexable
+        }
     }
 
     /// Whether a trailer block may end a request body: regular fields only, valid as in a request's head.
