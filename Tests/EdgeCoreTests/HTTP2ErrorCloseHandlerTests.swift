@@ -25,16 +25,12 @@ import Testing
         let logger = Logger(label: "test") { _ in CapturingLogHandler(logs) }
         try channel.pipeline.syncOperations.addHandlers(
             readsAsked,
-            HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: logger), received, streams)
+            HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: logger), received)
         try channel.connect(to: SocketAddress(ipAddress: "192.0.2.7", port: 443)).wait()
     }
 
     @Test func afterAnErrorGoAwayNothingIsReadOrWrittenAndTheConnectionCloses() throws {
-        for id in [1, 5] {
-            channel.pipeline.fireUserInboundEventTriggered(
-                NIOHTTP2StreamCreatedEvent(
-                    streamID: HTTP2StreamID(id), localInitialWindowSize: 65535, remoteInitialWindowSize: 65535))
-        }
+        for id in [1, 5] { streams.streamCreated(HTTP2StreamID(id)) }
         try channel.writeInbound(ByteBuffer(string: "before"))
         #expect(received.reads == ["before"])
 

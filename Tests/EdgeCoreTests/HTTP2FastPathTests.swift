@@ -18,6 +18,7 @@ import Testing
     let channel = EmbeddedChannel()
     let passedOn = PassedOnFrames()
     let metrics = LoopMetrics()
+    let streams = HTTP2StreamTracker(gauge: nil)
     let settings: ConnectionSettings
     let resources: LoopResources
 
@@ -39,7 +40,7 @@ import Testing
             accessLog: AccessLogBuffer(sink: try AccessLogSink(destination: .off), format: .combined),
             metrics: metrics)
         try channel.pipeline.syncOperations.addHandlers(
-            HTTP2FastPath(settings: settings, resources: resources, listener: .plain), passedOn)
+            HTTP2FastPath(settings: settings, resources: resources, listener: .plain, streams: streams), passedOn)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 
@@ -107,7 +108,7 @@ import Testing
         secure.hstsHeaderLine = ByteBuffer(string: "Strict-Transport-Security: max-age=60\r\n")
         let other = EmbeddedChannel()
         try other.pipeline.syncOperations.addHandler(
-            HTTP2FastPath(settings: settings, resources: resources, listener: secure))
+            HTTP2FastPath(settings: settings, resources: resources, listener: secure, streams: streams))
         let fields: HPACKHeaders = [
             ":method": "GET", ":scheme": "https", ":path": "/site/small.txt", ":authority": "x",
         ]

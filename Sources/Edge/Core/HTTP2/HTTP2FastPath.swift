@@ -24,25 +24,34 @@ final class HTTP2FastPath: ChannelInboundHandler {
     private let resources: LoopResources
     private let listener: ListenerRole
     private let recorder: ResponseRecorder
+    private let streams: HTTP2StreamTracker
     private var peer = ConnectionPeer()
-    /// Streams answered here: what else the client sends on them (a reset, a window update) is not passed on.
-    private var answered: Set<HTTP2StreamID> = []
-    /// Answered streams whose last frame has not left yet, with the time it must leave by (`distantFuture` until a
-    /// loop tick after the flush, when one still unwritten is given `timeouts.send`). Without a deadline a client
-    /// that keeps a stream's window shut would hold its response for ever.
-    private var unwritten: [HTTP2StreamID: NIODeadline] = [:]
+    /// A stream carried here, from its request until the HTTP/2 handler closes it. What else the client sends on it
+    /// (a reset, a window update) is not passed on.
+    private struct CarriedStream {
+        /// A proxied request whose response is still coming.
+        var proxy: HTTP2ProxiedStream?
+        /// When the response's last frame, written but held back by the client's window, must have left:
+        /// `distantFuture` until the loop tick after the flush, when one still unwritten is given `timeouts.send`;
+        /// `nil` once it has left. Without a deadline a client that keeps a stream's window shut would hold its
+        /// response for ever.
+        var sendDeadline: NIODeadline?
+    }
+
+    /// One map for every stream carried here: each request costs a few lookups of it, where three maps cost nine.
+    private var carried: [HTTP2StreamID: CarriedStream] = [:]
     private var waitCheck: Scheduled<Void>?
+    private var tickCheckScheduled = false
     private var needsFlush = false
-    /// Proxied requests whose response is still coming.
-    private var proxied: [HTTP2StreamID: HTTP2ProxiedStream] = [:]
     /// Kept for the proxied streams, whose responses arrive outside the connection's reads.
     private var context: ChannelHandlerContext?
     /// Within a read burst, whose end flushes.
     private var reading = false
     private var flushScheduled = false
 
-    init(settings: ConnectionSettings, resources: LoopResources, listener: ListenerRole) {
+    init(settings: ConnectionSettings, resources: LoopResources, listener: ListenerRole, streams: HTTP2StreamTracker) {
         self.settings = settings
+        self.streams = streams
         self.resources = resources
         self.listener = listener
         self.recorder = ResponseRecorder(
@@ -68,7 +77,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         reading = true
         let frame = unwrapInboundIn(data)
-        if answered.contains(frame.streamID) { return }
+        if !carried.isEmpty, carried[frame.streamID] != nil { return }
         guard case .headers(let headers) = frame.payload, headers.endStream, frame.streamID != .rootStream,
             let path = headers.headers.first(name: ":path"), let way = way(for: path),
             let head = requestHead(headers.headers)
@@ -86,7 +95,6 @@ final class HTTP2FastPath: ChannelInboundHandler {
                 context.fireChannelRead(data)
                 return
             }
-            answered.insert(frame.streamID)
             startProxy(head, facts: facts, upstream: upstream, pool: pool, on: frame.streamID, start: start)
             return
         } else if let fromMemory = SiteResponder.respondFromMemory(
@@ -101,17 +109,29 @@ final class HTTP2FastPath: ChannelInboundHandler {
         if response.isSimple, settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
             response = response.withErrorPage(page)
         }
-        answered.insert(frame.streamID)
         write(response, on: frame.streamID, to: head, facts: facts, start: start, context: context)
     }
 
+    /// Stream events: every stream's opening and closing is told to the tracker; those of streams carried here stop
+    /// here, since the stream multiplexer behind has nothing of theirs. Told apart by type, not by trying casts:
+    /// each failed cast of an `Any` costs hundreds of instructions, and every handler used to try several per event.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if !answered.isEmpty, let closed = event as? StreamClosedEvent, answered.remove(closed.streamID) != nil {
-            unwritten[closed.streamID] = nil
-            if let stream = proxied.removeValue(forKey: closed.streamID) {
-                // Closed before its response was written: the client reset it.
-                clientLeft(stream, now: context.eventLoop.now)
+        let kind = type(of: event)
+        if kind == StreamClosedEvent.self {
+            let id = (event as! StreamClosedEvent).streamID
+            streams.streamClosed(id)
+            if !carried.isEmpty, let gone = carried.removeValue(forKey: id) {
+                // A proxied stream closed before its response was written: the client reset it.
+                if let stream = gone.proxy { clientLeft(stream, now: context.eventLoop.now) }
+                return
             }
+        } else if kind == NIOHTTP2StreamCreatedEvent.self {
+            // Passed on: a stream channel takes its flow-control windows from it.
+            streams.streamCreated((event as! NIOHTTP2StreamCreatedEvent).streamID)
+        } else if kind == NIOHTTP2WindowUpdatedEvent.self, !carried.isEmpty,
+            carried[(event as! NIOHTTP2WindowUpdatedEvent).streamID] != nil
+        {
+            return
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -127,7 +147,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            for stream in proxied.values { stream.connectionBecameWritable() }
+            for case let stream? in carried.values.map(\.proxy) { stream.connectionBecameWritable() }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -194,6 +214,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
         guard let (fields, body) = http2Form(of: response, isHEAD: head.method.isHEAD) else {
             // Edge wrote something it cannot read back: a bug, not the client's fault.
             settings.logger.error("cannot encode a response for HTTP/2", metadata: ["uri": "\(head.target)"])
+            carried[stream] = CarriedStream()
             context.write(
                 wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.internalError))), promise: nil)
             flushSoon()
@@ -289,7 +310,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
                 peerAddress: peer.address, facts: facts, minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
             exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
             connection: stream)
-        proxied[id] = stream
+        carried[id] = CarriedStream(proxy: stream)
         stream.start(proxy)
     }
 
@@ -301,34 +322,49 @@ final class HTTP2FastPath: ChannelInboundHandler {
     }
 
     private func clientLeftEveryProxiedStream(now: NIODeadline) {
-        let streams = proxied.values
-        proxied = [:]
+        let streams = carried.values.compactMap(\.proxy)
+        carried = [:]
         for stream in streams { clientLeft(stream, now: now) }
     }
 
     // MARK: - Responses the client's window holds back
 
     /// A response's last frame normally leaves at the flush that ends this read; one still held back a loop tick
-    /// later waits for the client's window, and gets `timeouts.send` to leave.
+    /// later waits for the client's window, and gets `timeouts.send` to leave. One check per tick for all.
     private func noteWaiting(
         _ stream: HTTP2StreamID, until written: EventLoopFuture<Void>, context: ChannelHandlerContext
     ) {
-        unwritten[stream] = .distantFuture
-        written.assumeIsolated().whenComplete { [self] _ in unwritten[stream] = nil }
+        carried[stream] = CarriedStream(sendDeadline: .distantFuture)
+        written.assumeIsolated().whenComplete { [self] _ in carried[stream]?.sendDeadline = nil }
+        guard !tickCheckScheduled else { return }
+        tickCheckScheduled = true
         context.eventLoop.assumeIsolated().execute { [self] in
-            guard unwritten[stream] == .distantFuture else { return }
-            unwritten[stream] = context.eventLoop.now + settings.sendTimeout
-            scheduleWaitCheck(context: context)
+            tickCheckScheduled = false
+            let deadline = context.eventLoop.now + settings.sendTimeout
+            var anyHeld = false
+            for index in carried.indices where carried.values[index].sendDeadline == .distantFuture {
+                carried.values[index].sendDeadline = deadline
+                anyHeld = true
+            }
+            if anyHeld { scheduleWaitCheck(context: context) }
         }
     }
 
     private func scheduleWaitCheck(context: ChannelHandlerContext) {
-        guard waitCheck == nil, let next = unwritten.values.min(), next != .distantFuture else { return }
+        guard waitCheck == nil else { return }
+        var next: NIODeadline?
+        for stream in carried.values {
+            if let deadline = stream.sendDeadline, deadline != .distantFuture, deadline < next ?? .distantFuture {
+                next = deadline
+            }
+        }
+        guard let next else { return }
         waitCheck = context.eventLoop.assumeIsolated().scheduleTask(deadline: next) { [self] in
             waitCheck = nil
             let now = context.eventLoop.now
-            for (stream, deadline) in unwritten where deadline <= now {
-                unwritten[stream] = nil
+            let expired = carried.compactMap { id, stream in (stream.sendDeadline ?? .distantFuture) <= now ? id : nil }
+            for stream in expired {
+                carried[stream]?.sendDeadline = nil
                 settings.logger.info("client stopped reading; closing", metadata: ["client": "\(peer.address)"])
                 context.writeAndFlush(
                     wrapOutboundOut(HTTP2Frame(streamID: stream, payload: .rstStream(.cancel))), promise: nil)
@@ -367,7 +403,8 @@ extension HTTP2FastPath: HTTP2StreamCarrier {
     }
 
     func proxiedStreamEnded(_ stream: HTTP2ProxiedStream, _ proxy: ProxiedRequest, written: EventLoopFuture<Void>?) {
-        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        guard carried[stream.id]?.proxy === stream, let context else { return }
+        carried[stream.id] = CarriedStream()
         recorder.proxied(proxy, request: stream.request, status: proxy.upstreamStatus, now: context.eventLoop.now)
         flushSoon()
         if let written { noteWaiting(stream.id, until: written, context: context) }
@@ -376,7 +413,8 @@ extension HTTP2FastPath: HTTP2StreamCarrier {
     /// Answers with the failure's status, or resets the stream if its response had begun: the client must not take
     /// a truncated body for a whole one.
     func proxiedStreamFailed(_ stream: HTTP2ProxiedStream, _ proxy: ProxiedRequest, _ failure: ProxyFailure) {
-        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        guard carried[stream.id]?.proxy === stream, let context else { return }
+        carried[stream.id] = CarriedStream()
         guard !proxy.headSent else {
             recorder.proxied(proxy, request: stream.request, status: proxy.upstreamStatus, now: context.eventLoop.now)
             context.write(
@@ -396,7 +434,8 @@ extension HTTP2FastPath: HTTP2StreamCarrier {
 
     /// The client took nothing of the response for `timeouts.send`: the stream is reset and its request abandoned.
     func proxiedStreamStalled(_ stream: HTTP2ProxiedStream) {
-        guard proxied.removeValue(forKey: stream.id) != nil, let context else { return }
+        guard carried[stream.id]?.proxy === stream, let context else { return }
+        carried[stream.id] = CarriedStream()
         settings.logger.info("client stopped reading; closing", metadata: ["client": "\(peer.address)"])
         context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.cancel))), promise: nil)
         flushSoon()

@@ -91,11 +91,13 @@ enum ConnectionPipeline {
             HTTP2ErrorCloseHandler(streams: streams, resources: resources, logger: settings.logger),
             TLSWriteGatherer(),
             HTTP2HeadTimeoutHandler(timeout: settings.headerTimeout, logger: settings.logger), PlaintextCopy())
-        // Behind it, frames: requests answered from memory are answered at once; the others get a stream channel.
+        // Behind it, frames. First the connection's management (idle close, graceful GOAWAY), which must see every
+        // stream open and close; then requests carried on the connection; then a stream channel for the others.
+        // The GOAWAY deadline sits between the HTTP/2 handler and the manager, to see the frames the manager writes.
         try sync.addHandlers(
             NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream),
-            streams,
-            HTTP2FastPath(settings: settings, resources: resources, listener: role),
+            GoAwayDeadlineHandler(grace: max(settings.keepaliveTimeout, settings.shutdownTimeout)), management,
+            HTTP2FastPath(settings: settings, resources: resources, listener: role, streams: streams),
             HTTP2StreamMultiplexer(
                 mode: .server, channel: channel, targetWindowSize: stream.targetWindowSize,
                 outboundBufferSizeHighWatermark: stream.outboundBufferSizeHighWatermark,
@@ -111,11 +113,7 @@ enum ConnectionPipeline {
                 }
             })
         try sync.addHandler(HTTP2ErrorReasonRelay())
-        try sync.addHandler(management)
-        // Between the HTTP/2 handler and the manager, to see the frames the manager writes.
-        try sync.addHandler(
-            GoAwayDeadlineHandler(grace: max(settings.keepaliveTimeout, settings.shutdownTimeout)),
-            position: .before(management))
+        // Last, once the handlers behind it are there to be told the channel is active.
         try sync.addHandler(ActivationReplayHandler(), position: .before(management))
     }
 }
