@@ -6,7 +6,8 @@ import Shared
 
 /// Builds each accepted connection's pipeline: `HTTP1ConnectionHandler` alone on plain listeners; on TLS listeners
 /// SNI (which picks the certificate's context) → TLS → handshake deadline → ALPN, which then installs HTTP/1.1 or
-/// HTTP/2 with one `HTTP2StreamBridge` + `HTTP1ConnectionHandler` per stream.
+/// HTTP/2: `HTTP2FastPath` for the requests carried on the connection, and one `HTTP2StreamBridge` +
+/// `HTTP1ConnectionHandler` per stream for the others.
 enum ConnectionPipeline {
     static func configure(_ channel: any Channel, listener: ListenerSetup, generation: ServingGeneration) throws {
         let resources = generation.resources.forLoop(channel.eventLoop)
