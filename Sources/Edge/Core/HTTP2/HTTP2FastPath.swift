@@ -87,7 +87,7 @@ final class HTTP2FastPath: ChannelInboundHandler {
         }
         let start = recorder.needsTime || way != .answer ? context.eventLoop.now : .uptimeNanoseconds(0)
         let facts = RequestHeaderFacts(head.headers, forLogging: resources.accessLog.isEnabled)
-        var response: Response
+        let response: Response
         if let refused = admissionRefusal(of: head) {
             response = refused
         } else if case .proxy(let upstream) = way {
@@ -105,9 +105,6 @@ final class HTTP2FastPath: ChannelInboundHandler {
         } else {
             context.fireChannelRead(data)
             return
-        }
-        if response.isSimple, settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
-            response = response.withErrorPage(page)
         }
         write(response, on: frame.streamID, to: head, facts: facts, start: start, context: context)
     }
@@ -189,12 +186,16 @@ final class HTTP2FastPath: ChannelInboundHandler {
 
     // MARK: - Writing
 
-    /// Writes `response` for the request on `stream`, with its log line (naming the upstream for a proxied request
-    /// that failed before its response began).
+    /// Writes `response` for the request on `stream` (an `error_pages` page in place of Edge's own short body), with
+    /// its log line (naming the upstream for a proxied request that failed before its response began).
     private func write(
         _ response: Response, on stream: HTTP2StreamID, to head: RequestHead, facts: RequestHeaderFacts,
         start: NIODeadline, context: ChannelHandlerContext, proxy: ProxiedRequest? = nil
     ) {
+        var response = response
+        if response.isSimple, settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
+            response = response.withErrorPage(page)
+        }
         let now = recorder.needsTime ? context.eventLoop.now : start
         recorder.count(
             target: head.target, method: head.method, routeIndex: response.routeIndex, status: response.status.code,
@@ -422,13 +423,9 @@ extension HTTP2FastPath: HTTP2StreamCarrier {
             flushSoon()
             return
         }
-        var response = Response.simple(failure.status, headers: [("X-Request-ID", proxy.request.id)])
-        if settings.hasErrorPages, let page = settings.errorPages[response.status.code] {
-            response = response.withErrorPage(page)
-        }
-        let head = stream.request.head
+        let response = Response.simple(failure.status, headers: [("X-Request-ID", proxy.request.id)])
         write(
-            response, on: stream.id, to: head, facts: proxy.request.facts, start: stream.request.start,
+            response, on: stream.id, to: stream.request.head, facts: proxy.request.facts, start: stream.request.start,
             context: context, proxy: proxy)
     }
 
