@@ -638,21 +638,10 @@ extension HTTP1ConnectionHandler: ProxiedRequestConnection {
                 wrapOutboundOut(.byteBuffer(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))), promise: nil)
             needsFlush = true
         }
-        let client = ProxyHeaders.clientFacts(
-            peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
-            scheme: transport.scheme, port: peer.localPort, traceContext: settings.traceContext,
-            newRequestID: RequestIDGenerator.newRequestID)
-        let exchange = ProxyExchange(
-            upstream: upstream, request: UpstreamRequest(head, client: client, allocator: context.channel.allocator),
-            requestID: client.requestID, pool: pool, eventLoop: context.eventLoop,
-            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
         let proxied = ProxiedRequest(
-            .init(
-                id: client.requestID, traceID: client.trace?.traceID, clientAddress: client.address,
-                peerAddress: peer.address, facts: facts,
-                minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
-            exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
-            connection: self)
+            head, facts: facts, upstream: upstream, pool: pool, peer: &peer, scheme: transport.scheme,
+            settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
+            eventLoop: context.eventLoop, allocator: context.channel.allocator, connection: self)
         proxy = proxied
         // Between body reads `timeouts.body` applies; the upstream's own timeouts are the exchange's business.
         perform(.armTimer(.body), context: context)

@@ -294,22 +294,13 @@ final class HTTP2FastPath: ChannelInboundHandler {
         start: NIODeadline
     ) {
         guard let context else { return }
-        let client = ProxyHeaders.clientFacts(
-            peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
-            scheme: ConnectionTransport.http2Stream.scheme, port: peer.localPort,
-            traceContext: settings.traceContext, newRequestID: RequestIDGenerator.newRequestID)
-        let exchange = ProxyExchange(
-            upstream: upstream, request: UpstreamRequest(head, client: client, allocator: context.channel.allocator),
-            requestID: client.requestID, pool: pool, eventLoop: context.eventLoop,
-            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
         let stream = HTTP2ProxiedStream(
             id: id, request: RequestInProgress(head: head, start: start), carrier: self, eventLoop: context.eventLoop,
             sendTimeout: settings.sendTimeout)
         let proxy = ProxiedRequest(
-            .init(
-                id: client.requestID, traceID: client.trace?.traceID, clientAddress: client.address,
-                peerAddress: peer.address, facts: facts, minorVersion: head.minorVersion, isHEAD: head.method.isHEAD),
-            exchange: exchange, settings: settings, resources: resources, hstsHeaderLine: listener.hstsHeaderLine,
+            head, facts: facts, upstream: upstream, pool: pool, peer: &peer,
+            scheme: ConnectionTransport.http2Stream.scheme, settings: settings, resources: resources,
+            hstsHeaderLine: listener.hstsHeaderLine, eventLoop: context.eventLoop, allocator: context.channel.allocator,
             connection: stream)
         carried[id] = CarriedStream(proxy: stream)
         stream.start(proxy)

@@ -76,12 +76,26 @@ final class ProxiedRequest: ProxyClient {
     /// The upstream's error response was replaced by an `error_pages` page: its body is read and dropped.
     private var intercepted = false
 
+    /// The proxied request for a head that has arrived, for any client connection (HTTP/1.x, or a stream of an
+    /// HTTP/2 one): the fields the upstream gets are decided from the head and the connection's peer
+    /// (`ProxyHeaders`), and the exchange that will carry it is made ready. `start` sends it.
     init(
-        _ request: Request, exchange: ProxyExchange, settings: ConnectionSettings, resources: LoopResources,
-        hstsHeaderLine: ByteBuffer?, connection: any ProxiedRequestConnection
+        _ head: RequestHead, facts: RequestHeaderFacts, upstream: String, pool: UpstreamPool,
+        peer: inout ConnectionPeer, scheme: String, settings: ConnectionSettings, resources: LoopResources,
+        hstsHeaderLine: ByteBuffer?, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        connection: any ProxiedRequestConnection
     ) {
-        self.request = request
-        self.exchange = exchange
+        let client = ProxyHeaders.clientFacts(
+            peer: peer.address, trusted: peer.isTrusted(by: settings.realIP), head: head, realIP: settings.realIP,
+            scheme: scheme, port: peer.localPort, traceContext: settings.traceContext,
+            newRequestID: RequestIDGenerator.newRequestID)
+        self.exchange = ProxyExchange(
+            upstream: upstream, request: UpstreamRequest(head, client: client, allocator: allocator),
+            requestID: client.requestID, pool: pool, eventLoop: eventLoop,
+            responseTimeout: settings.upstreamResponseTimeout, logger: settings.logger)
+        self.request = Request(
+            id: client.requestID, traceID: client.trace?.traceID, clientAddress: client.address,
+            peerAddress: peer.address, facts: facts, minorVersion: head.minorVersion, isHEAD: head.method.isHEAD)
         self.settings = settings
         self.resources = resources
         self.hstsHeaderLine = hstsHeaderLine
